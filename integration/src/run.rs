@@ -1,0 +1,99 @@
+//! Run a command with a time-out and collect what a test asserts on: the exit code as a
+//! shell reports it (128+N for signal N), standard output and standard error.
+
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// What a finished command left.
+#[derive(Debug)]
+pub struct Output {
+    /// Exit code, or 128+N when killed by signal N.
+    pub code: i32,
+    /// Standard output, lossily decoded.
+    pub stdout: String,
+    /// Standard error, lossily decoded.
+    pub stderr: String,
+}
+
+impl Output {
+    /// Panic with the whole output unless the code is `code`.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "unexpected exit code; output:\n{self}");
+        self
+    }
+
+    /// Panic unless the command succeeded.
+    #[track_caller]
+    pub fn ok(&self) -> &Self {
+        self.expect_code(0)
+    }
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "code {}\n--- stdout\n{}--- stderr\n{}---",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A `Command` for `program` with stdin closed (tests never wait for input).
+pub fn cmd(program: impl AsRef<Path>) -> Command {
+    let mut c = Command::new(program.as_ref());
+    c.stdin(Stdio::null());
+    c
+}
+
+/// Run with the default time-out of 60 s.
+pub fn run(command: &mut Command) -> Output {
+    run_with_timeout(command, Duration::from_secs(60))
+}
+
+/// Run `command`, killing it (and failing the test) when it outlives `limit`.
+pub fn run_with_timeout(command: &mut Command, limit: Duration) -> Output {
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let t_out = thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let t_err = thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} did not finish within {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(2));
+    };
+    let stdout = String::from_utf8_lossy(&t_out.join().expect("stdout reader")).into_owned();
+    let stderr = String::from_utf8_lossy(&t_err.join().expect("stderr reader")).into_owned();
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    Output {
+        code,
+        stdout,
+        stderr,
+    }
+}

@@ -1,0 +1,128 @@
+//! `cargo xtask …`: the project's chores, so that a newcomer and CI run the same thing.
+//!
+//! - `test`: format check, clippy with warnings as errors, build, every unit and
+//!   integration test (root tests fail instead of skipping when INTEGRATION_REQUIRE_ROOT=1).
+//! - `bench NAME`: build release binaries (of the packages the script names in a
+//!   `# packages:` line) and run `bench/NAME.sh`, which times our tool and the one it
+//!   replaces side by side and prints ratios.
+//! - `demo`: build and run the course's lab with the tools (see README.md).
+
+mod demo;
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    match dispatch(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(args: &[String]) -> Result<()> {
+    let root = workspace_root();
+    env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("bench") => bench(&root, &args[1..]),
+        Some("demo") => demo::run(&root, &args[1..]),
+        _ => bail!("usage: cargo xtask test | bench NAME | demo"),
+    }
+}
+
+/// The workspace root: xtask's manifest dir's parent.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Where downloads and built root filesystems are kept between runs.
+pub fn cache_dir() -> PathBuf {
+    env::var_os("TOOLKIT_CACHE").map_or_else(
+        || PathBuf::from("/var/cache/container-toolkit"),
+        PathBuf::from,
+    )
+}
+
+/// Run a command, echoing it, and fail unless it succeeds.
+pub fn sh(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: $ {}", display(cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {}", display(cmd)))?;
+    if !status.success() {
+        bail!("{} failed ({status})", display(cmd));
+    }
+    Ok(())
+}
+
+fn display(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn cargo() -> Command {
+    Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn test(args: &[String]) -> Result<()> {
+    let skip_lints = args.iter().any(|a| a == "--no-lint");
+    if !skip_lints {
+        sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
+        sh(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+    }
+    sh(cargo().args(["build", "--workspace", "--bins"]))?;
+    sh(cargo().args(["test", "--workspace"]))?;
+    Ok(())
+}
+
+fn bench(root: &Path, args: &[String]) -> Result<()> {
+    let Some(name) = args.first() else {
+        bail!("usage: cargo xtask bench NAME (one of bench/*.sh)");
+    };
+    let script = root.join("bench").join(format!("{name}.sh"));
+    if !script.is_file() {
+        bail!("no benchmark {name}: {} does not exist", script.display());
+    }
+    // A script names the packages it times in a `# packages: a b` line; build only those.
+    let text = std::fs::read_to_string(&script)?;
+    let packages: Vec<&str> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# packages:"))
+        .map(|l| l.split_whitespace().collect())
+        .unwrap_or_default();
+    let mut build = cargo();
+    build.args(["build", "--release", "--bins"]);
+    if packages.is_empty() {
+        build.arg("--workspace");
+    }
+    for p in &packages {
+        build.args(["-p", p]);
+    }
+    sh(&mut build)?;
+    sh(Command::new("bash")
+        .arg(&script)
+        .args(&args[1..])
+        .env("BIN_DIR", root.join("target/release"))
+        .env("TOOLKIT_CACHE", cache_dir()))
+}
