@@ -72,7 +72,7 @@ macro_rules! retval_display {
         }
     )*};
 }
-retval_display!(i32, i64, u32, u64, usize, Pid);
+retval_display!(i32, i64, u32, u64, usize, Pid, String);
 
 impl Retval for OwnedFd {
     fn retval(&self) -> String {
@@ -95,6 +95,13 @@ pub trait AsErrno {
 impl AsErrno for Errno {
     fn errno(&self) -> Option<Errno> {
         Some(*self)
+    }
+}
+
+/// A library error that carries only text (no errno): shown as `= -1 (text)`.
+impl AsErrno for String {
+    fn errno(&self) -> Option<Errno> {
+        None
     }
 }
 

@@ -73,7 +73,13 @@ pub fn require_root(what: &str) -> bool {
         !required,
         "{what}: needs root (CAP_SYS_ADMIN) and INTEGRATION_REQUIRE_ROOT=1 forbids skipping"
     );
-    eprintln!("SKIP: {what}: needs CAP_SYS_ADMIN (run as root)");
+    // Written to stderr directly, not through eprintln!, so that the test harness's
+    // output capture does not swallow it: a skip must be seen.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIP: {what}: needs CAP_SYS_ADMIN (run as root)"
+    );
     false
 }
 

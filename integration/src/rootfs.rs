@@ -48,6 +48,12 @@ impl Rootfs {
         &self.root
     }
 
+    /// Copy a host binary (and the shared libraries `ldd` lists for it) into the
+    /// root at the same paths, so that it runs inside. Returns its path inside.
+    pub fn add_binary(&self, host: &Path) -> PathBuf {
+        add_binary(&self.root, host)
+    }
+
     /// The temporary directory that holds the root, for files beside it (images, logs).
     pub fn scratch(&self) -> &Path {
         self.dir.path()
@@ -123,4 +129,31 @@ pub fn build(root: &Path) {
         .collect();
     fs::write(root.join("etc/group"), group).expect("write group");
     fs::write(root.join("etc/hostname"), "rootfs\n").expect("write hostname");
+}
+
+/// Copy `host` (a binary) and its shared libraries into `root` at the same paths.
+pub fn add_binary(root: &Path, host: &Path) -> PathBuf {
+    let out = Command::new("ldd").arg(host).output().expect("run ldd");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut files: Vec<PathBuf> = vec![host.to_path_buf()];
+    for line in text.lines() {
+        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+        let path = match line.split_once("=>") {
+            Some((_, rest)) => rest.split_whitespace().next(),
+            None => line.split_whitespace().next(),
+        };
+        if let Some(p) = path.filter(|p| p.starts_with('/')) {
+            files.push(PathBuf::from(p));
+        }
+    }
+    for f in &files {
+        let dest = root.join(f.strip_prefix("/").expect("absolute path"));
+        if dest.symlink_metadata().is_ok() {
+            // Already there (a library of an earlier binary, or a merged-/usr symlink).
+            continue;
+        }
+        fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir for binary");
+        fs::copy(f, &dest).unwrap_or_else(|e| panic!("copy {}: {e}", f.display()));
+    }
+    PathBuf::from("/").join(host.strip_prefix("/").expect("absolute path"))
 }

@@ -1,0 +1,457 @@
+//! The command line: clap defines it (help, version, man page); a getopt_long-style scan in
+//! front of clap gives GNU chroot's parsing exactly: options end at NEWROOT (everything
+//! after it belongs to COMMAND, `chroot-rs R ls -l` works), `--` ends options,
+//! unambiguous prefixes of long options are accepted (`--user=` means `--userspec=`), and
+//! syntax errors read like GNU's and exit 125.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use clap::{CommandFactory, Parser};
+
+use crate::capabilities::CapChange;
+use crate::error::Error;
+use crate::mounts::{ApiFs, BindSpec};
+
+/// Run COMMAND with root directory set to NEWROOT
+///
+/// A drop-in for GNU chroot. Plain mode is chroot(2), compatible and, like GNU's, escapable
+/// by root (chroot(2) is not a security boundary). --pivot is not: it runs in a private
+/// mount namespace, pivot_root(2)s into NEWROOT and detaches the old root, so nothing of
+/// the host's filesystem stays reachable. API filesystems, binds, a read-only root and
+/// loop-mounted images are set up inside a private mount namespace only: nothing shows on
+/// the host and nothing stays mounted after COMMAND exits.
+#[derive(Debug, Parser)]
+#[command(
+    name = "chroot-rs",
+    version,
+    override_usage = "chroot-rs [OPTION]... NEWROOT [COMMAND [ARG]...]\n       chroot-rs OPTION",
+    after_help = "If no command is given, run '\"$SHELL\" -i' (default: '/bin/sh -i').\n\n\
+Exit status: 125 if chroot-rs itself fails, 126 if COMMAND is found but cannot be invoked,\n\
+127 if COMMAND cannot be found, 128+N if it dies of signal N, else the exit status of COMMAND.\n\n\
+Example: run a pivoted shell with /proc, /sys and /dev in a busybox tree:\n  \
+chroot-rs --pivot --api-fs /srv/lab/rootfs /bin/sh",
+    disable_help_subcommand = true,
+    args_override_self = true
+)]
+pub struct Cli {
+    /// Specify supplementary groups as g1,g2,..,gN
+    #[arg(long, value_name = "G_LIST")]
+    groups: Option<String>,
+
+    /// Specify user and group (ID or name) to use
+    #[arg(long, value_name = "USER:GROUP")]
+    userspec: Option<String>,
+
+    /// Do not change working directory to '/' (only with NEWROOT '/')
+    #[arg(long)]
+    skip_chdir: bool,
+
+    /// Pivot into NEWROOT in a private mount namespace and detach the old root
+    #[arg(long)]
+    pivot: bool,
+
+    /// Mount proc, a read-only sysfs and a minimal /dev (= --proc --sys --dev)
+    #[arg(long)]
+    api_fs: bool,
+
+    /// Mount proc on /proc (with --pivot: in a new PID namespace unless already PID 1)
+    #[arg(long)]
+    proc: bool,
+
+    /// Mount sysfs read-only on /sys
+    #[arg(long)]
+    sys: bool,
+
+    /// Mount a minimal /dev: null zero full random urandom tty, pts, shm, fd links
+    #[arg(long)]
+    dev: bool,
+
+    /// Bind-mount host path SRC on DST inside NEWROOT (repeatable; DST is created if missing)
+    #[arg(long, value_name = "SRC:DST[:ro]")]
+    bind: Vec<String>,
+
+    /// Mount the new root read-only
+    #[arg(long)]
+    read_only: bool,
+
+    /// Make the host's /etc/resolv.conf visible inside (read-only bind)
+    #[arg(long)]
+    resolv_conf: bool,
+
+    /// Loop-mount an ext4 or squashfs image FILE on NEWROOT and use it as the root
+    #[arg(long, value_name = "FILE")]
+    image: Option<PathBuf>,
+
+    /// Drop capabilities from COMMAND's bounding set (names like net_raw, or all)
+    #[arg(long, value_name = "CAP,...|all")]
+    cap_drop: Option<String>,
+
+    /// Keep only these capabilities in COMMAND's bounding set
+    #[arg(long, value_name = "CAP,...")]
+    cap_keep: Option<String>,
+
+    /// Set no_new_privs: COMMAND cannot gain privileges through setuid or file caps
+    #[arg(long)]
+    no_new_privs: bool,
+
+    /// Trace each system call on standard error (-vv: also the reads behind decisions)
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    /// The new root directory
+    #[arg(value_name = "NEWROOT")]
+    newroot: PathBuf,
+}
+
+/// What chroot-rs does, independent of how it was asked.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The directory that becomes `/` (the mount point of `image`, when given).
+    pub newroot: PathBuf,
+    /// The command and its arguments; empty means `"$SHELL" -i`.
+    pub command: Vec<OsString>,
+    /// `--userspec`, as given.
+    pub userspec: Option<String>,
+    /// `--groups`, as given (`Some("")` clears the supplementary groups).
+    pub groups: Option<String>,
+    /// `--skip-chdir`.
+    pub skip_chdir: bool,
+    /// `--pivot`.
+    pub pivot: bool,
+    /// Which API filesystems to mount.
+    pub api: ApiFs,
+    /// `--bind` mounts, in order.
+    pub binds: Vec<BindSpec>,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--resolv-conf`.
+    pub resolv_conf: bool,
+    /// `--image`.
+    pub image: Option<PathBuf>,
+    /// Bounding-set change from `--cap-drop`/`--cap-keep`.
+    pub caps: Option<CapChange>,
+    /// `--no-new-privs`.
+    pub no_new_privs: bool,
+    /// Trace level (`-v` count).
+    pub verbose: u8,
+}
+
+impl Config {
+    /// True when the run needs a private mount namespace.
+    pub fn needs_mount_ns(&self) -> bool {
+        self.pivot
+            || self.api.any()
+            || !self.binds.is_empty()
+            || self.read_only
+            || self.resolv_conf
+            || self.image.is_some()
+    }
+}
+
+/// The clap definition, for `--help` and the man page.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// What the command line asked for.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Run with this configuration.
+    Run(Config),
+    /// Print this text on stdout and exit 0 (`--help`, `--version`).
+    Print(String),
+}
+
+/// Parse `args` (without argv[0]) GNU style into a [`Config`].
+pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
+    let cmd = command();
+    let longs = long_options(&cmd);
+    let mut normalized: Vec<OsString> = vec![OsString::from("chroot-rs")];
+    let mut i = 0;
+    let mut newroot_at = None;
+    while i < args.len() {
+        let arg = args[i].as_bytes();
+        if arg == b"--" {
+            normalized.push(args[i].clone());
+            if i + 1 < args.len() {
+                newroot_at = Some(i + 1);
+            }
+            break;
+        }
+        if let Some(body) = arg.strip_prefix(b"--") {
+            let (name, value) = match body.iter().position(|&b| b == b'=') {
+                Some(eq) => (&body[..eq], Some(&body[eq + 1..])),
+                None => (body, None),
+            };
+            let name = String::from_utf8_lossy(name).into_owned();
+            let opt = resolve_long(&longs, &name)?;
+            let mut full = format!("--{}", opt.name).into_bytes();
+            match (opt.takes_value, value) {
+                (true, Some(v)) => {
+                    full.push(b'=');
+                    full.extend_from_slice(v);
+                }
+                (true, None) => {
+                    i += 1;
+                    let Some(v) = args.get(i) else {
+                        return Err(Error::Usage(format!(
+                            "option '--{}' requires an argument",
+                            opt.name
+                        )));
+                    };
+                    full.push(b'=');
+                    full.extend_from_slice(v.as_bytes());
+                }
+                (false, Some(_)) => {
+                    return Err(Error::Usage(format!(
+                        "option '--{}' doesn't allow an argument",
+                        opt.name
+                    )));
+                }
+                (false, None) => {}
+            }
+            if opt.name == "help" || opt.name == "version" {
+                return Ok(Parsed::Print(if opt.name == "help" {
+                    cmd.clone().render_long_help().to_string()
+                } else {
+                    cmd.clone().render_version()
+                }));
+            }
+            normalized.push(OsString::from(OsStr::from_bytes(&full)));
+        } else if arg.len() > 1 && arg[0] == b'-' {
+            for &c in &arg[1..] {
+                match c {
+                    b'v' => normalized.push("-v".into()),
+                    b'h' => return Ok(Parsed::Print(cmd.clone().render_help().to_string())),
+                    b'V' => return Ok(Parsed::Print(cmd.clone().render_version())),
+                    _ => {
+                        return Err(Error::Usage(format!(
+                            "invalid option -- '{}'",
+                            char::from(c).escape_default()
+                        )));
+                    }
+                }
+            }
+        } else {
+            newroot_at = Some(i);
+            break;
+        }
+        i += 1;
+    }
+    let Some(at) = newroot_at else {
+        return Err(Error::Usage("missing operand".to_owned()));
+    };
+    if normalized.last().is_none_or(|a| a != "--") {
+        normalized.push("--".into());
+    }
+    normalized.push(args[at].clone());
+    let command: Vec<OsString> = args[at + 1..].to_vec();
+
+    let cli = Cli::try_parse_from(&normalized).map_err(|e| Error::Usage(clap_message(&e)))?;
+    config_from(cli, command).map(Parsed::Run)
+}
+
+/// The first line of a clap error, without clap's `error: ` prefix.
+fn clap_message(err: &clap::Error) -> String {
+    let text = err.to_string();
+    let first = text.lines().next().unwrap_or("invalid arguments");
+    first.strip_prefix("error: ").unwrap_or(first).to_owned()
+}
+
+fn config_from(cli: Cli, command: Vec<OsString>) -> Result<Config, Error> {
+    let api = ApiFs {
+        proc: cli.api_fs || cli.proc,
+        sys: cli.api_fs || cli.sys,
+        dev: cli.api_fs || cli.dev,
+    };
+    let binds = cli
+        .bind
+        .iter()
+        .map(|s| BindSpec::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let caps = CapChange::from_options(cli.cap_drop.as_deref(), cli.cap_keep.as_deref())?;
+    if cli.skip_chdir && cli.pivot {
+        return Err(Error::Usage(
+            "option --skip-chdir cannot be combined with --pivot".to_owned(),
+        ));
+    }
+    Ok(Config {
+        newroot: cli.newroot,
+        command,
+        userspec: cli.userspec,
+        groups: cli.groups,
+        skip_chdir: cli.skip_chdir,
+        pivot: cli.pivot,
+        api,
+        binds,
+        read_only: cli.read_only,
+        resolv_conf: cli.resolv_conf,
+        image: cli.image,
+        caps,
+        no_new_privs: cli.no_new_privs,
+        verbose: cli.verbose,
+    })
+}
+
+#[derive(Debug, Clone)]
+struct LongOpt {
+    name: String,
+    takes_value: bool,
+}
+
+fn long_options(cmd: &clap::Command) -> Vec<LongOpt> {
+    let mut v: Vec<LongOpt> = cmd
+        .get_arguments()
+        .filter_map(|a| {
+            a.get_long().map(|l| LongOpt {
+                name: l.to_owned(),
+                takes_value: a.get_action().takes_values(),
+            })
+        })
+        .collect();
+    for builtin in ["help", "version"] {
+        if !v.iter().any(|o| o.name == builtin) {
+            v.push(LongOpt {
+                name: builtin.to_owned(),
+                takes_value: false,
+            });
+        }
+    }
+    v
+}
+
+/// getopt_long's prefix matching: an exact name wins, else a unique prefix.
+fn resolve_long<'a>(longs: &'a [LongOpt], name: &str) -> Result<&'a LongOpt, Error> {
+    if let Some(exact) = longs.iter().find(|o| o.name == name) {
+        return Ok(exact);
+    }
+    let matches: Vec<&LongOpt> = longs.iter().filter(|o| o.name.starts_with(name)).collect();
+    match matches.as_slice() {
+        [one] => Ok(one),
+        [] => Err(Error::Usage(format!("unrecognized option '--{name}'"))),
+        many => {
+            let list: Vec<String> = many.iter().map(|o| format!("'--{}'", o.name)).collect();
+            Err(Error::Usage(format!(
+                "option '--{name}' is ambiguous; possibilities: {}",
+                list.join(" ")
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    fn run(v: &[&str]) -> Config {
+        match parse(&args(v)) {
+            Ok(Parsed::Run(c)) => c,
+            other => panic!("{v:?}: {other:?}"),
+        }
+    }
+
+    fn usage(v: &[&str]) -> String {
+        match parse(&args(v)) {
+            Err(Error::Usage(m)) => m,
+            other => panic!("{v:?}: expected a usage error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn options_stop_at_newroot() {
+        let c = run(&["/r", "ls", "-l", "--userspec=x"]);
+        assert_eq!(c.newroot, PathBuf::from("/r"));
+        assert_eq!(c.command, args(&["ls", "-l", "--userspec=x"]));
+        assert_eq!(c.userspec, None);
+    }
+
+    #[test]
+    fn double_dash_ends_options() {
+        let c = run(&["--", "-weird-root", "true"]);
+        assert_eq!(c.newroot, PathBuf::from("-weird-root"));
+        assert_eq!(c.command, args(&["true"]));
+        let c = run(&["--skip-chdir", "--", "/", "--help"]);
+        assert!(c.skip_chdir);
+        assert_eq!(c.command, args(&["--help"]));
+    }
+
+    #[test]
+    fn unambiguous_prefixes_and_separate_values() {
+        let c = run(&["--user=nobody:nogroup", "--gr", "1,2", "/r"]);
+        assert_eq!(c.userspec.as_deref(), Some("nobody:nogroup"));
+        assert_eq!(c.groups.as_deref(), Some("1,2"));
+        let c = run(&["--userspec", "1:2", "/r"]);
+        assert_eq!(c.userspec.as_deref(), Some("1:2"));
+        assert!(run(&["--piv", "/r"]).pivot);
+        assert!(run(&["--sk", "/"]).skip_chdir);
+    }
+
+    #[test]
+    fn last_occurrence_wins() {
+        let c = run(&["--groups=1", "--groups=2", "/r"]);
+        assert_eq!(c.groups.as_deref(), Some("2"));
+        let c = run(&["--groups=", "/r"]);
+        assert_eq!(c.groups.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn gnu_style_usage_errors() {
+        assert_eq!(usage(&[]), "missing operand");
+        assert_eq!(usage(&["--userspec=x"]), "missing operand");
+        assert_eq!(usage(&["--bogus", "/r"]), "unrecognized option '--bogus'");
+        assert_eq!(
+            usage(&["--s", "/r"]),
+            "option '--s' is ambiguous; possibilities: '--skip-chdir' '--sys'"
+        );
+        assert_eq!(
+            usage(&["--userspec"]),
+            "option '--userspec' requires an argument"
+        );
+        assert_eq!(
+            usage(&["--pivot=yes", "/r"]),
+            "option '--pivot' doesn't allow an argument"
+        );
+        assert_eq!(usage(&["-x", "/r"]), "invalid option -- 'x'");
+    }
+
+    #[test]
+    fn help_and_version_print() {
+        for a in [["--help"], ["--he"], ["--version"]] {
+            assert!(matches!(parse(&args(&a)), Ok(Parsed::Print(_))), "{a:?}");
+        }
+        match parse(&args(&["--help"])) {
+            Ok(Parsed::Print(h)) => assert!(h.contains("NEWROOT")),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn api_fs_expands() {
+        let c = run(&["--api-fs", "/r"]);
+        assert!(c.api.proc && c.api.sys && c.api.dev);
+        let c = run(&["--proc", "/r"]);
+        assert!(c.api.proc && !c.api.sys && !c.api.dev);
+        assert!(c.needs_mount_ns());
+        assert!(!run(&["/r"]).needs_mount_ns());
+    }
+
+    #[test]
+    fn verbose_counts() {
+        assert_eq!(run(&["-vv", "/r"]).verbose, 2);
+        assert_eq!(run(&["-v", "--verbose", "/r"]).verbose, 2);
+    }
+
+    #[test]
+    fn skip_chdir_with_pivot_is_refused() {
+        assert_eq!(
+            usage(&["--skip-chdir", "--pivot", "/"]),
+            "option --skip-chdir cannot be combined with --pivot"
+        );
+    }
+}

@@ -1,0 +1,452 @@
+//! Everything mounted in the private mount namespace: the new root as a mount point (bind
+//! or `--image`), API filesystems, `--bind`s, the resolver config, the read-only root,
+//! and the pivot itself.
+//!
+//! Paths inside NEWROOT are resolved with openat2(RESOLVE_IN_ROOT) from a handle on the
+//! new root, and mounts go onto `/proc/self/fd/N` of the resolved handle: a guest's
+//! symlink (`/proc -> /etc`, `/dev -> ../../host`) can never make chroot-rs mount on a
+//! host path. Missing mount points are created (as `mount --mkdir` would); that is the
+//! one change left in the guest's tree.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::MsFlags;
+use nix::sys::stat::Mode;
+use nix::sys::statvfs::FsFlags;
+
+use crate::error::{Error, quote};
+use crate::sys;
+
+/// Which API filesystems to mount.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApiFs {
+    /// proc on /proc.
+    pub proc: bool,
+    /// sysfs, read-only, on /sys.
+    pub sys: bool,
+    /// A minimal /dev.
+    pub dev: bool,
+}
+
+impl ApiFs {
+    /// True when any is asked for.
+    pub fn any(&self) -> bool {
+        self.proc || self.sys || self.dev
+    }
+}
+
+/// One `--bind SRC:DST[:ro]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindSpec {
+    /// Host path.
+    pub src: PathBuf,
+    /// Path inside the new root.
+    pub dst: PathBuf,
+    /// Mount read-only.
+    pub read_only: bool,
+}
+
+impl BindSpec {
+    /// Parse `SRC:DST`, `SRC:DST:ro`, `SRC:DST:rw` or `SRC` (same path inside).
+    pub fn parse(spec: &str) -> Result<Self, Error> {
+        let bad = |why| Error::BindSpec {
+            spec: spec.to_owned(),
+            why,
+        };
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (src, dst, read_only) = match parts.as_slice() {
+            [src] => (*src, *src, false),
+            [src, dst] => (*src, *dst, false),
+            [src, dst, "ro"] => (*src, *dst, true),
+            [src, dst, "rw"] => (*src, *dst, false),
+            [_, _, _] => return Err(bad("the option after DST must be ro or rw")),
+            _ => return Err(bad("expected SRC:DST[:ro]")),
+        };
+        if src.is_empty() {
+            return Err(bad("empty source"));
+        }
+        if dst.is_empty() {
+            return Err(bad("empty destination"));
+        }
+        Ok(Self {
+            src: PathBuf::from(src),
+            dst: PathBuf::from(dst),
+            read_only,
+        })
+    }
+}
+
+/// What a missing mount point is created as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File,
+}
+
+/// A handle on the new root: its host path (for messages and the trace) and an O_PATH
+/// descriptor every inner path is resolved from.
+#[derive(Debug)]
+pub struct NewRoot {
+    path: PathBuf,
+    fd: OwnedFd,
+}
+
+/// `inner` without leading `/`, `.` or `..` that would climb above the root: the path
+/// as RESOLVE_IN_ROOT would see it lexically.
+fn lexical(inner: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in inner.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+impl NewRoot {
+    /// Open a handle on `path` (after it has become the mount it will be).
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        let fd = sys::open_dir_path(path).map_err(|source| Error::ChangeRoot {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Self {
+            path: path.to_owned(),
+            fd,
+        })
+    }
+
+    /// The host-side path of `inner`, for messages.
+    pub fn shown(&self, inner: &Path) -> PathBuf {
+        self.path.join(lexical(inner))
+    }
+
+    fn open_inner(&self, inner: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
+        let rel = lexical(inner);
+        let rel = if rel.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            rel
+        };
+        sys::open_in_root(self.fd.as_fd(), &rel, flags, Mode::empty())
+    }
+
+    /// Resolve `inner` inside the root, creating it (and its parents) as `kind` when it
+    /// does not exist. A dangling symlink is followed and its target created, inside the
+    /// root (so a guest's `/etc/resolv.conf -> ../run/…/stub-resolv.conf` gets one).
+    fn ensure(&self, inner: &Path, kind: Kind) -> Result<OwnedFd, Error> {
+        self.ensure_depth(&lexical(inner), kind, 0)
+    }
+
+    fn ensure_depth(&self, rel: &Path, kind: Kind, depth: u32) -> Result<OwnedFd, Error> {
+        let prepare = |source| Error::Prepare {
+            path: PathBuf::from("/").join(rel),
+            source,
+        };
+        if depth > 16 {
+            return Err(prepare(Errno::ELOOP));
+        }
+        match self.open_inner(rel, OFlag::O_PATH) {
+            Err(Errno::ENOENT) => {}
+            other => return other.map_err(prepare),
+        }
+        let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+            return Err(prepare(Errno::ENOENT));
+        };
+        let dir = self.ensure_depth(parent, Kind::Dir, depth + 1)?;
+        // A dangling symlink: create what it points to, inside the root.
+        if let Ok(link) = sys::readlinkat(dir.as_fd(), Path::new(name)) {
+            let target = if Path::new(&link).is_absolute() {
+                lexical(Path::new(&link))
+            } else {
+                lexical(&parent.join(&link))
+            };
+            return self.ensure_depth(&target, kind, depth + 1);
+        }
+        let made = match kind {
+            Kind::Dir => sys::mkdirat(
+                dir.as_fd(),
+                Path::new(name),
+                Mode::from_bits_truncate(0o755),
+            ),
+            Kind::File => sys::create_file_at(dir.as_fd(), Path::new(name)),
+        };
+        match made {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(prepare(e)),
+        }
+        self.open_inner(rel, OFlag::O_PATH).map_err(prepare)
+    }
+
+    fn mount_fs(
+        &self,
+        inner: &str,
+        fstype: &str,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<(), Error> {
+        let target = self.ensure(Path::new(inner), Kind::Dir)?;
+        let shown = self.shown(Path::new(inner));
+        sys::mount(
+            Some(fstype),
+            &sys::fd_path(&target),
+            &shown,
+            Some(fstype),
+            flags,
+            data,
+        )
+        .map_err(|source| Error::Mount {
+            what: fstype.to_owned(),
+            target: shown.clone(),
+            source,
+        })
+    }
+
+    /// Bind `src` (a host path) onto `inner`, recursively; read-only when asked.
+    fn bind(&self, src: &Path, inner: &Path, read_only: bool) -> Result<(), Error> {
+        let kind = if src.is_dir() { Kind::Dir } else { Kind::File };
+        let target = self.ensure(inner, kind)?;
+        let shown = self.shown(inner);
+        let mount_err = |source| Error::Mount {
+            what: quote(src),
+            target: shown.clone(),
+            source,
+        };
+        sys::bind_mount(
+            src,
+            &sys::fd_path(&target),
+            &shown,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+        )
+        .map_err(mount_err)?;
+        if read_only {
+            // The handle taken before the mount points below it: resolve again.
+            let top = self.open_inner(inner, OFlag::O_PATH).map_err(mount_err)?;
+            remount_read_only(&sys::fd_path(&top), &shown).map_err(mount_err)?;
+        }
+        Ok(())
+    }
+
+    /// proc on /proc.
+    pub fn mount_proc(&self) -> Result<(), Error> {
+        self.mount_fs(
+            "proc",
+            "proc",
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None,
+        )
+    }
+
+    /// sysfs on /sys, read-only. In a user namespace that does not own the network
+    /// namespace sysfs cannot be mounted: the host's /sys is bound read-only instead.
+    pub fn mount_sys(&self) -> Result<(), Error> {
+        let flags =
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        match self.mount_fs("sys", "sysfs", flags, None) {
+            Err(Error::Mount {
+                source: Errno::EPERM,
+                ..
+            }) => self.bind(Path::new("/sys"), Path::new("sys"), true),
+            other => other,
+        }
+    }
+
+    /// A minimal /dev on a tmpfs: null zero full random urandom tty (device nodes, or
+    /// binds of the host's when mknod is not allowed), devpts with ptmx, shm, and the
+    /// fd/stdin/stdout/stderr links.
+    pub fn mount_dev(&self) -> Result<(), Error> {
+        self.mount_fs(
+            "dev",
+            "tmpfs",
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            Some("mode=755,size=64k"),
+        )?;
+        let dev = self
+            .open_inner(Path::new("dev"), OFlag::O_PATH | OFlag::O_DIRECTORY)
+            .map_err(|source| Error::Prepare {
+                path: "/dev".into(),
+                source,
+            })?;
+        let prepare = |name: &str| {
+            let path = PathBuf::from("/dev").join(name);
+            move |source| Error::Prepare { path, source }
+        };
+        for (name, major, minor) in [
+            ("null", 1, 3),
+            ("zero", 1, 5),
+            ("full", 1, 7),
+            ("random", 1, 8),
+            ("urandom", 1, 9),
+            ("tty", 5, 0),
+        ] {
+            match sys::mknod_char(dev.as_fd(), name, 0o666, major, minor) {
+                Ok(()) => {}
+                Err(Errno::EPERM) => {
+                    let host = Path::new("/dev").join(name);
+                    self.bind(&host, &Path::new("dev").join(name), false)?;
+                }
+                Err(e) => return Err(prepare(name)(e)),
+            }
+        }
+        for dir in ["pts", "shm"] {
+            sys::mkdirat(dev.as_fd(), Path::new(dir), Mode::from_bits_truncate(0o755))
+                .map_err(prepare(dir))?;
+        }
+        self.mount_fs(
+            "dev/pts",
+            "devpts",
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            Some("newinstance,ptmxmode=0666,mode=620"),
+        )?;
+        self.mount_fs(
+            "dev/shm",
+            "tmpfs",
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some("mode=1777"),
+        )?;
+        for (target, name) in [
+            ("pts/ptmx", "ptmx"),
+            ("/proc/self/fd", "fd"),
+            ("/proc/self/fd/0", "stdin"),
+            ("/proc/self/fd/1", "stdout"),
+            ("/proc/self/fd/2", "stderr"),
+        ] {
+            sys::symlinkat(target, dev.as_fd(), name).map_err(prepare(name))?;
+        }
+        Ok(())
+    }
+
+    /// The host's /etc/resolv.conf (followed to the real file) bound read-only over the
+    /// guest's, which is created (through its symlink, if dangling) when missing.
+    pub fn bind_resolv_conf(&self) -> Result<(), Error> {
+        let host = Path::new("/etc/resolv.conf");
+        let real = host.canonicalize().map_err(|source| Error::Access {
+            path: host.to_owned(),
+            source,
+        })?;
+        self.bind(&real, Path::new("etc/resolv.conf"), true)
+    }
+
+    /// Apply the user's `--bind`s.
+    pub fn bind_all(&self, binds: &[BindSpec]) -> Result<(), Error> {
+        for b in binds {
+            self.bind(&b.src, &b.dst, b.read_only)?;
+        }
+        Ok(())
+    }
+
+    /// Remount the root mount itself read-only (submounts keep their own flags).
+    pub fn make_read_only(&self) -> Result<(), Error> {
+        remount_read_only(&sys::fd_path(&self.fd), &self.path).map_err(|source| Error::Mount {
+            what: "the root read-only".to_owned(),
+            target: self.path.clone(),
+            source,
+        })
+    }
+
+    /// pivot_root into the root and detach the old one: chdir(NEWROOT),
+    /// pivot_root(".", "."), umount2(".", MNT_DETACH), chdir("/").
+    pub fn pivot(&self) -> Result<(), Error> {
+        let err = |source| Error::Pivot {
+            path: self.path.clone(),
+            source,
+        };
+        sys::chdir(&self.path).map_err(err)?;
+        sys::pivot_root(Path::new("."), Path::new(".")).map_err(err)?;
+        sys::umount_detach(Path::new(".")).map_err(err)?;
+        sys::chdir(Path::new("/")).map_err(Error::ChdirRoot)
+    }
+}
+
+/// Remount one mount read-only, keeping its nosuid/nodev/noexec/atime flags (a bind
+/// remount replaces them, and the kernel refuses to clear locked ones).
+fn remount_read_only(target: &Path, shown: &Path) -> nix::Result<()> {
+    let current = sys::statvfs(target)?;
+    let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+    for (have, want) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if current.flags().contains(have) {
+            flags |= want;
+        }
+    }
+    sys::mount(None, target, shown, None, flags, None)
+}
+
+/// Make NEWROOT a mount point of its own: a recursive bind onto itself.
+pub fn bind_onto_itself(path: &Path) -> Result<(), Error> {
+    sys::bind_mount(path, path, path, MsFlags::MS_BIND | MsFlags::MS_REC).map_err(|source| {
+        Error::Mount {
+            what: quote(path),
+            target: path.to_owned(),
+            source,
+        }
+    })
+}
+
+/// Make every mount in this (new) namespace private, so nothing propagates back.
+pub fn make_private() -> Result<(), Error> {
+    sys::mount(
+        None,
+        Path::new("/"),
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+    )
+    .map_err(|source| Error::Mount {
+        what: "'/' as private".to_owned(),
+        target: "/".into(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_specs() {
+        let b = BindSpec::parse("/srv/data:/data:ro").unwrap();
+        assert_eq!(
+            b,
+            BindSpec {
+                src: "/srv/data".into(),
+                dst: "/data".into(),
+                read_only: true
+            }
+        );
+        let b = BindSpec::parse("/srv/data:/data").unwrap();
+        assert!(!b.read_only);
+        let b = BindSpec::parse("/srv/data:/data:rw").unwrap();
+        assert!(!b.read_only);
+        let b = BindSpec::parse("/srv/data").unwrap();
+        assert_eq!(b.dst, PathBuf::from("/srv/data"));
+        for bad in ["", ":/x", "/x:", "/x:/y:rx", "/x:/y:ro:extra"] {
+            assert!(BindSpec::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            common::exit::message(&BindSpec::parse("/x:/y:rx").unwrap_err()),
+            "invalid bind '/x:/y:rx': the option after DST must be ro or rw"
+        );
+    }
+
+    #[test]
+    fn lexical_paths_stay_inside() {
+        assert_eq!(lexical(Path::new("/etc/../../../x")), PathBuf::from("x"));
+        assert_eq!(lexical(Path::new("./a/./b/")), PathBuf::from("a/b"));
+        assert_eq!(lexical(Path::new("/")), PathBuf::new());
+    }
+}

@@ -1,0 +1,590 @@
+//! Every system call chroot-rs makes, one small function each, traced through
+//! `common::trace` (`-v`), returning `nix::Result`. The only module with `unsafe`.
+
+use std::ffi::{CString, OsString};
+use std::fs::File;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use common::trace;
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+use nix::mount::{MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::stat::{Mode, SFlag};
+use nix::sys::wait::{WaitPidFlag, WaitStatus};
+use nix::unistd::{ForkResult, Gid, Pid, Uid};
+
+const MS_NAMES: &[(u64, &str)] = &[
+    (libc::MS_RDONLY, "MS_RDONLY"),
+    (libc::MS_NOSUID, "MS_NOSUID"),
+    (libc::MS_NODEV, "MS_NODEV"),
+    (libc::MS_NOEXEC, "MS_NOEXEC"),
+    (libc::MS_REMOUNT, "MS_REMOUNT"),
+    (libc::MS_BIND, "MS_BIND"),
+    (libc::MS_REC, "MS_REC"),
+    (libc::MS_PRIVATE, "MS_PRIVATE"),
+    (libc::MS_SLAVE, "MS_SLAVE"),
+];
+
+const CLONE_NAMES: &[(u64, &str)] = &[
+    (libc::CLONE_NEWNS as u64, "CLONE_NEWNS"),
+    (libc::CLONE_NEWPID as u64, "CLONE_NEWPID"),
+];
+
+fn q(p: &Path) -> String {
+    format!("{:?}", p.as_os_str())
+}
+
+/// Open flags as strace prints them: `O_PATH|O_DIRECTORY|O_CLOEXEC`.
+fn oflags(flags: OFlag) -> String {
+    let names: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
+    if names.is_empty() {
+        "O_RDONLY".to_owned()
+    } else {
+        names.join("|")
+    }
+}
+
+fn opt_str(s: Option<&str>) -> String {
+    s.map_or_else(|| "NULL".to_owned(), |s| format!("{s:?}"))
+}
+
+/// unshare(2).
+pub fn unshare(flags: CloneFlags) -> nix::Result<()> {
+    let r = nix::sched::unshare(flags);
+    trace::syscall(
+        format_args!(
+            "unshare({})",
+            trace::flags(flags.bits() as u64, CLONE_NAMES)
+        ),
+        &r,
+    );
+    r
+}
+
+/// mount(2). `shown` is the target as the trace prints it (the real target may be a
+/// `/proc/self/fd/N` link to a directory opened safely inside the new root).
+pub fn mount(
+    source: Option<&str>,
+    target: &Path,
+    shown: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> nix::Result<()> {
+    let r = nix::mount::mount(source, target, fstype, flags, data);
+    trace::syscall(
+        format_args!(
+            "mount({}, {}, {}, {}, {})",
+            opt_str(source),
+            q(shown),
+            opt_str(fstype),
+            trace::flags(flags.bits(), MS_NAMES),
+            opt_str(data)
+        ),
+        &r,
+    );
+    r
+}
+
+/// mount(2) of a bind: `source` is a host path.
+pub fn bind_mount(source: &Path, target: &Path, shown: &Path, flags: MsFlags) -> nix::Result<()> {
+    let r = nix::mount::mount(Some(source), target, None::<&str>, flags, None::<&str>);
+    trace::syscall(
+        format_args!(
+            "mount({}, {}, NULL, {}, NULL)",
+            q(source),
+            q(shown),
+            trace::flags(flags.bits(), MS_NAMES)
+        ),
+        &r,
+    );
+    r
+}
+
+/// umount2(2).
+pub fn umount_detach(target: &Path) -> nix::Result<()> {
+    let r = nix::mount::umount2(target, MntFlags::MNT_DETACH);
+    trace::syscall(format_args!("umount2({}, MNT_DETACH)", q(target)), &r);
+    r
+}
+
+/// pivot_root(2).
+pub fn pivot_root(new_root: &Path, put_old: &Path) -> nix::Result<()> {
+    let r = nix::unistd::pivot_root(new_root, put_old);
+    trace::syscall(
+        format_args!("pivot_root({}, {})", q(new_root), q(put_old)),
+        &r,
+    );
+    r
+}
+
+/// chroot(2).
+pub fn chroot(path: &Path) -> nix::Result<()> {
+    let r = nix::unistd::chroot(path);
+    trace::syscall(format_args!("chroot({})", q(path)), &r);
+    r
+}
+
+/// chdir(2).
+pub fn chdir(path: &Path) -> nix::Result<()> {
+    let r = nix::unistd::chdir(path);
+    trace::syscall(format_args!("chdir({})", q(path)), &r);
+    r
+}
+
+/// stat(2) of a path, for the device and inode (is NEWROOT the old `/`?).
+pub fn stat(path: &Path) -> nix::Result<nix::sys::stat::FileStat> {
+    let r = nix::sys::stat::stat(path);
+    trace::syscall_at(2, format_args!("stat({})", q(path)), &r.map(|_| ()));
+    r
+}
+
+/// open(2) with O_PATH|O_DIRECTORY|O_CLOEXEC: a handle on a directory to resolve in.
+pub fn open_dir_path(path: &Path) -> nix::Result<OwnedFd> {
+    let r = nix::fcntl::open(
+        path,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    );
+    trace::syscall(
+        format_args!("open({}, O_PATH|O_DIRECTORY|O_CLOEXEC)", q(path)),
+        &r,
+    );
+    r
+}
+
+/// openat2(2) with RESOLVE_IN_ROOT: `path` is resolved as if `root` were `/`, so no
+/// `..` and no symlink (absolute or relative) can lead outside it.
+pub fn open_in_root(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    flags: OFlag,
+    mode: Mode,
+) -> nix::Result<OwnedFd> {
+    let how = OpenHow::new()
+        .flags(flags | OFlag::O_CLOEXEC)
+        .mode(mode)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let r = nix::fcntl::openat2(root, path, how);
+    trace::syscall(
+        format_args!(
+            "openat2({}, {}, {{flags={}, resolve=RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS}})",
+            root.as_raw_fd(),
+            q(path),
+            oflags(flags | OFlag::O_CLOEXEC)
+        ),
+        &r,
+    );
+    r
+}
+
+/// mkdirat(2).
+pub fn mkdirat(dir: BorrowedFd<'_>, name: &Path, mode: Mode) -> nix::Result<()> {
+    let r = nix::sys::stat::mkdirat(dir, name, mode);
+    trace::syscall(
+        format_args!(
+            "mkdirat({}, {}, 0{:o})",
+            dir.as_raw_fd(),
+            q(name),
+            mode.bits()
+        ),
+        &r,
+    );
+    r
+}
+
+/// mknodat(2) of a character device.
+pub fn mknod_char(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    mode: u32,
+    major: u64,
+    minor: u64,
+) -> nix::Result<()> {
+    let dev = nix::sys::stat::makedev(major, minor);
+    let r = nix::sys::stat::mknodat(
+        dir,
+        name,
+        SFlag::S_IFCHR,
+        Mode::from_bits_truncate(mode),
+        dev,
+    );
+    trace::syscall(
+        format_args!(
+            "mknodat({}, {name:?}, S_IFCHR|0{mode:o}, makedev({major}, {minor}))",
+            dir.as_raw_fd()
+        ),
+        &r,
+    );
+    r
+}
+
+/// openat(2) with O_CREAT|O_EXCL|O_NOFOLLOW: an empty file as a mount point.
+pub fn create_file_at(dir: BorrowedFd<'_>, name: &Path) -> nix::Result<()> {
+    let r = nix::fcntl::openat(
+        dir,
+        name,
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    );
+    trace::syscall(
+        format_args!(
+            "openat({}, {}, O_CREAT|O_EXCL|O_NOFOLLOW|O_WRONLY|O_CLOEXEC, 0644)",
+            dir.as_raw_fd(),
+            q(name)
+        ),
+        &r,
+    );
+    r.map(drop)
+}
+
+/// statvfs(3): the mount flags of the mount at `path`.
+pub fn statvfs(path: &Path) -> nix::Result<nix::sys::statvfs::Statvfs> {
+    let r = nix::sys::statvfs::statvfs(path);
+    trace::syscall_at(
+        2,
+        format_args!("statvfs({})", q(path)),
+        &r.as_ref().map(|_| ()).map_err(|e| *e),
+    );
+    r
+}
+
+/// umask(2); returns the previous mask.
+pub fn umask(mask: u32) -> u32 {
+    let old = nix::sys::stat::umask(Mode::from_bits_truncate(mask));
+    trace::line(1, format_args!("umask({mask:03o}) = {:03o}", old.bits()));
+    old.bits()
+}
+
+/// symlinkat(2).
+pub fn symlinkat(target: &str, dir: BorrowedFd<'_>, name: &str) -> nix::Result<()> {
+    let r = nix::unistd::symlinkat(target, dir, name);
+    trace::syscall(
+        format_args!("symlinkat({target:?}, {}, {name:?})", dir.as_raw_fd()),
+        &r,
+    );
+    r
+}
+
+/// readlinkat(2).
+pub fn readlinkat(dir: BorrowedFd<'_>, name: &Path) -> nix::Result<OsString> {
+    let r = nix::fcntl::readlinkat(dir, name);
+    trace::syscall_at(
+        2,
+        format_args!("readlinkat({}, {})", dir.as_raw_fd(), q(name)),
+        &r.as_ref().map(|_| ()).map_err(|e| *e),
+    );
+    r
+}
+
+/// The path through which the kernel reaches what `fd` refers to.
+pub fn fd_path(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// fork(2).
+pub fn fork() -> nix::Result<ForkResult> {
+    // SAFETY: chroot-rs is single-threaded (it never spawns threads), so the child may
+    // keep running ordinary Rust code after fork: no lock can be held by another thread.
+    let r = unsafe { nix::unistd::fork() };
+    trace::syscall(
+        format_args!("fork()"),
+        &r.map(|f| match f {
+            ForkResult::Parent { child } => child.as_raw(),
+            ForkResult::Child => 0,
+        }),
+    );
+    r
+}
+
+/// waitpid(2), retried on EINTR.
+pub fn waitpid(pid: Option<Pid>, flags: Option<WaitPidFlag>) -> nix::Result<WaitStatus> {
+    loop {
+        match nix::sys::wait::waitpid(pid, flags) {
+            Err(Errno::EINTR) => continue,
+            r => return r,
+        }
+    }
+}
+
+/// kill(2).
+pub fn kill(pid: Pid, sig: Signal) -> nix::Result<()> {
+    let r = nix::sys::signal::kill(pid, sig);
+    trace::syscall(format_args!("kill({pid}, {sig})"), &r);
+    r
+}
+
+/// sigprocmask(2); returns the previous mask.
+pub fn sigprocmask(how: SigmaskHow, set: &SigSet) -> nix::Result<SigSet> {
+    let mut old = SigSet::empty();
+    nix::sys::signal::sigprocmask(how, Some(set), Some(&mut old))?;
+    Ok(old)
+}
+
+/// pipe2(O_CLOEXEC|O_NONBLOCK): (read end, write end).
+pub fn pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
+    let r = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK);
+    trace::syscall(
+        format_args!("pipe2(O_CLOEXEC|O_NONBLOCK)"),
+        &r.as_ref()
+            .map(|(a, b)| format!("[{}, {}]", a.as_raw_fd(), b.as_raw_fd()))
+            .map_err(|e| *e),
+    );
+    r
+}
+
+/// True when every write end of the pipe is closed (read gives EOF, not EAGAIN).
+pub fn parent_gone(read_end: &OwnedFd) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(nix::unistd::read(read_end, &mut byte), Ok(0))
+}
+
+/// getpid(2).
+pub fn getpid() -> Pid {
+    nix::unistd::getpid()
+}
+
+/// prctl(PR_SET_PDEATHSIG, SIGKILL): the child dies with the supervising parent.
+pub fn die_with_parent() -> nix::Result<()> {
+    let r = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    trace::syscall(format_args!("prctl(PR_SET_PDEATHSIG, SIGKILL)"), &r);
+    r
+}
+
+/// prctl(PR_SET_NO_NEW_PRIVS, 1).
+pub fn set_no_new_privs() -> nix::Result<()> {
+    let r = nix::sys::prctl::set_no_new_privs();
+    trace::syscall(format_args!("prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)"), &r);
+    r
+}
+
+/// setgroups(2).
+pub fn setgroups(groups: &[Gid]) -> nix::Result<()> {
+    let r = nix::unistd::setgroups(groups);
+    let list: Vec<String> = groups.iter().map(ToString::to_string).collect();
+    trace::syscall(
+        format_args!("setgroups({}, [{}])", groups.len(), list.join(", ")),
+        &r,
+    );
+    r
+}
+
+/// setgid(2).
+pub fn setgid(gid: Gid) -> nix::Result<()> {
+    let r = nix::unistd::setgid(gid);
+    trace::syscall(format_args!("setgid({gid})"), &r);
+    r
+}
+
+/// setuid(2).
+pub fn setuid(uid: Uid) -> nix::Result<()> {
+    let r = nix::unistd::setuid(uid);
+    trace::syscall(format_args!("setuid({uid})"), &r);
+    r
+}
+
+/// getgrouplist(3): the groups `user` is a member of, plus `gid`.
+pub fn getgrouplist(user: &str, gid: Gid) -> nix::Result<Vec<Gid>> {
+    let name = CString::new(user).map_err(|_| Errno::EINVAL)?;
+    let r = nix::unistd::getgrouplist(&name, gid);
+    trace::syscall_at(
+        2,
+        format_args!("getgrouplist({user:?}, {gid})"),
+        &r.as_ref().map(Vec::len).map_err(|e| *e),
+    );
+    r
+}
+
+/// close_range(3, ~0, CLOSE_RANGE_CLOEXEC): no descriptor inherited from the caller
+/// survives the exec of the command.
+pub fn cloexec_from_3() -> nix::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range takes plain integers; marking descriptors close-on-exec does not
+    // invalidate any descriptor this process still uses (they all stay open until exec).
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    let r = Errno::result(rc).map(drop);
+    trace::syscall(format_args!("close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)"), &r);
+    r
+}
+
+/// prctl(PR_CAPBSET_DROP) and the other set changes, through the caps crate.
+pub fn caps_drop_bounding(cap: caps::Capability) -> Result<(), caps::errors::CapsError> {
+    let r = caps::drop(None, caps::CapSet::Bounding, cap);
+    trace::syscall(
+        format_args!("prctl(PR_CAPBSET_DROP, {cap})"),
+        &r.as_ref().copied().map_err(ToString::to_string),
+    );
+    r
+}
+
+/// capset(2) of one set, through the caps crate.
+pub fn caps_set(
+    set: caps::CapSet,
+    value: &caps::CapsHashSet,
+) -> Result<(), caps::errors::CapsError> {
+    let r = caps::set(None, set, value);
+    let mut names: Vec<String> = value.iter().map(ToString::to_string).collect();
+    names.sort();
+    trace::syscall(
+        format_args!("capset({set:?}, [{}])", names.join(", ")),
+        &r.as_ref().copied().map_err(ToString::to_string),
+    );
+    r
+}
+
+/// prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL).
+pub fn caps_clear_ambient() -> Result<(), caps::errors::CapsError> {
+    let r = caps::clear(None, caps::CapSet::Ambient);
+    trace::syscall(
+        format_args!("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)"),
+        &r.as_ref().copied().map_err(ToString::to_string),
+    );
+    r
+}
+
+/// execvp(3). Returns only on failure.
+pub fn execvp(argv: &[OsString]) -> Errno {
+    let cargs: Result<Vec<CString>, _> = argv.iter().map(|a| CString::new(a.as_bytes())).collect();
+    let Ok(cargs) = cargs else {
+        return Errno::EINVAL;
+    };
+    if trace::enabled(1) {
+        let shown: Vec<String> = argv.iter().map(|a| format!("{a:?}")).collect();
+        trace::line(
+            1,
+            format_args!("execvp({:?}, [{}])", argv[0], shown.join(", ")),
+        );
+    }
+    let err = match nix::unistd::execvp(&cargs[0], &cargs) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    trace::line(1, format_args!("execvp = -1 {err:?} ({})", err.desc()));
+    err
+}
+
+// ---- loop devices (--image) ----
+
+const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
+const LOOP_CONFIGURE: libc::c_ulong = 0x4C0A;
+/// Read-only loop device.
+pub const LO_FLAGS_READ_ONLY: u32 = 1;
+/// Detach the loop device when its last user (the mount) goes away.
+pub const LO_FLAGS_AUTOCLEAR: u32 = 4;
+
+/// `struct loop_info64` from linux/loop.h.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct LoopInfo64 {
+    lo_device: u64,
+    lo_inode: u64,
+    lo_rdevice: u64,
+    lo_offset: u64,
+    lo_sizelimit: u64,
+    lo_number: u32,
+    lo_encrypt_type: u32,
+    lo_encrypt_key_size: u32,
+    lo_flags: u32,
+    lo_file_name: [u8; 64],
+    lo_crypt_name: [u8; 64],
+    lo_encrypt_key: [u8; 32],
+    lo_init: [u64; 2],
+}
+
+/// `struct loop_config` from linux/loop.h (LOOP_CONFIGURE, Linux 5.8).
+#[repr(C)]
+struct LoopConfig {
+    fd: u32,
+    block_size: u32,
+    info: LoopInfo64,
+    reserved: [u64; 8],
+}
+
+/// ioctl(/dev/loop-control, LOOP_CTL_GET_FREE): the number of a free loop device.
+pub fn loop_get_free(control: &File) -> nix::Result<u32> {
+    // SAFETY: LOOP_CTL_GET_FREE takes no argument and returns a device number; the fd is
+    // an open /dev/loop-control.
+    let rc = unsafe { libc::ioctl(control.as_raw_fd(), LOOP_CTL_GET_FREE) };
+    let r = Errno::result(rc).map(|n| n as u32);
+    trace::syscall(
+        format_args!(
+            "ioctl({}, LOOP_CTL_GET_FREE)",
+            trace::Fd(control.as_raw_fd(), "/dev/loop-control")
+        ),
+        &r,
+    );
+    r
+}
+
+/// ioctl(loop, LOOP_CONFIGURE): attach `backing` to the loop device with `flags`.
+pub fn loop_configure(dev: &File, dev_path: &Path, backing: &File, flags: u32) -> nix::Result<()> {
+    let mut name = [0u8; 64];
+    // SAFETY: all-zero bytes are a valid LoopInfo64 (plain integers and byte arrays).
+    let mut info: LoopInfo64 = unsafe { std::mem::zeroed() };
+    info.lo_flags = flags;
+    info.lo_file_name = {
+        let link = fd_path_raw(backing.as_raw_fd());
+        let bytes = link.as_bytes();
+        let n = bytes.len().min(63);
+        name[..n].copy_from_slice(&bytes[..n]);
+        name
+    };
+    let config = LoopConfig {
+        fd: backing.as_raw_fd() as u32,
+        block_size: 0,
+        info,
+        reserved: [0; 8],
+    };
+    // SAFETY: `config` is a properly laid out struct loop_config that lives across the
+    // call; both fds are open.
+    let rc = unsafe {
+        libc::ioctl(
+            dev.as_raw_fd(),
+            LOOP_CONFIGURE,
+            &config as *const LoopConfig,
+        )
+    };
+    let r = Errno::result(rc).map(drop);
+    trace::syscall(
+        format_args!(
+            "ioctl({}, LOOP_CONFIGURE, {{fd={}, flags={}}})",
+            trace::Fd(dev.as_raw_fd(), &dev_path.to_string_lossy()),
+            backing.as_raw_fd(),
+            trace::flags(
+                u64::from(flags),
+                &[(1, "LO_FLAGS_READ_ONLY"), (4, "LO_FLAGS_AUTOCLEAR")]
+            )
+        ),
+        &r,
+    );
+    r
+}
+
+fn fd_path_raw(fd: RawFd) -> String {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// open(2) of a file, traced (images, loop devices).
+pub fn open_file(path: &Path, write: bool) -> nix::Result<File> {
+    let flags = if write {
+        OFlag::O_RDWR
+    } else {
+        OFlag::O_RDONLY
+    } | OFlag::O_CLOEXEC;
+    let r = nix::fcntl::open(path, flags, Mode::empty());
+    trace::syscall(
+        format_args!(
+            "open({}, {}|O_CLOEXEC)",
+            q(path),
+            if write { "O_RDWR" } else { "O_RDONLY" }
+        ),
+        &r,
+    );
+    r.map(File::from)
+}
