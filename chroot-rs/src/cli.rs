@@ -8,7 +8,7 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::capabilities::CapChange;
 use crate::error::Error;
@@ -249,7 +249,11 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
     normalized.push(args[at].clone());
     let command: Vec<OsString> = args[at + 1..].to_vec();
 
-    let cli = Cli::try_parse_from(&normalized).map_err(|e| Error::Usage(clap_message(&e)))?;
+    // The same Command that resolved the prefixes: clap builds it once per run.
+    let cli = cmd
+        .try_get_matches_from(&normalized)
+        .and_then(|m| Cli::from_arg_matches(&m))
+        .map_err(|e| Error::Usage(clap_message(&e)))?;
     config_from(cli, command).map(Parsed::Run)
 }
 

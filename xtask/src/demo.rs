@@ -9,11 +9,10 @@ use std::process::Command;
 
 use anyhow::Result;
 
-use crate::{cache_dir, cargo, sh};
+use crate::{cache_dir, sh};
 
 pub fn run(root: &Path, _args: &[String]) -> Result<()> {
-    sh(cargo().args(["build", "--release", "--workspace", "--bins"]))?;
-    let bin = root.join("target/release");
+    let bin = crate::dist::build(root, &[])?;
     let rootfs = cache_dir().join("demo-busybox-rootfs");
     if !rootfs.join("bin/busybox").is_file() {
         eprintln!(

@@ -8,6 +8,7 @@
 //! - `demo`: build and run the course's lab with the tools (see README.md).
 
 mod demo;
+mod dist;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -111,18 +112,10 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
         .find_map(|l| l.strip_prefix("# packages:"))
         .map(|l| l.split_whitespace().collect())
         .unwrap_or_default();
-    let mut build = cargo();
-    build.args(["build", "--release", "--bins"]);
-    if packages.is_empty() {
-        build.arg("--workspace");
-    }
-    for p in &packages {
-        build.args(["-p", p]);
-    }
-    sh(&mut build)?;
+    let bin_dir = dist::build(root, &packages)?;
     sh(Command::new("bash")
         .arg(&script)
         .args(&args[1..])
-        .env("BIN_DIR", root.join("target/release"))
+        .env("BIN_DIR", bin_dir)
         .env("TOOLKIT_CACHE", cache_dir()))
 }
