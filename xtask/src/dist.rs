@@ -1,8 +1,10 @@
 //! Release binaries as we ship them: static-pie (glibc linked in, `+crt-static`), which
 //! saves the dynamic loader's work on every exec (≈0.3 ms per start on the course's VMs;
 //! these tools are exec'd in chains) and lets a binary run in any root filesystem or in
-//! the VM lane's initramfs without copying libraries. A package that links a C library
-//! Debian ships only as a shared object is built dynamically (listed in DYNAMIC).
+//! the VM lane's initramfs without copying libraries. Two kinds of package stay dynamic
+//! (listed in DYNAMIC): those that link a C library Debian ships only as a shared object,
+//! and those that look up users and groups through NSS, which a static glibc does by
+//! dlopen()ing modules of whatever root it is in (it crashed inside a busybox root).
 //!
 //! All binaries end up in `target/dist/`.
 
@@ -13,8 +15,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::cargo;
 
-/// Packages that cannot be linked statically on Debian (libmnl has no .a).
-const DYNAMIC: &[&str] = &["netlink-tool"];
+/// Packages that stay dynamic: netlink-tool (libmnl has no .a), chroot-rs (NSS).
+const DYNAMIC: &[&str] = &["chroot-rs", "netlink-tool"];
 
 fn host_triple() -> Result<String> {
     let out = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
