@@ -6,9 +6,11 @@
 //!   `# packages:` line) and run `bench/NAME.sh`, which times our tool and the one it
 //!   replaces side by side and prints ratios.
 //! - `demo`: build and run the course's lab with the tools (see README.md).
+//! - `man`: man pages from the clap definitions, in `target/man/`.
 
 mod demo;
 mod dist;
+mod man;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -34,7 +36,8 @@ fn dispatch(args: &[String]) -> Result<()> {
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&root, &args[1..]),
         Some("demo") => demo::run(&root, &args[1..]),
-        _ => bail!("usage: cargo xtask test | bench NAME | demo"),
+        Some("man") => man::run(&root),
+        _ => bail!("usage: cargo xtask test | bench NAME | demo | man"),
     }
 }
 
