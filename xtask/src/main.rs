@@ -1,16 +1,19 @@
 //! `cargo xtask …`: the project's chores, so that a newcomer and CI run the same thing.
 //!
 //! - `test`: format check, clippy with warnings as errors, build, every unit and
-//!   integration test (root tests fail instead of skipping when INTEGRATION_REQUIRE_ROOT=1).
+//!   integration test (root tests fail instead of skipping when INTEGRATION_REQUIRE_ROOT=1),
+//!   then the VM lane (`--no-lint`, `--no-vm` skip parts for local iteration).
 //! - `bench NAME`: build release binaries (of the packages the script names in a
 //!   `# packages:` line) and run `bench/NAME.sh`, which times our tool and the one it
 //!   replaces side by side and prints ratios.
 //! - `demo`: build and run the course's lab with the tools (see README.md).
 //! - `man`: man pages from the clap definitions, in `target/man/`.
+//! - `vm-test`, `vm-run`: the VM lane (pure cgroup v2, vlan) under qemu; see `vm`.
 
 mod demo;
 mod dist;
 mod man;
+mod vm;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -33,11 +36,13 @@ fn dispatch(args: &[String]) -> Result<()> {
     let root = workspace_root();
     env::set_current_dir(&root)?;
     match args.first().map(String::as_str) {
-        Some("test") => test(&args[1..]),
+        Some("test") => test(&root, &args[1..]),
         Some("bench") => bench(&root, &args[1..]),
         Some("demo") => demo::run(&root, &args[1..]),
         Some("man") => man::run(&root),
-        _ => bail!("usage: cargo xtask test | bench NAME | demo | man"),
+        Some("vm-test") => vm::vm_test(&root),
+        Some("vm-run") => vm::vm_run(&args[1..]),
+        _ => bail!("usage: cargo xtask test | bench NAME | demo | man | vm-test | vm-run"),
     }
 }
 
@@ -82,8 +87,9 @@ fn cargo() -> Command {
     Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
-fn test(args: &[String]) -> Result<()> {
+fn test(root: &Path, args: &[String]) -> Result<()> {
     let skip_lints = args.iter().any(|a| a == "--no-lint");
+    let skip_vm = args.iter().any(|a| a == "--no-vm");
     if !skip_lints {
         sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
         sh(cargo().args([
@@ -97,6 +103,11 @@ fn test(args: &[String]) -> Result<()> {
     }
     sh(cargo().args(["build", "--workspace", "--bins"]))?;
     sh(cargo().args(["test", "--workspace"]))?;
+    if skip_vm {
+        eprintln!("xtask: --no-vm: the VM lane is skipped");
+    } else if vm::has_work(root) {
+        vm::vm_test(root)?;
+    }
     Ok(())
 }
 

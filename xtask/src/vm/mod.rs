@@ -1,0 +1,483 @@
+//! The VM lane: what this host's kernel cannot show (pure cgroup v2 with controllers;
+//! 802.1Q vlan) is tested in a small virtual machine. A stock Debian kernel boots under
+//! qemu with an initramfs holding busybox, the modules, the project's binaries and test
+//! programs; `/init` runs the steps and reports through the serial console
+//! (`VM-LANE-RESULT name rc`, then `VM-LANE-EXIT=rc`). No network, no shared
+//! filesystem; the runner has its own time-out and never leaves qemu running.
+//!
+//! - `cargo xtask vm-test`: the lane's steps (see [`steps`]); fails when one fails.
+//! - `cargo xtask vm-run [--add FILE]... -- COMMAND...`: one command in the VM.
+//!
+//! Accelerator: `VM_ACCEL=kvm|tcg|auto` (default auto: KVM when /dev/kvm boots a kernel
+//! within a short time-out, remembered in the cache when it does not; else TCG).
+//! `VM_TIMEOUT` (seconds, default 900) bounds a whole run.
+
+mod cpio;
+mod kernel;
+mod qemu;
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{cache_dir, cargo};
+use cpio::Cpio;
+
+/// What goes into the guest besides busybox and the modules.
+#[derive(Debug, Default)]
+struct Payload {
+    /// (host file, guest path): binaries get their `ldd` libraries added too.
+    files: Vec<(PathBuf, String)>,
+    /// The script `/init` runs.
+    script: String,
+}
+
+/// A step of `vm-test`: a name and a shell command line run in the guest.
+struct Step {
+    name: &'static str,
+    command: String,
+}
+
+/// The guest directory for the tools (`$TOOLKIT_BIN_DIR` inside).
+const GUEST_BIN: &str = "/opt/toolkit/bin";
+/// The guest directory for test executables.
+const GUEST_TESTS: &str = "/opt/toolkit/tests";
+
+const INIT: &str = r#"#!/bin/sh
+export PATH=/opt/toolkit/bin:/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+mkdir -p /dev/pts /dev/shm /sys/fs/cgroup
+mount -t devpts devpts /dev/pts
+mount -t tmpfs shm /dev/shm
+mount -t tmpfs run /run
+mkdir -p /run/netns
+mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+for m in $(cat /modules/order); do insmod /modules/$m.ko || echo "VM-LANE: insmod $m failed"; done
+ip link set lo up
+echo VM-LANE-BOOTED
+cd /
+sh /vm-lane/run
+echo VM-LANE-EXIT=$?
+poweroff -f
+"#;
+
+fn guest_path_for(host: &Path) -> String {
+    host.to_string_lossy().into_owned()
+}
+
+/// The shared libraries `ldd` lists for `bin` (none for a static binary).
+fn libraries(bin: &Path) -> Result<Vec<PathBuf>> {
+    let out = Command::new("ldd")
+        .arg(bin)
+        .output()
+        .context("cannot run ldd")?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| match line.split_once("=>") {
+            Some((_, rest)) => rest.split_whitespace().next().map(PathBuf::from),
+            None => line.split_whitespace().next().map(PathBuf::from),
+        })
+        .filter(|p| p.is_absolute() && p.is_file())
+        .collect())
+}
+
+/// A binary's bytes without debug information (test binaries shrink tenfold).
+fn stripped(path: &Path) -> Result<Vec<u8>> {
+    let tmp = std::env::temp_dir().join(format!("vm-lane-strip-{}", std::process::id()));
+    let ok = Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(path)
+        .arg(&tmp)
+        .status()
+        .is_ok_and(|s| s.success());
+    let data = if ok { fs::read(&tmp)? } else { fs::read(path)? };
+    let _ = fs::remove_file(&tmp);
+    Ok(data)
+}
+
+/// Write the initramfs: busybox, /dev/console, the modules, /init, the payload.
+fn initramfs(kernel: &kernel::Kernel, payload: &Payload, out: &Path) -> Result<()> {
+    let file = fs::File::create(out).with_context(|| format!("create {}", out.display()))?;
+    let mut c = Cpio::new(std::io::BufWriter::new(file));
+    for d in [
+        "proc", "sys", "dev", "run", "tmp", "root", "etc", "mnt", "var/tmp",
+    ] {
+        c.dir(d)?;
+    }
+    c.char_dev("/dev/console", 5, 1)?;
+    c.char_dev("/dev/null", 1, 3)?;
+    let busybox = Path::new("/bin/busybox");
+    c.file(
+        "/bin/busybox",
+        0o755,
+        &fs::read(busybox).context("busybox-static is needed (./lab deps)")?,
+    )?;
+    let list = Command::new(busybox).arg("--list-full").output()?;
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "bin/busybox" {
+            c.symlink(applet, "/bin/busybox")?;
+        }
+    }
+    c.file(
+        "/etc/passwd",
+        0o644,
+        b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    )?;
+    c.file("/etc/group", 0o644, b"root:x:0:\nnogroup:x:65534:\n")?;
+    let mut order = String::new();
+    for m in &kernel.modules {
+        let name = m
+            .file_name()
+            .context("module name")?
+            .to_string_lossy()
+            .into_owned();
+        c.file(&format!("/modules/{name}"), 0o644, &fs::read(m)?)?;
+        order.push_str(name.trim_end_matches(".ko"));
+        order.push('\n');
+    }
+    c.file("/modules/order", 0o644, order.as_bytes())?;
+    c.file("/init", 0o755, INIT.as_bytes())?;
+    c.file("/vm-lane/run", 0o755, payload.script.as_bytes())?;
+    let mut done = std::collections::BTreeSet::new();
+    for (host, guest) in &payload.files {
+        c.file(
+            guest,
+            0o755,
+            &stripped(host).with_context(|| format!("read {}", host.display()))?,
+        )?;
+        for lib in libraries(host)? {
+            let g = guest_path_for(&lib);
+            if done.insert(g.clone()) {
+                c.file(&g, 0o755, &fs::read(&lib)?)?;
+            }
+        }
+    }
+    c.finish()?;
+    Ok(())
+}
+
+/// Kills qemu when dropped: the runner never leaves a VM behind.
+struct Vm(Child);
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What a boot ended with.
+#[derive(Debug)]
+enum Outcome {
+    Exit(i32),
+    NoBoot,
+    Timeout,
+    Died,
+}
+
+fn boot(
+    q: &qemu::Qemu,
+    kernel: &kernel::Kernel,
+    initrd: &Path,
+    kvm: bool,
+    boot_limit: Duration,
+    limit: Duration,
+) -> Result<Outcome> {
+    let mut cmd = q.command();
+    if kvm {
+        cmd.args(["-accel", "kvm", "-cpu", "host"]);
+    } else {
+        cmd.args(["-accel", "tcg", "-cpu", "max"]);
+    }
+    cmd.args([
+        "-m",
+        "1536",
+        "-smp",
+        "2",
+        "-nographic",
+        "-monitor",
+        "none",
+        "-nodefaults",
+        "-serial",
+        "stdio",
+        "-nic",
+        "none",
+        "-no-reboot",
+    ])
+    .arg("-kernel")
+    .arg(&kernel.vmlinuz)
+    .arg("-initrd")
+    .arg(initrd)
+    .args([
+        "-append",
+        "console=ttyS0 quiet loglevel=1 panic=-1 cgroup_no_v1=all",
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
+    let mut vm = Vm(cmd.spawn().context("cannot start qemu")?);
+    let stdout = vm.0.stdout.take().context("qemu stdout")?;
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let start = Instant::now();
+    let mut booted = false;
+    loop {
+        let deadline = if booted { limit } else { boot_limit };
+        let left = deadline.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            return Ok(if booted {
+                Outcome::Timeout
+            } else {
+                Outcome::NoBoot
+            });
+        }
+        match rx.recv_timeout(left.min(Duration::from_millis(500))) {
+            Ok(line) => {
+                let line = line.trim_end_matches('\r');
+                eprintln!("vm| {line}");
+                if line == "VM-LANE-BOOTED" {
+                    booted = true;
+                } else if let Some(code) = line.strip_prefix("VM-LANE-EXIT=") {
+                    return Ok(Outcome::Exit(code.trim().parse().unwrap_or(1)));
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Ok(if booted {
+                    Outcome::Died
+                } else {
+                    Outcome::NoBoot
+                });
+            }
+        }
+    }
+}
+
+/// Boot the payload, choosing the accelerator, and return the guest's exit status.
+fn run_payload(payload: &Payload) -> Result<i32> {
+    let cache = cache_dir().join("vm-lane");
+    fs::create_dir_all(&cache)?;
+    let q = qemu::ensure(&cache)?;
+    let kernel = kernel::ensure(&cache)?;
+    let initrd = cache.join(format!("initrd-{}.cpio", std::process::id()));
+    initramfs(&kernel, payload, &initrd)?;
+    let _cleanup = Cleanup(initrd.clone());
+    let limit = Duration::from_secs(
+        std::env::var("VM_TIMEOUT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(900),
+    );
+    let accel = std::env::var("VM_ACCEL").unwrap_or_else(|_| "auto".to_owned());
+    let kvm_broken = cache.join("kvm-does-not-boot");
+    let try_kvm = match accel.as_str() {
+        "kvm" => true,
+        "tcg" => false,
+        _ => Path::new("/dev/kvm").exists() && !kvm_broken.exists(),
+    };
+    let started = Instant::now();
+    let mut outcome = Outcome::NoBoot;
+    if try_kvm {
+        eprintln!("xtask: booting {} under KVM", kernel.package);
+        outcome = boot(&q, &kernel, &initrd, true, Duration::from_secs(20), limit)?;
+        if matches!(outcome, Outcome::NoBoot) && accel != "kvm" {
+            eprintln!(
+                "xtask: KVM did not boot the kernel; using TCG (remembered in {})",
+                kvm_broken.display()
+            );
+            fs::write(&kvm_broken, "")?;
+        }
+    }
+    if !try_kvm || (matches!(outcome, Outcome::NoBoot) && accel != "kvm") {
+        eprintln!(
+            "xtask: booting {} under TCG (software emulation)",
+            kernel.package
+        );
+        outcome = boot(&q, &kernel, &initrd, false, Duration::from_secs(120), limit)?;
+    }
+    eprintln!(
+        "xtask: VM lane finished in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    match outcome {
+        Outcome::Exit(code) => Ok(code),
+        Outcome::NoBoot => bail!("the VM did not boot (no VM-LANE-BOOTED on its console)"),
+        Outcome::Timeout => bail!(
+            "the VM did not finish within {} s (VM_TIMEOUT)",
+            limit.as_secs()
+        ),
+        Outcome::Died => bail!("qemu ended before the guest reported an exit status"),
+    }
+}
+
+struct Cleanup(PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+fn quote(arg: &str) -> String {
+    format!("'{}'", arg.replace('\'', r"'\''"))
+}
+
+/// `cargo xtask vm-run [--add FILE]... -- COMMAND...`
+pub fn vm_run(args: &[String]) -> Result<()> {
+    let mut payload = Payload::default();
+    let mut it = args.iter();
+    let mut command = Vec::new();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--add" => {
+                let f = PathBuf::from(it.next().context("--add needs a FILE")?);
+                let f = fs::canonicalize(&f).with_context(|| format!("{}", f.display()))?;
+                let guest = format!(
+                    "{GUEST_BIN}/{}",
+                    f.file_name().context("file name")?.to_string_lossy()
+                );
+                payload.files.push((f, guest));
+            }
+            "--" => {
+                command.extend(it.by_ref().cloned());
+            }
+            other => bail!(
+                "vm-run: unexpected argument {other} (usage: vm-run [--add FILE]... -- COMMAND...)"
+            ),
+        }
+    }
+    if command.is_empty() {
+        bail!("usage: cargo xtask vm-run [--add FILE]... -- COMMAND...");
+    }
+    payload.script = format!(
+        "cd /tmp\n{}\n",
+        command
+            .iter()
+            .map(|a| quote(a))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let code = run_payload(&payload)?;
+    if code != 0 {
+        bail!("the command in the VM exited with status {code}");
+    }
+    Ok(())
+}
+
+/// Build a test target of the integration crate and return its executable.
+fn test_executable(root: &Path, test: &str) -> Result<PathBuf> {
+    let out = cargo()
+        .current_dir(root)
+        .args([
+            "test",
+            "-p",
+            "integration",
+            "--test",
+            test,
+            "--no-run",
+            "--message-format=json-render-diagnostics",
+        ])
+        .stderr(Stdio::inherit())
+        .output()?;
+    if !out.status.success() {
+        bail!("cannot build the {test} integration tests");
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"]["name"] == test)
+        .find_map(|v| v["executable"].as_str().map(PathBuf::from))
+        .with_context(|| format!("cargo built no executable for the {test} tests"))
+}
+
+/// The steps of `vm-test`, for the packages present in the workspace.
+fn steps(root: &Path, payload: &mut Payload) -> Result<Vec<Step>> {
+    let mut steps = Vec::new();
+    let mut tools = Vec::new();
+    for (package, test, filter) in [("cgctl", "cgctl", ""), ("netlink-tool", "netlink", "vlan")] {
+        if !root.join(package).join("Cargo.toml").is_file() {
+            continue;
+        }
+        tools.push(package);
+        let exe = test_executable(root, test)?;
+        let guest = format!("{GUEST_TESTS}/{test}");
+        payload.files.push((exe, guest.clone()));
+        steps.push(Step {
+            name: test,
+            command: format!("{guest} --test-threads=1 {filter}"),
+        });
+    }
+    if tools.is_empty() {
+        bail!("vm-test: neither cgctl nor netlink-tool is in the workspace");
+    }
+    let mut build = cargo();
+    build.current_dir(root).args(["build", "--bins"]);
+    for t in &tools {
+        build.args(["-p", t]);
+    }
+    crate::sh(&mut build)?;
+    for t in &tools {
+        payload.files.push((
+            root.join("target/debug").join(t),
+            format!("{GUEST_BIN}/{t}"),
+        ));
+    }
+    if tools.contains(&"cgctl") {
+        steps.insert(
+            0,
+            Step {
+                name: "cgctl-check",
+                command: "cgctl check".to_owned(),
+            },
+        );
+    }
+    Ok(steps)
+}
+
+/// True when the workspace has a package the VM lane tests.
+pub fn has_work(root: &Path) -> bool {
+    ["cgctl", "netlink-tool"]
+        .iter()
+        .any(|p| root.join(p).join("Cargo.toml").is_file())
+}
+
+/// `cargo xtask vm-test`
+pub fn vm_test(root: &Path) -> Result<()> {
+    let mut payload = Payload::default();
+    let steps = steps(root, &mut payload)?;
+    let mut script = format!(
+        "export INTEGRATION_REQUIRE_ROOT=1 TOOLKIT_BIN_DIR={GUEST_BIN} TOOLKIT_VM_LANE=1 RUST_BACKTRACE=1\n\
+         cd /tmp\nfail=0\n"
+    );
+    for s in &steps {
+        script.push_str(&format!(
+            "echo 'VM-LANE-STEP {name}'\n{cmd}\nrc=$?\necho \"VM-LANE-RESULT {name} $rc\"\n[ $rc = 0 ] || fail=1\n",
+            name = s.name,
+            cmd = s.command
+        ));
+    }
+    script.push_str("exit $fail\n");
+    payload.script = script;
+    let code = run_payload(&payload)?;
+    if code != 0 {
+        bail!("a VM lane step failed (see the VM-LANE-RESULT lines above)");
+    }
+    eprintln!("xtask: VM lane: all {} steps passed", steps.len());
+    Ok(())
+}
