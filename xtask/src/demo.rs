@@ -12,7 +12,7 @@ use anyhow::Result;
 use crate::{cache_dir, sh};
 
 pub fn run(root: &Path, _args: &[String]) -> Result<()> {
-    let bin = crate::dist::build(root, &[])?;
+    let bin = crate::dist::build(root, &["chroot-rs"])?;
     let rootfs = cache_dir().join("demo-busybox-rootfs");
     if !rootfs.join("bin/busybox").is_file() {
         eprintln!(
