@@ -1,0 +1,381 @@
+//! netlink-tool: container networking over rtnetlink and nftables. Linux only.
+//!
+//! [`cli`] turns the command line (or a batch line) into a checked [`Config`]; [`run`]
+//! executes it over one synchronous netlink socket per namespace ([`ns`], [`nl`]), with
+//! requests built in [`msg`] and small shared operations in [`ops`]. [`connect`] holds
+//! LXC's link types with rollback; [`nat`] the nftables table the tool owns. Output goes
+//! to the writer `run` is given: text like `ip`'s, or JSON lines with `--json`.
+
+pub mod cli;
+pub mod connect;
+pub mod error;
+pub mod msg;
+pub mod nat;
+pub mod nl;
+pub mod ns;
+pub mod ops;
+pub mod parse;
+pub mod sys;
+
+use std::io::{self, BufRead, Write};
+
+use netlink_packet_route::RouteNetlinkMessage as M;
+use serde::Serialize;
+
+pub use cli::Config;
+use cli::{AddKind, Command, Input, Master, RouteSpec};
+pub use error::Error;
+use error::kernel;
+use msg::{Kind, NewLink, SetLink};
+use nl::CREATE_EXCL;
+use ns::{Net, NetNs};
+use parse::Dest;
+
+/// Run the command or the batch of `cfg`, writing show/list output to `out`.
+pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<(), Error> {
+    let mut net = Net::new(cfg.netns.as_deref())?;
+    match &cfg.input {
+        Input::One(c) => execute(&mut net, c, cfg.json, out),
+        Input::Batch(path) => batch(&mut net, cfg, path, out),
+    }
+}
+
+/// Run a batch: one command per line, in this one process, one socket per namespace.
+/// The first failing line stops the batch (earlier lines stay done, as with `ip -batch`;
+/// each line's own work is rolled back by the line itself).
+fn batch(
+    net: &mut Net,
+    cfg: &Config,
+    path: &std::path::Path,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        let f = std::fs::File::open(path).map_err(|source| Error::File {
+            context: "cannot open batch file",
+            path: path.to_owned(),
+            source,
+        })?;
+        Box::new(io::BufReader::new(f))
+    };
+    for (i, line) in reader.lines().enumerate() {
+        let n = i + 1;
+        let line = line.map_err(|source| Error::File {
+            context: "cannot read batch file",
+            path: path.to_owned(),
+            source,
+        })?;
+        let at = |e: Error| e.context(format!("line {n}"));
+        let words = parse::split_line(&line).map_err(|e| at(e.into()))?;
+        if words.is_empty() {
+            continue;
+        }
+        let line_cfg = cli::parse_line(&words).map_err(at)?;
+        let Input::One(cmd) = &line_cfg.input else {
+            return Err(at(Error::Usage("--batch inside a batch".to_owned())));
+        };
+        let own_host = line_cfg.netns.is_some();
+        if own_host {
+            net.set_host(line_cfg.netns.as_deref()).map_err(at)?;
+        }
+        let r = execute(net, cmd, cfg.json || line_cfg.json, out);
+        if own_host {
+            net.set_host(cfg.netns.as_deref()).map_err(at)?;
+        }
+        r.map_err(at)?;
+    }
+    Ok(())
+}
+
+fn emit<T: Serialize>(out: &mut dyn Write, json: bool, v: &T, text: &str) -> Result<(), Error> {
+    let r = if json {
+        common::json::write_line(out, v)
+    } else {
+        writeln!(out, "{text}")
+    };
+    r.map_err(Error::Stdout)
+}
+
+/// One command.
+pub fn execute(net: &mut Net, cmd: &Command, json: bool, out: &mut dyn Write) -> Result<(), Error> {
+    match cmd {
+        Command::LinkAdd {
+            name,
+            kind,
+            mtu,
+            mac,
+            up,
+        } => link_add(net, name, kind, *mtu, *mac, *up),
+        Command::LinkSet {
+            name,
+            up,
+            mtu,
+            mac,
+            master,
+            netns,
+            rename,
+        } => {
+            let what = format!("link set {name}");
+            let target = netns.as_deref().map(NetNs::open).transpose()?;
+            let s = net.route_host()?;
+            let l = ops::need_link(s, name, &what)?;
+            let master = match master {
+                Some(Master::Bridge(b)) => Some(ops::need_link(s, b, &what)?.ifindex),
+                Some(Master::None) => Some(0),
+                None => None,
+            };
+            let set = SetLink {
+                index: l.ifindex,
+                up: *up,
+                mtu: *mtu,
+                mac: *mac,
+                master,
+                netns: target.as_ref().map(NetNs::raw_fd),
+                rename: rename.clone(),
+                ..SetLink::default()
+            };
+            ops::set_link(s, &set, format_args!("{name:?} {set:?}")).map_err(kernel(what))
+        }
+        Command::LinkDel(name) => {
+            let what = format!("link del {name}");
+            let s = net.route_host()?;
+            let l = ops::need_link(s, name, &what)?;
+            ops::del_link(s, l.ifindex, name).map_err(kernel(what))
+        }
+        Command::LinkShow(name) => {
+            let s = net.route_host()?;
+            let links = ops::links(s).map_err(kernel("link show"))?;
+            let mut shown = 0;
+            for l in links
+                .iter()
+                .filter(|l| name.as_ref().is_none_or(|n| &l.ifname == n))
+            {
+                shown += 1;
+                emit(out, json, l, &link_text(l))?;
+            }
+            if let (Some(n), 0) = (name, shown) {
+                return Err(Error::Refused(format!(
+                    "link show: no link '{n}' in network namespace {}",
+                    net.host.label
+                )));
+            }
+            Ok(())
+        }
+        Command::AddrAdd { cidr, dev, nodad } => {
+            let what = format!("addr add {cidr} dev {dev}");
+            let s = net.route_host()?;
+            let l = ops::need_link(s, dev, &what)?;
+            s.request(
+                M::NewAddress(msg::addr(l.ifindex, cidr, *nodad)),
+                CREATE_EXCL,
+                format_args!("{cidr} dev {dev:?}{}", if *nodad { " nodad" } else { "" }),
+            )
+            .map_err(kernel(what))
+        }
+        Command::AddrDel { cidr, dev } => {
+            let what = format!("addr del {cidr} dev {dev}");
+            let s = net.route_host()?;
+            let l = ops::need_link(s, dev, &what)?;
+            s.request(
+                M::DelAddress(msg::addr(l.ifindex, cidr, false)),
+                0,
+                format_args!("{cidr} dev {dev:?}"),
+            )
+            .map_err(kernel(what))
+        }
+        Command::AddrShow(dev) => {
+            let s = net.route_host()?;
+            if let Some(d) = dev {
+                ops::need_link(s, d, "addr show")?;
+            }
+            for a in ops::addrs(s).map_err(kernel("addr show"))? {
+                if dev.as_ref().is_none_or(|d| &a.ifname == d) {
+                    let text = format!(
+                        "{}: {} {} {}/{} scope {}{}",
+                        a.ifindex,
+                        a.ifname,
+                        a.family,
+                        a.local,
+                        a.prefixlen,
+                        a.scope,
+                        if a.tentative { " tentative" } else { "" }
+                    );
+                    emit(out, json, &a, &text)?;
+                }
+            }
+            Ok(())
+        }
+        Command::RouteAdd(r) => route_change(net, r, true),
+        Command::RouteDel(r) => route_change(net, r, false),
+        Command::RouteShow => {
+            let s = net.route_host()?;
+            for r in ops::routes(s).map_err(kernel("route show"))? {
+                let mut t = r.dst.clone();
+                if let Some(g) = r.gateway {
+                    t.push_str(&format!(" via {g}"));
+                }
+                if let Some(d) = &r.dev {
+                    t.push_str(&format!(" dev {d}"));
+                }
+                t.push_str(&format!(" proto {} scope {}", r.protocol, r.scope));
+                if let Some(p) = r.prefsrc {
+                    t.push_str(&format!(" src {p}"));
+                }
+                emit(out, json, &r, &t)?;
+            }
+            Ok(())
+        }
+        Command::NetnsAdd(name) => ns::add(net, name),
+        Command::NetnsDel(name) => ns::del(name),
+        Command::NetnsList => {
+            #[derive(Serialize)]
+            struct N<'a> {
+                name: &'a str,
+            }
+            for n in ns::list()? {
+                emit(out, json, &N { name: &n }, &n)?;
+            }
+            Ok(())
+        }
+        Command::Connect(spec) => connect::connect(net, spec),
+        Command::Disconnect { ns, name } => connect::disconnect(net, ns, name),
+        Command::NatRule { rule, delete } => {
+            let what = if *delete {
+                format!("nat {rule} --delete")
+            } else {
+                format!("nat {rule}")
+            };
+            let mut s = net.netfilter_host()?;
+            if *delete {
+                nat::remove(&mut s, rule, &what)
+            } else {
+                nat::add(&mut s, rule.clone(), &what)
+            }
+        }
+        Command::NatList => {
+            let mut s = net.netfilter_host()?;
+            for r in nat::read(&mut s, "nat list")? {
+                emit(out, json, &r, &r.comment())?;
+            }
+            Ok(())
+        }
+        Command::NatFlush => {
+            let mut s = net.netfilter_host()?;
+            nat::flush(&mut s, "nat flush")
+        }
+    }
+}
+
+fn link_text(l: &msg::Link) -> String {
+    let mut t = format!(
+        "{}: {}: <{}> mtu {} state {}",
+        l.ifindex,
+        l.ifname,
+        l.flags.join(","),
+        l.mtu,
+        l.operstate
+    );
+    if let Some(k) = &l.kind {
+        t.push_str(&format!(" kind {k}"));
+    }
+    if let Some(m) = &l.master {
+        t.push_str(&format!(" master {m}"));
+    }
+    if let Some(a) = &l.address {
+        t.push_str(&format!(" link/ether {a}"));
+    }
+    if let Some(a) = &l.alias {
+        t.push_str(&format!(" alias \"{a}\""));
+    }
+    t
+}
+
+fn link_add(
+    net: &mut Net,
+    name: &str,
+    kind: &AddKind,
+    mtu: Option<u32>,
+    mac: Option<parse::Mac>,
+    up: bool,
+) -> Result<(), Error> {
+    let what = format!("link add {name}");
+    let mut peer_ns = None;
+    let k = match kind {
+        AddKind::Veth { peer, peer_netns } => {
+            peer_ns = peer_netns.as_deref().map(NetNs::open).transpose()?;
+            Kind::Veth {
+                peer: peer.clone(),
+                peer_netns: peer_ns.as_ref().map(NetNs::raw_fd),
+                // The MTU is set on both ends (ip sets it on one only).
+                peer_mtu: mtu,
+                peer_mac: None,
+                peer_up: false,
+            }
+        }
+        AddKind::Bridge => Kind::Bridge,
+        AddKind::Macvlan { link, mode } => {
+            let p = ops::need_link(net.route_host()?, link, &what)?;
+            Kind::Macvlan {
+                parent: p.ifindex,
+                mode: *mode,
+            }
+        }
+        AddKind::Vlan { link, id } => {
+            let p = ops::need_link(net.route_host()?, link, &what)?;
+            Kind::Vlan {
+                parent: p.ifindex,
+                id: *id,
+            }
+        }
+    };
+    let kname = k.name();
+    let mut l = NewLink::new(name, k);
+    l.mtu = mtu;
+    l.mac = mac;
+    l.up = up;
+    let r = net.route_host()?.request(
+        M::NewLink(msg::new_link(&l)),
+        CREATE_EXCL,
+        format_args!("{name:?} type {kname}"),
+    );
+    drop(peer_ns);
+    r.map_err(|e| {
+        let e = if e.errno == nix::errno::Errno::EOPNOTSUPP {
+            e.with_hint(msg::missing_kind_hint(kname))
+        } else {
+            e
+        };
+        kernel(what)(e)
+    })
+}
+
+fn route_change(net: &mut Net, r: &RouteSpec, add: bool) -> Result<(), Error> {
+    let verb = if add { "add" } else { "del" };
+    let dest_text = match r.dest {
+        Dest::Default => "default".to_owned(),
+        Dest::Prefix(c) => c.to_string(),
+    };
+    let what = format!("route {verb} {dest_text}");
+    let s = net.route_host()?;
+    let dev = match &r.dev {
+        Some(d) => Some(ops::need_link(s, d, &what)?.ifindex),
+        None => None,
+    };
+    let m = msg::route(&msg::Route {
+        dest: match r.dest {
+            Dest::Default => None,
+            Dest::Prefix(c) => Some(c),
+        },
+        v6: false,
+        via: r.via,
+        dev,
+    });
+    let shown = format_args!("{dest_text} via {:?} dev {:?}", r.via, r.dev);
+    if add {
+        s.request(M::NewRoute(m), CREATE_EXCL, shown)
+    } else {
+        s.request(M::DelRoute(m), 0, shown)
+    }
+    .map_err(kernel(what))
+}

@@ -1,0 +1,426 @@
+//! A synchronous netlink socket: send one request, read until its ACK (or error), or
+//! read a whole dump. No async runtime: one socket per network namespace, on the one
+//! thread. The framing (headers, ACKs, the kernel's extended-ack text, interrupted
+//! dumps) is done here for both families the tool speaks: rtnetlink (links, addresses,
+//! routes, through `netlink-packet-route`'s types) and nftables (raw bytes built by
+//! `nftnl`).
+
+use std::fmt;
+
+use common::trace;
+use netlink_packet_core::{
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
+    NetlinkPayload,
+};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_sys::Socket;
+use nix::errno::Errno;
+
+use crate::error::KernelError;
+use crate::sys;
+
+const NLMSG_HDRLEN: usize = 16;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLM_F_MULTI: u16 = 0x2;
+const NLM_F_DUMP_INTR: u16 = 0x10;
+const NLM_F_CAPPED: u16 = 0x100;
+const NLM_F_ACK_TLVS: u16 = 0x200;
+const NLMSGERR_ATTR_MSG: u16 = 1;
+/// How often an interrupted dump (the set changed while it ran) is restarted.
+const DUMP_RETRIES: usize = 5;
+
+/// Flags of a request that creates an object and must not replace one.
+pub const CREATE_EXCL: u16 = NLM_F_CREATE | NLM_F_EXCL;
+
+/// One message of a datagram: its header fields and payload.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// nlmsg_type.
+    pub ty: u16,
+    /// nlmsg_flags.
+    pub flags: u16,
+    /// nlmsg_seq.
+    pub seq: u32,
+    /// The whole message, header included.
+    pub bytes: &'a [u8],
+    /// The payload after the header.
+    pub payload: &'a [u8],
+}
+
+/// Split a datagram into messages; a malformed length ends the walk with an error.
+pub fn frames(buf: &[u8]) -> Result<Vec<Frame<'_>>, String> {
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off + NLMSG_HDRLEN <= buf.len() {
+        let len = u32::from_ne_bytes(buf[off..off + 4].try_into().expect("4 bytes")) as usize;
+        if len < NLMSG_HDRLEN || off + len > buf.len() {
+            return Err(format!("bad message length {len} at offset {off}"));
+        }
+        let ty = u16::from_ne_bytes(buf[off + 4..off + 6].try_into().expect("2 bytes"));
+        let flags = u16::from_ne_bytes(buf[off + 6..off + 8].try_into().expect("2 bytes"));
+        let seq = u32::from_ne_bytes(buf[off + 8..off + 12].try_into().expect("4 bytes"));
+        out.push(Frame {
+            ty,
+            flags,
+            seq,
+            bytes: &buf[off..off + len],
+            payload: &buf[off + NLMSG_HDRLEN..off + len],
+        });
+        off += (len + 3) & !3;
+    }
+    Ok(out)
+}
+
+/// The result carried by an NLMSG_ERROR (or NLMSG_DONE) payload: `Ok` for an ACK,
+/// else the errno and the kernel's extended-ack text.
+pub fn parse_error(flags: u16, payload: &[u8]) -> Result<(), KernelError> {
+    if payload.len() < 4 {
+        return Ok(());
+    }
+    let code = i32::from_ne_bytes(payload[0..4].try_into().expect("4 bytes"));
+    if code == 0 {
+        return Ok(());
+    }
+    let mut err = KernelError::new(Errno::from_raw(-code));
+    if flags & NLM_F_ACK_TLVS != 0 && payload.len() >= 4 + NLMSG_HDRLEN {
+        // After the code comes the request's header (capped) or whole request.
+        let orig_len = if flags & NLM_F_CAPPED != 0 {
+            NLMSG_HDRLEN
+        } else {
+            let l = u32::from_ne_bytes(payload[4..8].try_into().expect("4 bytes")) as usize;
+            (l + 3) & !3
+        };
+        let mut off = 4 + orig_len;
+        while off + 4 <= payload.len() {
+            let len = usize::from(u16::from_ne_bytes(
+                payload[off..off + 2].try_into().expect("2 bytes"),
+            ));
+            let ty =
+                u16::from_ne_bytes(payload[off + 2..off + 4].try_into().expect("2 bytes")) & 0x3fff;
+            if len < 4 || off + len > payload.len() {
+                break;
+            }
+            if ty == NLMSGERR_ATTR_MSG {
+                let text = &payload[off + 4..off + len];
+                let text = text.split(|b| *b == 0).next().unwrap_or_default();
+                err.extack = Some(String::from_utf8_lossy(text).into_owned());
+            }
+            off += (len + 3) & !3;
+        }
+    }
+    Err(err)
+}
+
+/// The name of an rtnetlink message type, for the trace.
+pub fn rtm_name(msg: &RouteNetlinkMessage) -> &'static str {
+    use RouteNetlinkMessage as M;
+    match msg {
+        M::NewLink(_) => "RTM_NEWLINK",
+        M::DelLink(_) => "RTM_DELLINK",
+        M::GetLink(_) => "RTM_GETLINK",
+        M::SetLink(_) => "RTM_SETLINK",
+        M::NewAddress(_) => "RTM_NEWADDR",
+        M::DelAddress(_) => "RTM_DELADDR",
+        M::GetAddress(_) => "RTM_GETADDR",
+        M::NewRoute(_) => "RTM_NEWROUTE",
+        M::DelRoute(_) => "RTM_DELROUTE",
+        M::GetRoute(_) => "RTM_GETROUTE",
+        _ => "RTM_?",
+    }
+}
+
+/// Serialize an rtnetlink request with `flags` (NLM_F_REQUEST is added) and `seq`.
+pub fn encode(msg: RouteNetlinkMessage, flags: u16, seq: u32) -> Vec<u8> {
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | flags;
+    header.sequence_number = seq;
+    let mut m = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
+    m.finalize();
+    let mut buf = vec![0; m.buffer_len()];
+    m.serialize(&mut buf);
+    buf
+}
+
+/// A netlink socket in one network namespace.
+pub struct Sock {
+    sock: Socket,
+    seq: u32,
+    buf: Vec<u8>,
+    /// The namespace it lives in, for the trace and for errors.
+    pub label: String,
+}
+
+impl fmt::Debug for Sock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sock").field("label", &self.label).finish()
+    }
+}
+
+/// A transport failure (not an errno from the kernel's answer): reported as a kernel
+/// error with the errno of the failed send or receive.
+fn io_err(e: &std::io::Error) -> KernelError {
+    let mut k = KernelError::new(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)));
+    if e.raw_os_error().is_none() {
+        k.extack = Some(e.to_string());
+    }
+    k
+}
+
+impl Sock {
+    /// Wrap an opened socket (see [`sys::netlink_socket`]).
+    pub fn new(sock: Socket, label: String) -> Self {
+        Sock {
+            sock,
+            // Start from the pid so two tools' traces do not look alike.
+            seq: std::process::id().wrapping_mul(1000),
+            buf: Vec::with_capacity(1 << 16),
+            label,
+        }
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    /// Send an rtnetlink request that changes state and wait for its ACK. Traced at `-v`
+    /// as `RTM_NEWLINK(what) = 0`.
+    pub fn request(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+        what: fmt::Arguments<'_>,
+    ) -> Result<(), KernelError> {
+        let name = rtm_name(&msg);
+        let seq = self.next_seq();
+        let bytes = encode(msg, flags | NLM_F_ACK, seq);
+        let r = self.exchange(&bytes, seq, false, &mut |_| Ok(()));
+        trace::syscall(format_args!("{name}({what}) in {}", self.label), &r);
+        r
+    }
+
+    /// Send a request that answers with messages (a GET or a dump) and collect them.
+    /// Traced at `-vv`.
+    pub fn query(
+        &mut self,
+        msg: &RouteNetlinkMessage,
+        dump: bool,
+        what: fmt::Arguments<'_>,
+    ) -> Result<Vec<RouteNetlinkMessage>, KernelError> {
+        let name = rtm_name(msg);
+        let mut attempt = 0;
+        loop {
+            let seq = self.next_seq();
+            let flags = if dump { NLM_F_DUMP } else { NLM_F_ACK };
+            let bytes = encode(msg.clone(), flags, seq);
+            let mut out = Vec::new();
+            let mut interrupted = false;
+            let r = self.exchange(&bytes, seq, dump, &mut |f: &Frame<'_>| {
+                if f.flags & NLM_F_DUMP_INTR != 0 {
+                    interrupted = true;
+                }
+                let m =
+                    NetlinkMessage::<RouteNetlinkMessage>::deserialize(f.bytes).map_err(|e| {
+                        let mut k = KernelError::new(Errno::EBADMSG);
+                        k.extack = Some(format!("cannot parse the kernel's {name} reply: {e}"));
+                        k
+                    })?;
+                if let NetlinkPayload::InnerMessage(inner) = m.payload {
+                    out.push(inner);
+                }
+                Ok(())
+            });
+            trace::syscall_at(
+                2,
+                format_args!("{name}({what}) in {}", self.label),
+                &r.as_ref().map(|()| out.len()).map_err(Clone::clone),
+            );
+            r?;
+            if interrupted && attempt < DUMP_RETRIES {
+                attempt += 1;
+                continue;
+            }
+            return Ok(out);
+        }
+    }
+
+    /// Send raw bytes (an nftables batch) whose messages carry `seqs`, and wait until
+    /// each has been answered; the first error wins, with the index of its message.
+    /// Replies to messages that ask for none do not come, so only `acked` seqs count.
+    pub fn raw_batch(&mut self, bytes: &[u8], acked: &[u32]) -> Result<(), (usize, KernelError)> {
+        sys::nl_send(&self.sock, bytes).map_err(|e| (usize::MAX, io_err(&e)))?;
+        let mut pending: Vec<u32> = acked.to_vec();
+        let mut first_err: Option<(usize, KernelError)> = None;
+        while !pending.is_empty() {
+            sys::nl_recv(&self.sock, &mut self.buf).map_err(|e| (usize::MAX, io_err(&e)))?;
+            let fr = frames(&self.buf).map_err(|why| {
+                let mut k = KernelError::new(Errno::EBADMSG);
+                k.extack = Some(why);
+                (usize::MAX, k)
+            })?;
+            for f in fr {
+                if f.ty != NLMSG_ERROR {
+                    continue;
+                }
+                if let Some(i) = pending.iter().position(|s| *s == f.seq) {
+                    pending.swap_remove(i);
+                    if let Err(e) = parse_error(f.flags, f.payload) {
+                        let idx = acked.iter().position(|s| *s == f.seq).unwrap_or(usize::MAX);
+                        if first_err.is_none() {
+                            first_err = Some((idx, e));
+                        }
+                        // After an error the kernel aborts the batch; the rest of the
+                        // acks may not come.
+                        pending.clear();
+                    }
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Send raw bytes (one dump request on a non-route family) and hand each reply
+    /// message to `each` until NLMSG_DONE.
+    pub fn raw_dump(
+        &mut self,
+        bytes: &[u8],
+        seq: u32,
+        each: &mut dyn FnMut(&Frame<'_>) -> Result<(), KernelError>,
+    ) -> Result<(), KernelError> {
+        self.exchange(bytes, seq, true, each)
+    }
+
+    /// A fresh sequence number for a raw request.
+    pub fn seq(&mut self) -> u32 {
+        self.next_seq()
+    }
+
+    /// Send `bytes` and read replies with `seq` until the ACK/error (request) or
+    /// NLMSG_DONE (dump), giving every data message to `each`.
+    fn exchange(
+        &mut self,
+        bytes: &[u8],
+        seq: u32,
+        dump: bool,
+        each: &mut dyn FnMut(&Frame<'_>) -> Result<(), KernelError>,
+    ) -> Result<(), KernelError> {
+        sys::nl_send(&self.sock, bytes).map_err(|e| io_err(&e))?;
+        let mut result = Ok(());
+        loop {
+            sys::nl_recv(&self.sock, &mut self.buf).map_err(|e| io_err(&e))?;
+            let fr = frames(&self.buf).map_err(|why| {
+                let mut k = KernelError::new(Errno::EBADMSG);
+                k.extack = Some(why);
+                k
+            })?;
+            let mut finished = false;
+            for f in &fr {
+                if f.seq != seq {
+                    continue; // a stale answer to an earlier request
+                }
+                match f.ty {
+                    NLMSG_ERROR => {
+                        // An ACK ends a request; an error ends both kinds.
+                        let r = parse_error(f.flags, f.payload);
+                        if r.is_err() || !dump {
+                            finished = true;
+                            if result.is_ok() {
+                                result = r;
+                            }
+                        }
+                    }
+                    NLMSG_DONE => {
+                        finished = true;
+                        if result.is_ok() {
+                            result = parse_error(f.flags, f.payload);
+                        }
+                    }
+                    _ => {
+                        if result.is_ok() {
+                            result = each(f);
+                        }
+                        if !dump && f.flags & NLM_F_MULTI == 0 {
+                            // A single answer; its ACK follows.
+                        }
+                    }
+                }
+            }
+            if finished {
+                return result;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(ty: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let len = (NLMSG_HDRLEN + payload.len()) as u32;
+        let mut v = Vec::new();
+        v.extend_from_slice(&len.to_ne_bytes());
+        v.extend_from_slice(&ty.to_ne_bytes());
+        v.extend_from_slice(&flags.to_ne_bytes());
+        v.extend_from_slice(&seq.to_ne_bytes());
+        v.extend_from_slice(&0u32.to_ne_bytes());
+        v.extend_from_slice(payload);
+        while v.len() % 4 != 0 {
+            v.push(0);
+        }
+        v
+    }
+
+    #[test]
+    fn ack_and_errors() {
+        assert_eq!(parse_error(0, &0i32.to_ne_bytes()), Ok(()));
+        let mut p = (-17i32).to_ne_bytes().to_vec();
+        p.extend_from_slice(&[0; 16]);
+        let e = parse_error(NLM_F_CAPPED, &p).unwrap_err();
+        assert_eq!(e.errno, Errno::EEXIST);
+        assert_eq!(e.extack, None);
+        assert_eq!(e.to_string(), "File exists");
+    }
+
+    #[test]
+    fn extended_ack_text() {
+        // -EOPNOTSUPP, the capped request header, then NLMSGERR_ATTR_MSG.
+        let mut p = (-95i32).to_ne_bytes().to_vec();
+        p.extend_from_slice(&[0; 16]);
+        let text = b"Unknown device type\0";
+        let len = (4 + text.len()) as u16;
+        p.extend_from_slice(&len.to_ne_bytes());
+        p.extend_from_slice(&NLMSGERR_ATTR_MSG.to_ne_bytes());
+        p.extend_from_slice(text);
+        let e = parse_error(NLM_F_CAPPED | NLM_F_ACK_TLVS, &p).unwrap_err();
+        assert_eq!(e.errno, Errno::EOPNOTSUPP);
+        assert_eq!(e.extack.as_deref(), Some("Unknown device type"));
+    }
+
+    #[test]
+    fn splitting_datagrams() {
+        let mut buf = frame(16, NLM_F_MULTI, 7, &[1, 2, 3]);
+        buf.extend(frame(NLMSG_DONE, NLM_F_MULTI, 7, &0i32.to_ne_bytes()));
+        let f = frames(&buf).unwrap();
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].ty, 16);
+        assert_eq!(f[0].payload, &[1, 2, 3]);
+        assert_eq!(f[1].ty, NLMSG_DONE);
+        assert_eq!(f[1].seq, 7);
+        let mut bad = frame(16, 0, 1, &[]);
+        bad[0] = 200;
+        assert!(frames(&bad).is_err());
+    }
+
+    #[test]
+    fn encoded_requests_carry_flags_and_seq() {
+        let msg = RouteNetlinkMessage::GetLink(Default::default());
+        let b = encode(msg, NLM_F_ACK, 42);
+        let f = frames(&b).unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].ty, 18); // RTM_GETLINK
+        assert_eq!(f[0].flags, NLM_F_REQUEST | NLM_F_ACK);
+        assert_eq!(f[0].seq, 42);
+    }
+}

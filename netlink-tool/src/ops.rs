@@ -1,0 +1,136 @@
+//! Small operations on one namespace's socket that every command builds on: find a link
+//! by name, list links (with bridge names resolved), addresses and routes, delete a link.
+
+use std::fmt;
+
+use netlink_packet_route::RouteNetlinkMessage as M;
+use nix::errno::Errno;
+
+use crate::error::{Error, KernelError, kernel};
+use crate::msg::{self, Addr, Link, RouteEntry};
+use crate::nl::Sock;
+
+/// The link named `name`, or `None` when there is none (ENODEV).
+pub fn find_link(sock: &mut Sock, name: &str) -> Result<Option<Link>, KernelError> {
+    match sock.query(
+        &M::GetLink(msg::get_link_by_name(name)),
+        false,
+        format_args!("{name:?}"),
+    ) {
+        Ok(v) => Ok(v.iter().find_map(|m| match m {
+            M::NewLink(l) => Some(msg::link_from(l)),
+            _ => None,
+        })),
+        Err(e) if e.errno == Errno::ENODEV => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The link named `name`, or an error that names the namespace.
+pub fn need_link(sock: &mut Sock, name: &str, context: &str) -> Result<Link, Error> {
+    find_link(sock, name)
+        .map_err(kernel(format!("{context}: look up '{name}'")))?
+        .ok_or_else(|| {
+            Error::Refused(format!(
+                "{context}: no link '{name}' in network namespace {}",
+                sock.label
+            ))
+        })
+}
+
+/// All links, with `master` resolved to the bridge's name.
+pub fn links(sock: &mut Sock) -> Result<Vec<Link>, KernelError> {
+    let msgs = sock.query(&M::GetLink(Default::default()), true, format_args!("dump"))?;
+    let mut out: Vec<Link> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            M::NewLink(l) => Some(msg::link_from(l)),
+            _ => None,
+        })
+        .collect();
+    let names: Vec<(u32, String)> = out.iter().map(|l| (l.ifindex, l.ifname.clone())).collect();
+    for l in &mut out {
+        if let Some(i) = l.master_index {
+            l.master = names.iter().find(|(x, _)| *x == i).map(|(_, n)| n.clone());
+        }
+    }
+    out.sort_by_key(|l| l.ifindex);
+    Ok(out)
+}
+
+/// All addresses, with link names.
+pub fn addrs(sock: &mut Sock) -> Result<Vec<Addr>, KernelError> {
+    let names = links(sock)?;
+    let msgs = sock.query(&M::GetAddress(msg::get_addrs()), true, format_args!("dump"))?;
+    let mut out: Vec<Addr> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            M::NewAddress(a) => msg::addr_from(a),
+            _ => None,
+        })
+        .collect();
+    for a in &mut out {
+        if let Some(l) = names.iter().find(|l| l.ifindex == a.ifindex) {
+            a.ifname.clone_from(&l.ifname);
+        }
+    }
+    out.sort_by_key(|a| (a.ifindex, a.family == "inet6"));
+    Ok(out)
+}
+
+/// The routes of the main table, IPv4 then IPv6, with link names.
+pub fn routes(sock: &mut Sock) -> Result<Vec<RouteEntry>, KernelError> {
+    let names = links(sock)?;
+    let mut out = Vec::new();
+    for v6 in [false, true] {
+        let msgs = sock.query(
+            &M::GetRoute(msg::get_routes(v6)),
+            true,
+            format_args!("dump"),
+        )?;
+        out.extend(msgs.iter().filter_map(|m| match m {
+            M::NewRoute(r) => msg::route_from(r),
+            _ => None,
+        }));
+    }
+    for r in &mut out {
+        if let Some(i) = r.oif {
+            r.dev = names
+                .iter()
+                .find(|l| l.ifindex == i)
+                .map(|l| l.ifname.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Delete a link by index.
+pub fn del_link(sock: &mut Sock, index: u32, name: &dyn fmt::Display) -> Result<(), KernelError> {
+    sock.request(
+        M::DelLink(msg::del_link(index)),
+        0,
+        format_args!("{name} index {index}"),
+    )
+}
+
+/// Apply a SETLINK.
+pub fn set_link(
+    sock: &mut Sock,
+    s: &msg::SetLink,
+    what: fmt::Arguments<'_>,
+) -> Result<(), KernelError> {
+    sock.request(M::SetLink(msg::set_link(s)), 0, what)
+}
+
+/// Bring `lo` (always ifindex 1 in a network namespace) up.
+pub fn lo_up(sock: &mut Sock) -> Result<(), KernelError> {
+    set_link(
+        sock,
+        &msg::SetLink {
+            index: 1,
+            up: Some(true),
+            ..msg::SetLink::default()
+        },
+        format_args!("lo up"),
+    )
+}
