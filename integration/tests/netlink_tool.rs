@@ -1,0 +1,1018 @@
+//! End-to-end tests of netlink-tool. Every root test makes its own network namespaces
+//! (one plays the host, passed with `-n`; others the containers and an "outside" host),
+//! with pid-based names and guards that delete them, panic or not. Nothing runs in the
+//! machine's own network namespace; traffic stays inside the test's namespaces.
+
+use integration::netns::{Listener, Netns, connect_tcp};
+use integration::{Output, bin, cmd, require_root, run};
+use serde_json::Value;
+
+fn nt(args: &[&str]) -> Output {
+    run(cmd(bin("netlink-tool")).args(args))
+}
+
+/// Run with `-n HOST`.
+fn nth(host: &Netns, args: &[&str]) -> Output {
+    let mut a = vec!["-n", host.name.as_str()];
+    a.extend_from_slice(args);
+    nt(&a)
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    out.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+#[track_caller]
+fn fails(out: &Output, code: i32, stderr: &str) {
+    assert_eq!(out.code, code, "{out}");
+    assert_eq!(out.stderr, stderr, "{out}");
+}
+
+// ---------------------------------------------------------------- no root needed
+
+#[test]
+fn bad_input_is_refused_before_anything_is_sent() {
+    let try_help = "Try 'netlink-tool --help' for more information.\n";
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["link", "add", "averyveryverylongname", "type", "bridge"],
+            "invalid interface name 'averyveryverylongname': longer than 15 bytes",
+        ),
+        (
+            &["link", "add", "a/b", "type", "bridge"],
+            "invalid interface name 'a/b': contains '/'",
+        ),
+        (
+            &["connect", "c1", "--type", "veth", "--name", "eth 0"],
+            "invalid interface name 'eth 0': contains a space or a control character",
+        ),
+        (
+            &["connect", "c1", "--type", "veth", "--addr", "10.0.3.2/33"],
+            "invalid CIDR '10.0.3.2/33': prefix /33 is longer than 32 bits",
+        ),
+        (
+            &["addr", "add", "10.0.3/24", "dev", "eth0"],
+            "invalid CIDR '10.0.3/24': '10.0.3' is not an IPv4 or IPv6 address",
+        ),
+        (
+            &[
+                "connect",
+                "c1",
+                "--type",
+                "veth",
+                "--hwaddr",
+                "02:00:00:00:00",
+            ],
+            "invalid MAC address '02:00:00:00:00': expected six hex octets like 02:00:00:00:00:01",
+        ),
+        (
+            &["link", "set", "eth0", "address", "01:00:5e:00:00:01"],
+            "invalid MAC address '01:00:5e:00:00:01': a multicast address (lowest bit of the first octet set)",
+        ),
+        (
+            &["connect", "c1", "--type", "ipvlan"],
+            "connect: unknown --type 'ipvlan' (empty, veth, macvlan, vlan, phys, routed)",
+        ),
+        (
+            &["connect", "c1", "--type", "phys"],
+            "connect: --type phys needs --link DEV",
+        ),
+        (
+            &[
+                "nat", "forward", "--proto", "tcp", "--port", "80", "--to", "10.0.0.1",
+            ],
+            "invalid IP:PORT '10.0.0.1': expected an IPv4 address, ':' and a port",
+        ),
+    ];
+    for (args, msg) in cases {
+        let out = nt(args);
+        fails(&out, 2, &format!("netlink-tool: {msg}\n{try_help}"));
+        assert!(out.stdout.is_empty());
+    }
+    // An unknown namespace is refused before any request (exit 1: a lookup failed).
+    let out = nt(&["connect", "nt-no-such-ns", "--type", "veth"]);
+    fails(
+        &out,
+        1,
+        "netlink-tool: network namespace 'nt-no-such-ns' does not exist (no /run/netns/nt-no-such-ns)\n",
+    );
+    let out = nt(&["-n", "/proc/self/ns/uts", "link", "show"]);
+    fails(
+        &out,
+        1,
+        "netlink-tool: network namespace '/proc/self/ns/uts' is not a network namespace (/proc/self/ns/uts)\n",
+    );
+}
+
+#[test]
+fn help_names_every_object() {
+    let out = nt(&["--help"]);
+    out.ok();
+    for w in [
+        "link",
+        "addr",
+        "route",
+        "netns",
+        "connect",
+        "disconnect",
+        "nat",
+        "--batch",
+    ] {
+        assert!(out.stdout.contains(w), "{w} missing from --help");
+    }
+}
+
+// ---------------------------------------------------------------- root tests
+
+#[test]
+fn netns_add_list_del() {
+    if !require_root("netlink-tool netns") {
+        return;
+    }
+    let name = integration::unique_name("ntn");
+    let _guard = integration::Guard::new({
+        let n = name.clone();
+        move || {
+            let _ = run(cmd("ip").args(["netns", "del", &n]));
+        }
+    });
+    nt(&["netns", "add", &name]).ok();
+    let listed = nt(&["netns", "list", "--json"]);
+    listed.ok();
+    assert!(
+        json_lines(&listed)
+            .iter()
+            .any(|v| v["name"] == name.as_str())
+    );
+    // ip sees it and it is a working, separate network namespace.
+    run(cmd("ip").args(["-n", &name, "link", "show", "lo"])).ok();
+    fails(
+        &nt(&["netns", "add", &name]),
+        1,
+        &format!("netlink-tool: netns add {name}: /run/netns/{name} already exists\n"),
+    );
+    nt(&["netns", "del", &name]).ok();
+    assert!(!std::path::Path::new("/run/netns").join(&name).exists());
+    fails(
+        &nt(&["netns", "del", &name]),
+        1,
+        &format!(
+            "netlink-tool: network namespace '{name}' does not exist (no /run/netns/{name})\n"
+        ),
+    );
+}
+
+#[test]
+fn link_addr_route_objects_with_iproute2_words() {
+    if !require_root("netlink-tool link/addr/route") {
+        return;
+    }
+    let h = Netns::new("nth");
+    let c = Netns::new("ntc");
+    let before_h = h.snapshot();
+    nth(
+        &h,
+        &[
+            "link",
+            "add",
+            "v0",
+            "mtu",
+            "9000",
+            "type",
+            "veth",
+            "peer",
+            "v1",
+            "peer-netns",
+            &c.name,
+        ],
+    )
+    .ok();
+    // The MTU is set on both ends (ip sets it on one only).
+    assert_eq!(h.link("v0").unwrap()["mtu"], 9000);
+    assert_eq!(c.link("v1").unwrap()["mtu"], 9000);
+    nth(&h, &["link", "add", "br0", "type", "bridge"]).ok();
+    nth(
+        &h,
+        &["link", "set", "v0", "up", "mtu", "1400", "master", "br0"],
+    )
+    .ok();
+    let v0 = h.link("v0").unwrap();
+    assert_eq!(v0["master"], "br0");
+    assert_eq!(v0["mtu"], 1400);
+    assert!(v0["flags"].as_array().unwrap().contains(&Value::from("UP")));
+    nth(
+        &h,
+        &[
+            "link",
+            "set",
+            "v0",
+            "nomaster",
+            "name",
+            "v0x",
+            "address",
+            "02:00:00:00:00:42",
+        ],
+    )
+    .ok();
+    let v0 = h.link("v0x").unwrap();
+    assert!(v0.get("master").is_none());
+    assert_eq!(v0["address"], "02:00:00:00:00:42");
+    nth(&h, &["link", "set", "br0", "up"]).ok();
+    nth(&h, &["addr", "add", "10.9.0.1/24", "dev", "br0"]).ok();
+    nth(&h, &["addr", "add", "fd09::1/64", "dev", "br0", "nodad"]).ok();
+    nth(&h, &["route", "add", "10.10.0.0/16", "via", "10.9.0.254"]).ok();
+    nth(&h, &["route", "add", "fd10::/48", "dev", "br0"]).ok();
+    let addrs = json_lines(&nth(&h, &["addr", "show", "dev", "br0", "--json"]));
+    assert!(
+        addrs
+            .iter()
+            .any(|a| a["local"] == "10.9.0.1" && a["prefixlen"] == 24)
+    );
+    let six = addrs
+        .iter()
+        .find(|a| a["local"] == "fd09::1")
+        .expect("fd09::1");
+    assert_eq!(six["tentative"], false, "nodad: usable at once");
+    let routes = json_lines(&nth(&h, &["route", "show", "--json"]));
+    assert!(
+        routes
+            .iter()
+            .any(|r| r["dst"] == "10.10.0.0/16" && r["gateway"] == "10.9.0.254")
+    );
+    assert!(
+        routes
+            .iter()
+            .any(|r| r["dst"] == "fd10::/48" && r["dev"] == "br0")
+    );
+    let links = json_lines(&nth(&h, &["link", "show", "--json"]));
+    let br = links.iter().find(|l| l["ifname"] == "br0").unwrap();
+    assert_eq!(br["kind"], "bridge");
+    // Text output names the link too.
+    let text = nth(&h, &["link", "show", "br0"]);
+    assert!(text.stdout.contains(": br0: <"), "{text}");
+    // Kernel errors are one clear line.
+    fails(
+        &nth(&h, &["link", "add", "br0", "type", "bridge"]),
+        1,
+        "netlink-tool: link add br0: File exists\n",
+    );
+    fails(
+        &nth(&h, &["route", "add", "10.11.0.0/16", "via", "10.99.0.1"]),
+        1,
+        "netlink-tool: route add 10.11.0.0/16: Nexthop has invalid gateway\n",
+    );
+    fails(
+        &nth(&h, &["link", "set", "nosuch", "up"]),
+        1,
+        &format!(
+            "netlink-tool: link set nosuch: no link 'nosuch' in network namespace {}\n",
+            h.name
+        ),
+    );
+    nth(&h, &["route", "del", "10.10.0.0/16", "via", "10.9.0.254"]).ok();
+    nth(&h, &["route", "del", "fd10::/48", "dev", "br0"]).ok();
+    nth(&h, &["addr", "del", "10.9.0.1/24", "dev", "br0"]).ok();
+    nth(&h, &["link", "del", "v0x"]).ok();
+    nth(&h, &["link", "del", "br0"]).ok();
+    assert!(c.link("v1").is_none(), "deleting one veth end deletes both");
+    assert_eq!(h.snapshot(), before_h);
+}
+
+#[test]
+fn kernel_errors_name_the_missing_capability_and_kernel_option() {
+    if !require_root("netlink-tool kernel errors") {
+        return;
+    }
+    let h = Netns::new("nth");
+    // As nobody, inside the host namespace already (no setns needed): EPERM from netlink.
+    let out = run(cmd("ip").args([
+        "netns",
+        "exec",
+        &h.name,
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        bin("netlink-tool").to_str().unwrap(),
+        "link",
+        "add",
+        "b0",
+        "type",
+        "bridge",
+    ]));
+    fails(
+        &out,
+        1,
+        "netlink-tool: link add b0: Operation not permitted (needs CAP_NET_ADMIN)\n",
+    );
+    nth(&h, &["link", "add", "p0", "type", "veth", "peer", "p1"]).ok();
+    let out = nth(
+        &h,
+        &[
+            "link", "add", "v10", "type", "vlan", "link", "p0", "id", "10",
+        ],
+    );
+    if out.code == 0 {
+        // A kernel with 802.1Q (the VM lane): the link is real.
+        assert_eq!(h.link("v10").unwrap()["linkinfo"]["info_kind"], "vlan");
+    } else {
+        fails(
+            &out,
+            1,
+            "netlink-tool: link add v10: Unknown device type (kernel lacks vlan support: CONFIG_VLAN_8021Q)\n",
+        );
+    }
+}
+
+/// A host namespace with an address on `lo` (a source address for routed links).
+fn host_ns() -> Netns {
+    let h = Netns::new("nth");
+    nth(&h, &["link", "set", "lo", "up"]).ok();
+    h
+}
+
+#[test]
+fn veth_on_a_bridge_pings_and_disconnect_leaves_nothing() {
+    if !require_root("netlink-tool connect veth") {
+        return;
+    }
+    let h = host_ns();
+    let c = Netns::new("ntc");
+    let (before_h, before_c) = (h.snapshot(), c.snapshot());
+    nth(
+        &h,
+        &[
+            "connect",
+            &c.name,
+            "--type",
+            "veth",
+            "--link",
+            "br0",
+            "--create-bridge",
+            "--addr",
+            "10.0.3.2/24",
+            "--addr",
+            "fd03::2/64",
+            "--gw",
+            "10.0.3.1",
+        ],
+    )
+    .ok();
+    nth(&h, &["addr", "add", "10.0.3.1/24", "dev", "br0"]).ok();
+    nth(&h, &["addr", "add", "fd03::1/64", "dev", "br0", "nodad"]).ok();
+    assert!(c.ping("10.0.3.1"), "container → host over the bridge");
+    assert!(c.ping("fd03::1"), "IPv6 usable at once (nodad on veth)");
+    assert!(h.ping("10.0.3.2"), "host → container");
+    let eth0 = c.link("eth0").unwrap();
+    assert!(
+        eth0["ifalias"]
+            .as_str()
+            .unwrap()
+            .starts_with("netlink-tool:v1 type=veth host=veth")
+    );
+    let routes = json_lines(&nt(&["-n", &c.name, "route", "show", "--json"]));
+    assert!(
+        routes
+            .iter()
+            .any(|r| r["dst"] == "default" && r["gateway"] == "10.0.3.1")
+    );
+    // Re-running is a clear "already connected", and changes nothing.
+    let snap = (h.snapshot(), c.snapshot());
+    fails(
+        &nth(
+            &h,
+            &[
+                "connect",
+                &c.name,
+                "--type",
+                "veth",
+                "--link",
+                "br0",
+                "--addr",
+                "10.0.3.2/24",
+            ],
+        ),
+        1,
+        &format!(
+            "netlink-tool: connect {}: 'eth0' is already connected (disconnect it first)\n",
+            c.name
+        ),
+    );
+    assert_eq!((h.snapshot(), c.snapshot()), snap);
+    // Disconnect removes the pair, the routes and the bridge connect created.
+    nth(&h, &["disconnect", &c.name]).ok();
+    let mut after_c = c.snapshot();
+    // lo stays up in the container (harmless; another link may need it): compare the rest.
+    after_c["links"] = before_c["links"].clone();
+    assert_eq!(h.snapshot(), before_h);
+    assert_eq!(after_c, before_c);
+    assert_eq!(c.links().as_array().unwrap().len(), 1, "only lo is left");
+    fails(
+        &nth(&h, &["disconnect", &c.name]),
+        1,
+        &format!(
+            "netlink-tool: disconnect {}: no link 'eth0' in the container: not connected\n",
+            c.name
+        ),
+    );
+}
+
+#[test]
+fn veth_takes_the_bridge_mtu_on_both_ends() {
+    if !require_root("netlink-tool connect veth mtu") {
+        return;
+    }
+    let h = host_ns();
+    let c = Netns::new("ntc");
+    nth(&h, &["link", "add", "br0", "mtu", "1400", "type", "bridge"]).ok();
+    nth(
+        &h,
+        &[
+            "connect",
+            &c.name,
+            "--type",
+            "veth",
+            "--link",
+            "br0",
+            "--host-name",
+            "hv0",
+            "--addr",
+            "10.0.8.2/24",
+        ],
+    )
+    .ok();
+    assert_eq!(c.link("eth0").unwrap()["mtu"], 1400);
+    assert_eq!(h.link("hv0").unwrap()["mtu"], 1400);
+    assert_eq!(
+        h.link("br0").unwrap()["mtu"],
+        1400,
+        "the bridge keeps its MTU"
+    );
+    // An explicit --mtu wins, on both ends.
+    nth(
+        &h,
+        &[
+            "connect",
+            &c.name,
+            "--type",
+            "veth",
+            "--name",
+            "eth1",
+            "--host-name",
+            "hv1",
+            "--mtu",
+            "9000",
+        ],
+    )
+    .ok();
+    assert_eq!(c.link("eth1").unwrap()["mtu"], 9000);
+    assert_eq!(h.link("hv1").unwrap()["mtu"], 9000);
+    nth(&h, &["disconnect", &c.name, "--name", "eth1"]).ok();
+    assert!(h.link("hv1").is_none());
+    // A bridge connect did not create stays after disconnect.
+    nth(&h, &["disconnect", &c.name]).ok();
+    assert!(h.link("br0").is_some());
+}
+
+#[test]
+fn routed_venet_pings_both_ways_and_disconnect_leaves_nothing() {
+    if !require_root("netlink-tool connect routed") {
+        return;
+    }
+    let h = host_ns();
+    nth(&h, &["addr", "add", "192.0.2.1/32", "dev", "lo"]).ok();
+    let c = Netns::new("ntc");
+    let before_h = h.snapshot();
+    nth(
+        &h,
+        &[
+            "connect",
+            &c.name,
+            "--type",
+            "routed",
+            "--addr",
+            "10.0.4.2/32",
+            "--host-name",
+            "venet0h",
+        ],
+    )
+    .ok();
+    let routes = json_lines(&nth(&h, &["route", "show", "--json"]));
+    assert!(
+        routes
+            .iter()
+            .any(|r| r["dst"] == "10.0.4.2/32" && r["dev"] == "venet0h")
+    );
+    let arp = h.exec("cat", &["/proc/sys/net/ipv4/conf/venet0h/proxy_arp"]);
+    assert_eq!(arp.stdout.trim(), "1", "proxy ARP on the host end");
+    assert!(c.ping("192.0.2.1"), "container → host");
+    assert!(h.ping("10.0.4.2"), "host → container");
+    nth(&h, &["disconnect", &c.name]).ok();
+    assert_eq!(h.snapshot(), before_h);
+}
+
+#[test]
+fn macvlan_pings_a_host_macvlan_on_the_same_parent() {
+    if !require_root("netlink-tool connect macvlan") {
+        return;
+    }
+    let h = host_ns();
+    let c = Netns::new("ntc");
+    nth(
+        &h,
+        &["link", "add", "up0", "up", "type", "veth", "peer", "up1"],
+    )
+    .ok();
+    nth(&h, &["link", "set", "up1", "up"]).ok();
+    // The host's own macvlan on the parent (a macvlan cannot talk to its parent).
+    nth(
+        &h,
+        &[
+            "link", "add", "shim", "up", "type", "macvlan", "link", "up0", "mode", "bridge",
+        ],
+    )
+    .ok();
+    nth(&h, &["addr", "add", "10.0.6.1/24", "dev", "shim"]).ok();
+    let before_h = h.snapshot();
+    nth(
+        &h,
+        &[
+            "connect",
+            &c.name,
+            "--type",
+            "macvlan",
+            "--link",
+            "up0",
+            "--macvlan-mode",
+            "bridge",
+            "--addr",
+            "10.0.6.2/24",
+            "--hwaddr",
+            "02:00:00:00:06:02",
+        ],
+    )
+    .ok();
+    let eth0 = c.link("eth0").unwrap();
+    assert_eq!(eth0["linkinfo"]["info_kind"], "macvlan");
+    assert_eq!(eth0["address"], "02:00:00:00:06:02");
+    assert!(c.ping("10.0.6.1"), "container → host");
+    nth(&h, &["disconnect", &c.name]).ok();
+    assert!(c.link("eth0").is_none());
+    assert_eq!(h.snapshot(), before_h);
+}
+
+#[test]
+fn vlan_connect_fails_clearly_here_and_leaves_nothing() {
+    if !require_root("netlink-tool connect vlan") {
+        return;
+    }
+    let h = host_ns();
+    let c = Netns::new("ntc");
+    nth(
+        &h,
+        &["link", "add", "up0", "up", "type", "veth", "peer", "up1"],
+    )
+    .ok();
+    let (before_h, before_c) = (h.snapshot(), c.snapshot());
+    let out = nth(
+        &h,
+        &[
+            "connect",
+            &c.name,
+            "--type",
+            "vlan",
+            "--link",
+            "up0",
+            "--vlan-id",
+            "10",
+            "--addr",
+            "10.0.10.2/24",
+        ],
+    );
+    if out.code == 0 {
+        // A kernel with 802.1Q (the VM lane).
+        assert_eq!(c.link("eth0").unwrap()["linkinfo"]["info_kind"], "vlan");
+        nth(&h, &["disconnect", &c.name]).ok();
+    } else {
+        fails(
+            &out,
+            1,
+            &format!(
+                "netlink-tool: connect {}: create vlan 'eth0' on 'up0': Unknown device type (kernel lacks vlan support: CONFIG_VLAN_8021Q)\n",
+                c.name
+            ),
+        );
+    }
+    assert_eq!(h.snapshot(), before_h);
+    let mut after_c = c.snapshot();
+    if out.code == 0 {
+        after_c["links"] = before_c["links"].clone();
+    }
+    assert_eq!(after_c, before_c);
+}
+
+#[test]
+fn phys_moves_in_pings_and_comes_back_with_name_mtu_mac_and_state() {
+    if !require_root("netlink-tool connect phys") {
+        return;
+    }
+    let h = host_ns();
+    let c = Netns::new("ntc");
+    // The "NIC": one end of a veth pair in the host namespace; its peer stays on the host.
+    nth(
+        &h,
+        &[
+            "link", "add", "nic0", "mtu", "1450", "up", "type", "veth", "peer", "wire0",
+        ],
+    )
+    .ok();
+    nth(&h, &["link", "set", "wire0", "up"]).ok();
+    nth(&h, &["addr", "add", "10.0.7.1/24", "dev", "wire0"]).ok();
+    let before_h = h.snapshot();
+    let nic_before = h.link("nic0").unwrap();
+    nth(
+        &h,
+        &[
+            "connect",
+            &c.name,
+            "--type",
+            "phys",
+            "--link",
+            "nic0",
+            "--name",
+            "eth0",
+            "--mtu",
+            "1400",
+            "--hwaddr",
+            "02:00:00:00:07:02",
+            "--addr",
+            "10.0.7.2/24",
+        ],
+    )
+    .ok();
+    assert!(h.link("nic0").is_none(), "moved out of the host");
+    let eth0 = c.link("eth0").unwrap();
+    assert_eq!(eth0["mtu"], 1400);
+    assert_eq!(eth0["address"], "02:00:00:00:07:02");
+    assert!(c.ping("10.0.7.1"));
+    nth(&h, &["disconnect", &c.name]).ok();
+    let nic_after = h.link("nic0").expect("nic0 back on the host");
+    assert_eq!(nic_after["mtu"], nic_before["mtu"]);
+    assert_eq!(nic_after["address"], nic_before["address"]);
+    assert_eq!(h.snapshot(), before_h, "name, MTU, MAC, up state, no alias");
+}
+
+#[test]
+fn failure_midway_rolls_back_what_the_call_made() {
+    if !require_root("netlink-tool connect rollback") {
+        return;
+    }
+    let h = host_ns();
+    let c = Netns::new("ntc");
+    nth(
+        &h,
+        &[
+            "link", "add", "nic0", "mtu", "1450", "type", "veth", "peer", "wire0",
+        ],
+    )
+    .ok();
+    let (before_h, before_c) = (h.snapshot(), c.snapshot());
+    // veth: everything is made, then the gateway is refused (not on any link).
+    fails(
+        &nth(
+            &h,
+            &[
+                "connect",
+                &c.name,
+                "--type",
+                "veth",
+                "--link",
+                "br9",
+                "--create-bridge",
+                "--host-name",
+                "hv0",
+                "--addr",
+                "10.0.3.2/24",
+                "--gw",
+                "10.0.9.1",
+            ],
+        ),
+        1,
+        &format!(
+            "netlink-tool: connect {}: add route default via 10.0.9.1: Nexthop has invalid gateway\n",
+            c.name
+        ),
+    );
+    assert_eq!(h.snapshot(), before_h, "no leaked veth or bridge");
+    assert_eq!(
+        c.snapshot(),
+        before_c,
+        "no half-configured container (lo back down)"
+    );
+    // phys: the NIC was moved and renamed; it comes back with its name and MTU.
+    fails(
+        &nth(
+            &h,
+            &[
+                "connect",
+                &c.name,
+                "--type",
+                "phys",
+                "--link",
+                "nic0",
+                "--mtu",
+                "1400",
+                "--addr",
+                "10.0.3.2/24",
+                "--gw",
+                "10.0.9.1",
+            ],
+        ),
+        1,
+        &format!(
+            "netlink-tool: connect {}: add route default via 10.0.9.1: Nexthop has invalid gateway\n",
+            c.name
+        ),
+    );
+    assert_eq!(h.snapshot(), before_h, "no half-moved NIC");
+    assert_eq!(c.snapshot(), before_c);
+    // macvlan on a missing parent: refused before anything is made.
+    fails(
+        &nth(
+            &h,
+            &["connect", &c.name, "--type", "macvlan", "--link", "nosuch"],
+        ),
+        1,
+        &format!(
+            "netlink-tool: connect {}: no link 'nosuch' in the host namespace\n",
+            c.name
+        ),
+    );
+    // A name taken in the container: the phys NIC never leaves the host.
+    nt(&["-n", &c.name, "link", "add", "eth0", "type", "bridge"]).ok();
+    let taken = c.snapshot();
+    fails(
+        &nth(
+            &h,
+            &["connect", &c.name, "--type", "phys", "--link", "nic0"],
+        ),
+        1,
+        &format!(
+            "netlink-tool: connect {}: a link 'eth0' already exists in the container\n",
+            c.name
+        ),
+    );
+    fails(
+        &nth(
+            &h,
+            &["connect", &c.name, "--type", "veth", "--host-name", "hv0"],
+        ),
+        1,
+        &format!(
+            "netlink-tool: connect {}: a link 'eth0' already exists in the container\n",
+            c.name
+        ),
+    );
+    assert_eq!(h.snapshot(), before_h);
+    assert_eq!(c.snapshot(), taken);
+    // A link connect did not make is left alone by disconnect.
+    fails(
+        &nth(&h, &["disconnect", &c.name]),
+        1,
+        &format!(
+            "netlink-tool: disconnect {}: 'eth0' was not made by netlink-tool connect (no record in its alias); left alone\n",
+            c.name
+        ),
+    );
+}
+
+#[test]
+fn empty_brings_only_lo_up() {
+    if !require_root("netlink-tool connect empty") {
+        return;
+    }
+    let h = host_ns();
+    let c = Netns::new("ntc");
+    let before_h = h.snapshot();
+    nth(&h, &["connect", &c.name, "--type", "empty"]).ok();
+    assert_eq!(c.links().as_array().unwrap().len(), 1);
+    assert!(c.ping("127.0.0.1"));
+    assert_eq!(h.snapshot(), before_h);
+}
+
+/// client (container) → router (host, masquerading) → outside, with no route back to
+/// the container's prefix on the outside.
+#[test]
+fn nat_masquerade_and_port_forward_carry_real_tcp() {
+    if !require_root("netlink-tool nat") {
+        return;
+    }
+    let r = host_ns();
+    let c = Netns::new("ntc");
+    let o = Netns::new("nto");
+    r.sysctl("net.ipv4.ip_forward=1");
+    nth(
+        &r,
+        &[
+            "connect",
+            &c.name,
+            "--type",
+            "veth",
+            "--host-name",
+            "rc0",
+            "--host-addr",
+            "10.0.1.1/24",
+            "--addr",
+            "10.0.1.2/24",
+            "--gw",
+            "10.0.1.1",
+        ],
+    )
+    .ok();
+    nth(
+        &r,
+        &[
+            "link",
+            "add",
+            "ro",
+            "up",
+            "type",
+            "veth",
+            "peer",
+            "oe",
+            "peer-netns",
+            &o.name,
+        ],
+    )
+    .ok();
+    nth(&r, &["addr", "add", "192.168.77.1/24", "dev", "ro"]).ok();
+    nt(&["-n", &o.name, "link", "set", "oe", "up"]).ok();
+    nt(&["-n", &o.name, "addr", "add", "192.168.77.2/24", "dev", "oe"]).ok();
+    let before = r.ruleset();
+    // Without NAT the outside cannot answer (no route back).
+    let l = Listener::start(&o, "192.168.77.2", 9000);
+    assert_ne!(
+        connect_tcp(&c, "192.168.77.2", 9000, "x").code,
+        0,
+        "no NAT yet: no route back"
+    );
+    drop(l);
+    // Twice: idempotent.
+    for _ in 0..2 {
+        nth(
+            &r,
+            &[
+                "nat",
+                "masquerade",
+                "--source",
+                "10.0.1.0/24",
+                "--out",
+                "ro",
+            ],
+        )
+        .ok();
+        nth(
+            &r,
+            &[
+                "nat",
+                "forward",
+                "--proto",
+                "tcp",
+                "--port",
+                "8080",
+                "--to",
+                "10.0.1.2:80",
+            ],
+        )
+        .ok();
+    }
+    let rules = json_lines(&nth(&r, &["nat", "list", "--json"]));
+    assert_eq!(
+        rules,
+        vec![
+            serde_json::json!({"type": "masquerade", "source": "10.0.1.0/24", "out": "ro"}),
+            serde_json::json!({"type": "forward", "proto": "tcp", "port": 8080, "to": "10.0.1.2:80"}),
+        ]
+    );
+    let nft_rules: Vec<Value> = r
+        .ruleset()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i.get("rule").cloned())
+        .collect();
+    assert_eq!(
+        nft_rules.len(),
+        2,
+        "no duplicates after a re-run: {nft_rules:?}"
+    );
+    assert!(nft_rules.iter().all(|r| r["table"] == "netlink_tool"));
+    // Masquerade: the outside listener sees the router's address.
+    let l = Listener::start(&o, "192.168.77.2", 9000);
+    connect_tcp(&c, "192.168.77.2", 9000, "out").ok();
+    assert_eq!(l.peer(), ("192.168.77.1".to_owned(), "out".to_owned()));
+    // Port forward: a connection to the router's 8080 reaches the container's 80.
+    let l = Listener::start(&c, "10.0.1.2", 80);
+    connect_tcp(&o, "192.168.77.1", 8080, "in").ok();
+    assert_eq!(l.peer(), ("192.168.77.2".to_owned(), "in".to_owned()));
+    // Removing one rule keeps the other; flush removes the table entirely.
+    nth(
+        &r,
+        &[
+            "nat",
+            "forward",
+            "--proto",
+            "tcp",
+            "--port",
+            "8080",
+            "--to",
+            "10.0.1.2:80",
+            "--delete",
+        ],
+    )
+    .ok();
+    assert_eq!(
+        nth(&r, &["nat", "list"]).stdout,
+        "masquerade source 10.0.1.0/24 out ro\n"
+    );
+    nth(&r, &["nat", "flush"]).ok();
+    assert_eq!(r.ruleset(), before);
+    assert_eq!(nth(&r, &["nat", "list"]).stdout, "");
+    // A table someone else edited is not silently rewritten.
+    nth(&r, &["nat", "masquerade", "--source", "10.0.1.0/24"]).ok();
+    r.exec(
+        "nft",
+        &[
+            "add",
+            "rule",
+            "ip",
+            "netlink_tool",
+            "postrouting",
+            "counter",
+        ],
+    )
+    .ok();
+    fails(
+        &nth(&r, &["nat", "list"]),
+        1,
+        "netlink-tool: nat list: table ip netlink_tool holds a rule netlink-tool did not write (comment None); run 'netlink-tool nat flush' to reset it\n",
+    );
+    nth(&r, &["nat", "flush"]).ok();
+    assert_eq!(r.ruleset(), before);
+}
+
+#[test]
+fn batch_connects_many_containers_in_one_process() {
+    if !require_root("netlink-tool --batch") {
+        return;
+    }
+    let h = host_ns();
+    let cs: Vec<Netns> = (0..4).map(|_| Netns::new("ntc")).collect();
+    let dir = integration::tempdir();
+    let file = dir.path().join("batch");
+    let mut text = String::from(
+        "# four containers on one bridge\nlink add br0 up type bridge\naddr add 10.0.5.1/24 dev br0\n\n",
+    );
+    for (i, c) in cs.iter().enumerate() {
+        text.push_str(&format!(
+            "connect {} --type veth --link br0 --addr 10.0.5.{}/24 --gw 10.0.5.1\n",
+            c.name,
+            i + 10
+        ));
+    }
+    text.push_str(&format!("-n {} addr show dev eth0\n", cs[0].name));
+    std::fs::write(&file, &text).unwrap();
+    let out = nth(&h, &["--json", "--batch", file.to_str().unwrap()]);
+    out.ok();
+    let addrs = json_lines(&out);
+    assert!(addrs.iter().any(|a| a["local"] == "10.0.5.10"), "{out}");
+    for c in &cs {
+        assert!(c.ping("10.0.5.1"));
+    }
+    assert!(
+        cs[3].ping("10.0.5.10"),
+        "containers reach each other over the bridge"
+    );
+    // From stdin; a failing line stops the batch and is named.
+    let out = run(cmd("sh").arg("-c").arg(format!(
+        "printf 'link show lo\\nlink add br0 type bridge\\nlink show lo\\n' | {} -n {} --batch -",
+        bin("netlink-tool").display(),
+        h.name
+    )));
+    fails(&out, 1, "netlink-tool: line 2: link add br0: File exists\n");
+    assert_eq!(out.stdout.lines().count(), 1, "line 3 did not run");
+    let out = run(cmd("sh").arg("-c").arg(format!(
+        "echo 'link add x type veth peer' | {} -n {} --batch -",
+        bin("netlink-tool").display(),
+        h.name
+    )));
+    fails(
+        &out,
+        2,
+        "netlink-tool: line 1: link add: 'peer' needs a value\nTry 'netlink-tool --help' for more information.\n",
+    );
+}
