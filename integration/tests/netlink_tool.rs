@@ -272,6 +272,18 @@ fn link_addr_route_objects_with_iproute2_words() {
             h.name
         ),
     );
+    // Moving a link: into the container's namespace by name, back by path.
+    nth(&h, &["link", "set", "v0x", "netns", &c.name]).ok();
+    assert!(h.link("v0x").is_none() && c.link("v0x").is_some());
+    let home = format!("/run/netns/{}", h.name);
+    nt(&[
+        "-n", &c.name, "link", "set", "v0x", "netns", &home, "name", "v0",
+    ])
+    .ok();
+    assert!(h.link("v0").is_some());
+    nt(&["-n", &c.name, "link", "set", "v1", "netns", &home]).ok();
+    assert!(h.link("v1").is_some());
+    nth(&h, &["link", "set", "v0", "name", "v0x"]).ok();
     nth(&h, &["route", "del", "10.10.0.0/16", "via", "10.9.0.254"]).ok();
     nth(&h, &["route", "del", "fd10::/48", "dev", "br0"]).ok();
     nth(&h, &["addr", "del", "10.9.0.1/24", "dev", "br0"]).ok();
