@@ -16,6 +16,7 @@
 //! NIC, no orphan route).
 
 use std::net::IpAddr;
+use std::os::fd::RawFd;
 use std::path::PathBuf;
 
 use netlink_packet_route::RouteNetlinkMessage as M;
@@ -23,7 +24,7 @@ use nix::errno::Errno;
 
 use crate::error::{Error, KernelError, kernel};
 use crate::msg::{self, Kind, MacvlanMode, NewLink, SetLink};
-use crate::nl::{CREATE_EXCL, Sock};
+use crate::nl::{CREATE_EXCL, Rtnl};
 use crate::ns::{Net, NetNs};
 use crate::ops;
 use crate::parse::{Cidr, Mac};
@@ -290,20 +291,89 @@ enum Undo {
     Phys { now: String, record: Record },
 }
 
-struct Ctx<'a> {
+/// The two namespaces connect works with, as it sees them: a conversation with each,
+/// their fds (for IFLA_NET_NS_FD), and the host's /proc/sys. [`Real`] is the kernel; the
+/// unit tests use a fake that also injects failures at every step.
+pub trait Sides {
+    /// The host side's rtnetlink.
+    fn host(&mut self) -> Result<&mut dyn Rtnl, Error>;
+    /// The container side's rtnetlink.
+    fn ctn(&mut self) -> Result<&mut dyn Rtnl, Error>;
+    /// The host namespace's fd.
+    fn host_fd(&self) -> RawFd;
+    /// The container namespace's fd.
+    fn ctn_fd(&self) -> RawFd;
+    /// The container namespace's inode (for the default host-end name).
+    fn ctn_inode(&self) -> u64;
+    /// The host namespace as the user named it.
+    fn host_label(&self) -> String;
+    /// The container namespace as the user named it.
+    fn ctn_label(&self) -> String;
+    /// Write a sysctl of the host namespace (`net/ipv4/conf/X/proxy_arp`).
+    fn host_sysctl(&mut self, key: &str, value: &str) -> Result<(), Error>;
+}
+
+/// The real namespaces.
+#[derive(Debug)]
+pub struct Real<'a> {
     net: &'a mut Net,
     ctn: NetNs,
+}
+
+impl Sides for Real<'_> {
+    fn host(&mut self) -> Result<&mut dyn Rtnl, Error> {
+        Ok(self.net.route_host()?)
+    }
+
+    fn ctn(&mut self) -> Result<&mut dyn Rtnl, Error> {
+        Ok(self.net.route(&self.ctn)?)
+    }
+
+    fn host_fd(&self) -> RawFd {
+        self.net.host.raw_fd()
+    }
+
+    fn ctn_fd(&self) -> RawFd {
+        self.ctn.raw_fd()
+    }
+
+    fn ctn_inode(&self) -> u64 {
+        self.ctn.inode()
+    }
+
+    fn host_label(&self) -> String {
+        self.net.host.label.clone()
+    }
+
+    fn ctn_label(&self) -> String {
+        self.ctn.label.clone()
+    }
+
+    fn host_sysctl(&mut self, key: &str, value: &str) -> Result<(), Error> {
+        let path = PathBuf::from(format!("/proc/sys/{key}"));
+        self.net
+            .inside_host(|| sys::write_sysctl(&path, value))?
+            .map_err(|source| Error::File {
+                context: "cannot write",
+                path: path.clone(),
+                source,
+            })
+    }
+}
+
+struct Ctx<'a> {
+    sides: &'a mut dyn Sides,
     what: String,
     undo: Vec<Undo>,
 }
 
 impl Ctx<'_> {
-    fn host(&mut self) -> Result<&mut Sock, Error> {
-        self.net.route_host()
+    fn host(&mut self) -> Result<&mut dyn Rtnl, Error> {
+        self.sides.host()
     }
 
-    fn ctn(&mut self) -> Result<&mut Sock, Error> {
-        self.net.route(&self.ctn)
+    fn ctn(&mut self) -> Result<&mut dyn Rtnl, Error> {
+        self.sides.ctn()
     }
 
     fn step<S: std::fmt::Display>(&self, step: S) -> impl FnOnce(KernelError) -> Error + use<S> {
@@ -338,7 +408,7 @@ impl Ctx<'_> {
     }
 }
 
-fn del_by_name(sock: &mut Sock, name: &str) -> Result<(), Error> {
+fn del_by_name(sock: &mut dyn Rtnl, name: &str) -> Result<(), Error> {
     match ops::find_link(sock, name).map_err(kernel(format!("look up '{name}'")))? {
         Some(l) => {
             ops::del_link(sock, l.ifindex, &name).map_err(kernel(format!("delete '{name}'")))
@@ -351,15 +421,20 @@ fn del_by_name(sock: &mut Sock, name: &str) -> Result<(), Error> {
 pub fn connect(net: &mut Net, spec: &Spec) -> Result<(), Error> {
     spec.check()?;
     let ctn = NetNs::open(&spec.ns)?;
-    let what = format!("connect {}", spec.ns);
     if ctn.id == net.host.id {
         return Err(Error::Refused(format!(
-            "{what}: the container's namespace is the host namespace"
+            "connect {}: the container's namespace is the host namespace",
+            spec.ns
         )));
     }
+    connect_with(&mut Real { net, ctn }, spec)
+}
+
+/// `connect` over any [`Sides`].
+pub fn connect_with(sides: &mut dyn Sides, spec: &Spec) -> Result<(), Error> {
+    let what = format!("connect {}", spec.ns);
     let mut cx = Ctx {
-        net,
-        ctn,
+        sides,
         what,
         undo: Vec::new(),
     };
@@ -421,7 +496,7 @@ fn host_link(cx: &mut Ctx<'_>, name: &str) -> Result<Option<msg::Link>, Error> {
 
 fn connect_veth(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
     let routed = spec.ty == Type::Routed;
-    let host_end = spec.host_end(cx.ctn.inode());
+    let host_end = spec.host_end(cx.sides.ctn_inode());
     crate::parse::ifname(&host_end)?;
     let mut record = Record {
         ty: spec.ty.name().to_owned(),
@@ -479,7 +554,7 @@ fn connect_veth(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
         &host_end,
         Kind::Veth {
             peer: spec.name.clone(),
-            peer_netns: Some(cx.ctn.raw_fd()),
+            peer_netns: Some(cx.sides.ctn_fd()),
             peer_mtu: mtu,
             peer_mac: spec.hwaddr,
             // Up later, with the record: up at creation fails with ENOTCONN when the
@@ -490,7 +565,7 @@ fn connect_veth(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
     l.mtu = mtu;
     l.master = master;
     l.up = true;
-    let label = cx.ctn.label.clone();
+    let label = cx.sides.ctn_label();
     let r = cx.host()?.request(
         M::NewLink(msg::new_link(&l)),
         CREATE_EXCL,
@@ -561,15 +636,10 @@ fn connect_veth(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
 /// Proxy ARP on the routed host end: the host answers the container's ARP requests for
 /// any address it can route (OpenVZ venet's "the host is the gateway").
 fn proxy_arp(cx: &mut Ctx<'_>, dev: &str) -> Result<(), Error> {
-    let path = PathBuf::from(format!("/proc/sys/net/ipv4/conf/{dev}/proxy_arp"));
-    cx.net
-        .inside_host(|| sys::write_sysctl(&path, "1"))?
-        .map_err(|source| Error::File {
-            context: "cannot write",
-            path: path.clone(),
-            source,
-        })
-        .map_err(|e| e.context(cx.what.clone()))
+    let what = cx.what.clone();
+    cx.sides
+        .host_sysctl(&format!("net/ipv4/conf/{dev}/proxy_arp"), "1")
+        .map_err(|e| e.context(what))
 }
 
 /// Bring the container's `lo` up; when it was down, a rollback brings it down again.
@@ -693,10 +763,10 @@ fn connect_stacked(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
     // Created straight inside the container under its final name: atomic, nothing is
     // left behind if it fails.
     let mut l = NewLink::new(&spec.name, kind);
-    l.netns = Some(cx.ctn.raw_fd());
+    l.netns = Some(cx.sides.ctn_fd());
     l.mtu = spec.mtu;
     l.mac = spec.hwaddr;
-    let label = cx.ctn.label.clone();
+    let label = cx.sides.ctn_label();
     let r = cx.host()?.request(
         M::NewLink(msg::new_link(&l)),
         CREATE_EXCL,
@@ -769,8 +839,8 @@ fn connect_phys(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
     // the final name can no longer leave the NIC half moved.
     let tmp = temp_name();
     let step = cx.step(format!("move '{nic_name}' into the container"));
-    let ctn_fd = cx.ctn.raw_fd();
-    let label = cx.ctn.label.clone();
+    let ctn_fd = cx.sides.ctn_fd();
+    let label = cx.sides.ctn_label();
     ops::set_link(
         cx.host()?,
         &SetLink {
@@ -814,8 +884,8 @@ fn connect_phys(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
 fn phys_home(cx: &mut Ctx<'_>, now: &str, record: &Record) -> Result<(), Error> {
     let orig = record.orig_name.clone().unwrap_or_else(|| now.to_owned());
     let tmp = temp_name();
-    let host_fd = cx.net.host.raw_fd();
-    let host_label = cx.net.host.label.clone();
+    let host_fd = cx.sides.host_fd();
+    let host_label = cx.sides.host_label();
     let step = cx.step(format!("move '{now}' back to the host"));
     let what = cx.what.clone();
     let l = ops::need_link(cx.ctn()?, now, &what)?;
@@ -856,10 +926,14 @@ fn phys_home(cx: &mut Ctx<'_>, now: &str, record: &Record) -> Result<(), Error> 
 /// `disconnect`: undo what `connect` made for the container link `name`.
 pub fn disconnect(net: &mut Net, ns: &str, name: &str) -> Result<(), Error> {
     let ctn = NetNs::open(ns)?;
+    disconnect_with(&mut Real { net, ctn }, ns, name)
+}
+
+/// `disconnect` over any [`Sides`].
+pub fn disconnect_with(sides: &mut dyn Sides, ns: &str, name: &str) -> Result<(), Error> {
     let what = format!("disconnect {ns}");
     let mut cx = Ctx {
-        net,
-        ctn,
+        sides,
         what: what.clone(),
         undo: Vec::new(),
     };
@@ -993,5 +1067,211 @@ mod tests {
         assert!(msg(&b).contains("--create-bridge"));
         assert_eq!(Type::parse("venet"), Some(Type::Routed));
         assert_eq!(Type::parse("ipvlan"), None);
+    }
+
+    mod with_a_fake_kernel {
+        use super::super::*;
+        use crate::fake::{Fake, Side};
+        use crate::parse;
+
+        /// Connect once to count the calls; then fail each call in turn and check that
+        /// the rollback leaves both namespaces as they were; then check that disconnect
+        /// after a success leaves them as they were too (with `lo` up).
+        fn sweep(setup: &dyn Fn() -> Fake, spec: &Spec) -> Fake {
+            let mut ok = setup();
+            let before = ok.state();
+            connect_with(&mut ok, spec).unwrap_or_else(|e| panic!("{}", common::exit::message(&e)));
+            let n = ok.calls;
+            assert!(n >= 2, "{n} calls");
+            for k in 1..=n {
+                let mut f = setup();
+                f.fail_at = Some((k, Errno::EIO));
+                let e = connect_with(&mut f, spec).expect_err("an injected failure");
+                let msg = common::exit::message(&e);
+                assert!(msg.contains("I/O error"), "{msg}");
+                assert!(!msg.contains("rollback incomplete"), "{msg}");
+                f.fail_at = None;
+                assert_eq!(
+                    f.state(),
+                    before,
+                    "failure at call {k}/{n} ({msg}); log: {:#?}",
+                    f.log
+                );
+            }
+            let mut d = ok.clone();
+            if spec.ty != Type::Empty {
+                disconnect_with(&mut d, &spec.ns, &spec.name)
+                    .unwrap_or_else(|e| panic!("{}", common::exit::message(&e)));
+            }
+            let mut expected = setup();
+            expected
+                .links
+                .iter_mut()
+                .filter(|l| l.side == Side::Ctn && l.name == "lo")
+                .for_each(|l| l.up = true);
+            assert_eq!(
+                d.state(),
+                expected.state(),
+                "after disconnect; log: {:#?}",
+                d.log
+            );
+            ok
+        }
+
+        fn spec(ty: Type) -> Spec {
+            let mut s = Spec::new("ctn", ty);
+            s.addrs = vec![parse::cidr("10.0.3.2/24").unwrap()];
+            s
+        }
+
+        #[test]
+        fn veth_with_a_new_bridge() {
+            let mut s = spec(Type::Veth);
+            s.link = Some("br0".into());
+            s.create_bridge = true;
+            s.addrs.push(parse::cidr("fd03::2/64").unwrap());
+            s.gw = Some("10.0.3.1".parse().unwrap());
+            s.host_name = Some("hv0".into());
+            s.host_addrs = vec![parse::cidr("10.0.3.254/24").unwrap()];
+            let ok = sweep(&Fake::new, &s);
+            let eth0 = ok.link(Side::Ctn, "eth0").unwrap();
+            assert!(eth0.up);
+            assert_eq!(
+                eth0.alias.as_deref(),
+                Some("netlink-tool:v1 type=veth host=hv0 created-bridge=br0")
+            );
+            let br = ok.link(Side::Host, "br0").unwrap().index;
+            assert_eq!(ok.link(Side::Host, "hv0").unwrap().master, Some(br));
+            assert_eq!(
+                ok.log,
+                [
+                    "Host: RTM_NEWLINK(\"br0\" type bridge up)",
+                    "Host: RTM_NEWLINK(\"hv0\" type veth peer \"eth0\" netns ctn)",
+                    "Host: RTM_NEWADDR(10.0.3.254/24 dev \"hv0\")",
+                    "Ctn: RTM_SETLINK(\"eth0\" alias \"netlink-tool:v1 type=veth host=hv0 created-bridge=br0\" up)",
+                    "Ctn: RTM_NEWADDR(10.0.3.2/24 dev \"eth0\")",
+                    "Ctn: RTM_NEWADDR(fd03::2/64 dev \"eth0\")",
+                    "Ctn: RTM_SETLINK(lo up)",
+                    "Ctn: RTM_NEWROUTE(default via 10.0.3.1)",
+                ]
+            );
+        }
+
+        #[test]
+        fn veth_joins_an_existing_bridge_with_its_mtu() {
+            let setup = || {
+                let mut f = Fake::new();
+                f.add(Side::Host, "br0", Some("bridge"), true, 1400);
+                f
+            };
+            let mut s = spec(Type::Veth);
+            s.link = Some("br0".into());
+            let ok = sweep(&setup, &s);
+            let host_end = s.host_end(4_026_532_999);
+            assert_eq!(ok.link(Side::Host, &host_end).unwrap().mtu, 1400);
+            assert_eq!(ok.link(Side::Ctn, "eth0").unwrap().mtu, 1400);
+            // The bridge was not connect's: disconnect leaves it (checked by sweep).
+        }
+
+        #[test]
+        fn routed() {
+            let mut s = spec(Type::Routed);
+            s.addrs = vec![parse::cidr("10.0.4.2/32").unwrap()];
+            s.host_name = Some("venet0h".into());
+            let ok = sweep(&Fake::new, &s);
+            assert_eq!(ok.sysctls, ["net/ipv4/conf/venet0h/proxy_arp=1"]);
+            assert!(
+                ok.routes
+                    .iter()
+                    .any(|(side, r, _)| *side == Side::Host && r == "10.0.4.2/32 dev \"venet0h\"")
+            );
+            assert!(
+                ok.routes
+                    .iter()
+                    .any(|(side, r, _)| *side == Side::Ctn && r == "default dev 'eth0'")
+            );
+        }
+
+        #[test]
+        fn macvlan() {
+            let setup = || {
+                let mut f = Fake::new();
+                f.add(Side::Host, "up0", Some("veth"), true, 1500);
+                f
+            };
+            let mut s = spec(Type::Macvlan);
+            s.link = Some("up0".into());
+            s.hwaddr = Some(parse::mac("02:00:00:00:06:02").unwrap());
+            let ok = sweep(&setup, &s);
+            assert_eq!(
+                ok.link(Side::Ctn, "eth0").unwrap().kind.as_deref(),
+                Some("macvlan")
+            );
+        }
+
+        #[test]
+        fn phys_goes_and_comes_back() {
+            let setup = || {
+                let mut f = Fake::new();
+                f.add(Side::Host, "nic0", Some("veth"), true, 1450);
+                f
+            };
+            let mut s = spec(Type::Phys);
+            s.link = Some("nic0".into());
+            s.mtu = Some(1400);
+            s.hwaddr = Some(parse::mac("02:00:00:00:07:02").unwrap());
+            let ok = sweep(&setup, &s);
+            assert!(ok.link(Side::Host, "nic0").is_none());
+            let eth0 = ok.link(Side::Ctn, "eth0").unwrap();
+            assert_eq!(
+                (eth0.mtu, eth0.mac.as_slice()),
+                (1400, &[2, 0, 0, 0, 7, 2][..])
+            );
+            assert!(
+                eth0.alias
+                    .as_deref()
+                    .unwrap()
+                    .contains("orig-name=nic0 orig-mtu=1450")
+            );
+        }
+
+        #[test]
+        fn empty() {
+            sweep(&Fake::new, &Spec::new("ctn", Type::Empty));
+        }
+
+        #[test]
+        fn vlan_without_kernel_support_is_one_clear_line() {
+            let mut f = Fake::new();
+            f.add(Side::Host, "up0", Some("veth"), true, 1500);
+            let before = f.state();
+            let mut s = spec(Type::Vlan);
+            s.link = Some("up0".into());
+            s.vlan_id = Some(10);
+            let e = connect_with(&mut f, &s).unwrap_err();
+            assert_eq!(
+                common::exit::message(&e),
+                "connect ctn: create vlan 'eth0' on 'up0': Unknown device type (kernel lacks vlan support: CONFIG_VLAN_8021Q)"
+            );
+            assert_eq!(f.state(), before);
+        }
+
+        #[test]
+        fn already_connected_and_not_ours() {
+            let mut f = Fake::new();
+            let s = spec(Type::Veth);
+            connect_with(&mut f, &s).unwrap();
+            let after = f.state();
+            let e = connect_with(&mut f, &s).unwrap_err();
+            assert_eq!(
+                common::exit::message(&e),
+                "connect ctn: 'eth0' is already connected (disconnect it first)"
+            );
+            assert_eq!(f.state(), after);
+            let mut g = Fake::new();
+            g.add(Side::Ctn, "eth0", Some("bridge"), false, 1500);
+            let e = disconnect_with(&mut g, "ctn", "eth0").unwrap_err();
+            assert!(common::exit::message(&e).contains("was not made by netlink-tool connect"));
+        }
     }
 }

@@ -9,6 +9,8 @@
 pub mod cli;
 pub mod connect;
 pub mod error;
+#[cfg(test)]
+mod fake;
 pub mod msg;
 pub mod nat;
 pub mod nl;
@@ -135,7 +137,12 @@ pub fn execute(net: &mut Net, cmd: &Command, json: bool, out: &mut dyn Write) ->
                 rename: rename.clone(),
                 ..SetLink::default()
             };
-            ops::set_link(s, &set, format_args!("{name:?} {set:?}")).map_err(kernel(what))
+            ops::set_link(
+                s,
+                &set,
+                format_args!("{name:?} {}", msg::describe_set(&set)),
+            )
+            .map_err(kernel(what))
         }
         Command::LinkDel(name) => {
             let what = format!("link del {name}");

@@ -282,6 +282,37 @@ pub fn set_link(s: &SetLink) -> LinkMessage {
     m
 }
 
+/// The changes of a SETLINK in ip's words, for the trace: `up mtu 1400 master 3`.
+pub fn describe_set(s: &SetLink) -> String {
+    let mut w = Vec::new();
+    match s.up {
+        Some(true) => w.push("up".to_owned()),
+        Some(false) => w.push("down".to_owned()),
+        None => {}
+    }
+    if let Some(m) = s.mtu {
+        w.push(format!("mtu {m}"));
+    }
+    if let Some(m) = s.mac {
+        w.push(format!("address {m}"));
+    }
+    match s.master {
+        Some(0) => w.push("nomaster".to_owned()),
+        Some(i) => w.push(format!("master {i}")),
+        None => {}
+    }
+    if let Some(fd) = s.netns {
+        w.push(format!("netns fd {fd}"));
+    }
+    if let Some(n) = &s.rename {
+        w.push(format!("name {n:?}"));
+    }
+    if let Some(a) = &s.alias {
+        w.push(format!("alias {a:?}"));
+    }
+    w.join(" ")
+}
+
 /// RTM_GETLINK of one link by name.
 pub fn get_link_by_name(name: &str) -> LinkMessage {
     let mut m = LinkMessage::default();
@@ -736,6 +767,16 @@ mod tests {
             ..SetLink::default()
         });
         assert_eq!(m.header.index, 4);
+        assert_eq!(
+            describe_set(&SetLink {
+                index: 4,
+                up: Some(false),
+                mtu: Some(1400),
+                master: Some(0),
+                ..SetLink::default()
+            }),
+            "down mtu 1400 nomaster"
+        );
         assert_eq!(m.header.change_mask, LinkFlags::Up);
         assert!(!m.header.flags.contains(LinkFlags::Up));
         assert!(m.attributes.is_empty());

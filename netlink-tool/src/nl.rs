@@ -142,6 +142,53 @@ pub fn encode(msg: RouteNetlinkMessage, flags: u16, seq: u32) -> Vec<u8> {
     buf
 }
 
+/// An rtnetlink conversation with one namespace: what the commands need from a socket.
+/// [`Sock`] is the real one; the unit tests of `connect` use a fake kernel.
+pub trait Rtnl {
+    /// Send a request that changes state and wait for its ACK.
+    fn request(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+        what: fmt::Arguments<'_>,
+    ) -> Result<(), KernelError>;
+
+    /// Send a GET (or a dump) and collect the answers.
+    fn query(
+        &mut self,
+        msg: &RouteNetlinkMessage,
+        dump: bool,
+        what: fmt::Arguments<'_>,
+    ) -> Result<Vec<RouteNetlinkMessage>, KernelError>;
+
+    /// The namespace, as the user named it.
+    fn label(&self) -> &str;
+}
+
+impl Rtnl for Sock {
+    fn request(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+        what: fmt::Arguments<'_>,
+    ) -> Result<(), KernelError> {
+        Sock::request(self, msg, flags, what)
+    }
+
+    fn query(
+        &mut self,
+        msg: &RouteNetlinkMessage,
+        dump: bool,
+        what: fmt::Arguments<'_>,
+    ) -> Result<Vec<RouteNetlinkMessage>, KernelError> {
+        Sock::query(self, msg, dump, what)
+    }
+
+    fn label(&self) -> &str {
+        &self.label
+    }
+}
+
 /// A netlink socket in one network namespace.
 pub struct Sock {
     sock: Socket,

@@ -8,10 +8,10 @@ use nix::errno::Errno;
 
 use crate::error::{Error, KernelError, kernel};
 use crate::msg::{self, Addr, Link, RouteEntry};
-use crate::nl::Sock;
+use crate::nl::Rtnl;
 
 /// The link named `name`, or `None` when there is none (ENODEV).
-pub fn find_link(sock: &mut Sock, name: &str) -> Result<Option<Link>, KernelError> {
+pub fn find_link(sock: &mut dyn Rtnl, name: &str) -> Result<Option<Link>, KernelError> {
     match sock.query(
         &M::GetLink(msg::get_link_by_name(name)),
         false,
@@ -27,19 +27,19 @@ pub fn find_link(sock: &mut Sock, name: &str) -> Result<Option<Link>, KernelErro
 }
 
 /// The link named `name`, or an error that names the namespace.
-pub fn need_link(sock: &mut Sock, name: &str, context: &str) -> Result<Link, Error> {
+pub fn need_link(sock: &mut dyn Rtnl, name: &str, context: &str) -> Result<Link, Error> {
     find_link(sock, name)
         .map_err(kernel(format!("{context}: look up '{name}'")))?
         .ok_or_else(|| {
             Error::Refused(format!(
                 "{context}: no link '{name}' in network namespace {}",
-                sock.label
+                sock.label()
             ))
         })
 }
 
 /// All links, with `master` resolved to the bridge's name.
-pub fn links(sock: &mut Sock) -> Result<Vec<Link>, KernelError> {
+pub fn links(sock: &mut dyn Rtnl) -> Result<Vec<Link>, KernelError> {
     let msgs = sock.query(&M::GetLink(Default::default()), true, format_args!("dump"))?;
     let mut out: Vec<Link> = msgs
         .iter()
@@ -59,7 +59,7 @@ pub fn links(sock: &mut Sock) -> Result<Vec<Link>, KernelError> {
 }
 
 /// All addresses, with link names.
-pub fn addrs(sock: &mut Sock) -> Result<Vec<Addr>, KernelError> {
+pub fn addrs(sock: &mut dyn Rtnl) -> Result<Vec<Addr>, KernelError> {
     let names = links(sock)?;
     let msgs = sock.query(&M::GetAddress(msg::get_addrs()), true, format_args!("dump"))?;
     let mut out: Vec<Addr> = msgs
@@ -79,7 +79,7 @@ pub fn addrs(sock: &mut Sock) -> Result<Vec<Addr>, KernelError> {
 }
 
 /// The routes of the main table, IPv4 then IPv6, with link names.
-pub fn routes(sock: &mut Sock) -> Result<Vec<RouteEntry>, KernelError> {
+pub fn routes(sock: &mut dyn Rtnl) -> Result<Vec<RouteEntry>, KernelError> {
     let names = links(sock)?;
     let mut out = Vec::new();
     for v6 in [false, true] {
@@ -105,7 +105,11 @@ pub fn routes(sock: &mut Sock) -> Result<Vec<RouteEntry>, KernelError> {
 }
 
 /// Delete a link by index.
-pub fn del_link(sock: &mut Sock, index: u32, name: &dyn fmt::Display) -> Result<(), KernelError> {
+pub fn del_link(
+    sock: &mut dyn Rtnl,
+    index: u32,
+    name: &dyn fmt::Display,
+) -> Result<(), KernelError> {
     sock.request(
         M::DelLink(msg::del_link(index)),
         0,
@@ -115,7 +119,7 @@ pub fn del_link(sock: &mut Sock, index: u32, name: &dyn fmt::Display) -> Result<
 
 /// Apply a SETLINK.
 pub fn set_link(
-    sock: &mut Sock,
+    sock: &mut dyn Rtnl,
     s: &msg::SetLink,
     what: fmt::Arguments<'_>,
 ) -> Result<(), KernelError> {
@@ -123,7 +127,7 @@ pub fn set_link(
 }
 
 /// Bring `lo` (always ifindex 1 in a network namespace) up.
-pub fn lo_up(sock: &mut Sock) -> Result<(), KernelError> {
+pub fn lo_up(sock: &mut dyn Rtnl) -> Result<(), KernelError> {
     set_link(
         sock,
         &msg::SetLink {
