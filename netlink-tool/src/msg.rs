@@ -642,8 +642,8 @@ pub fn route_from(m: &RouteMessage) -> Option<RouteEntry> {
     }
     let v6 = m.header.address_family == AddressFamily::Inet6;
     let dst = match dst {
+        _ if m.header.destination_prefix_length == 0 => "default".to_owned(),
         Some(d) => format!("{d}/{}", m.header.destination_prefix_length),
-        None if m.header.destination_prefix_length == 0 => "default".to_owned(),
         None => return None,
     };
     Some(RouteEntry {
@@ -871,5 +871,14 @@ mod tests {
             dev: Some(2),
         });
         assert_eq!(m.header.address_family, AddressFamily::Inet6);
+        // ::/0 is the IPv6 default route.
+        let m = route(&Route {
+            dest: Some(parse::cidr("::/0").unwrap()),
+            v6: true,
+            via: None,
+            dev: Some(2),
+        });
+        assert_eq!(m.header.address_family, AddressFamily::Inet6);
+        assert_eq!(route_from(&m).unwrap().dst, "default");
     }
 }
