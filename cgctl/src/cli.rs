@@ -1,0 +1,594 @@
+//! The command line (clap derive) and its conversion into a plain [`Config`].
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use nix::sys::signal::Signal;
+
+use crate::control::parse_signal;
+use crate::error::Error;
+use crate::group::Parent;
+
+/// One cgroup tool for v1, v2 and hybrid hosts
+#[derive(Debug, Parser)]
+#[command(
+    name = "cgctl",
+    version,
+    about = "One cgroup tool for v1, v2 and hybrid hosts: create, limit, run in, move to, account, freeze, kill, list",
+    long_about = "One cgroup tool for v1, v2 and hybrid hosts: create, limit, run in, move to, account, \
+freeze, kill, list. Named limits and raw keys of either version mean the same on every layout \
+(the conversions are the OCI runtimes': see the README's table).\n\n\
+Example: cgctl --parent self create web --memory 256M --cpu-limit 50% && \
+cgctl --parent self exec web -- nginx"
+)]
+struct Cli {
+    /// Where NAMEs live: 'self' (this process's own group in each hierarchy) or an absolute cgroup path [default: /]
+    #[arg(long, global = true, env = "CGCTL_PARENT", value_name = "PATH|self")]
+    parent: Option<String>,
+
+    /// Trace every write, mkdir and rmdir on stderr (-vv adds the reads)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    /// Print JSON (one object per line)
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+/// The named limits `create` and `set` take.
+#[derive(Debug, Args, Default)]
+struct Limits {
+    /// Hard memory limit (512M, 1G, max)
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    memory: Option<String>,
+    /// Soft limit: v1 memory.soft_limit_in_bytes, v2 memory.low
+    #[arg(long = "memory-soft", value_name = "SIZE", allow_hyphen_values = true)]
+    memory_soft: Option<String>,
+    /// Swap allowance (swap only; v1 gets memory+swap)
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    swap: Option<String>,
+    /// CPUs the group may run on (cpuset: 0-3,5)
+    #[arg(long, value_name = "LIST")]
+    cpus: Option<String>,
+    /// Memory nodes (cpuset)
+    #[arg(long, value_name = "LIST")]
+    mems: Option<String>,
+    /// CPU bandwidth: percent of one CPU (50%, 200% = two CPUs) or QUOTA/PERIOD in µs
+    #[arg(
+        long = "cpu-limit",
+        value_name = "PCT|QUOTA/PERIOD",
+        allow_hyphen_values = true
+    )]
+    cpu_limit: Option<String>,
+    /// CPU weight on the v2 scale (1-10000, default 100)
+    #[arg(long = "cpu-weight", value_name = "N")]
+    cpu_weight: Option<String>,
+    /// CPU weight on the v1 scale (2-262144, default 1024)
+    #[arg(long = "cpu-shares", value_name = "N")]
+    cpu_shares: Option<String>,
+    /// Most tasks (processes and threads)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pids: Option<String>,
+    /// I/O weight on the v2 io.weight scale (1-10000, default 100)
+    #[arg(long = "io-weight", value_name = "N")]
+    io_weight: Option<String>,
+    /// I/O throttle of one device: 'MAJ:MIN rbps=N wbps=N riops=N wiops=N' (repeatable)
+    #[arg(long = "io-max", value_name = "'MAJ:MIN rbps=… …'")]
+    io_max: Vec<String>,
+}
+
+impl Limits {
+    fn into_pairs(self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut push = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                out.push((k.to_owned(), v));
+            }
+        };
+        push("cpus", self.cpus);
+        push("mems", self.mems);
+        push("cpu-limit", self.cpu_limit);
+        push("cpu-weight", self.cpu_weight);
+        push("cpu-shares", self.cpu_shares);
+        push("pids", self.pids);
+        push("io-weight", self.io_weight);
+        push("memory", self.memory);
+        push("memory-soft", self.memory_soft);
+        push("swap", self.swap);
+        for m in self.io_max {
+            out.push(("io-max".to_owned(), m));
+        }
+        out
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Create a group in every hierarchy, with limits (all or nothing)
+    Create {
+        /// The group, a path below the parent
+        name: String,
+        #[command(flatten)]
+        limits: Limits,
+    },
+    /// Change limits and raw keys of either version (all or nothing)
+    Set {
+        /// The group
+        name: String,
+        #[command(flatten)]
+        limits: Limits,
+        /// Raw keys of either version, or named limits: memory.limit_in_bytes=256M cpu.max='50000 100000'
+        #[arg(value_name = "KEY=VALUE")]
+        assignments: Vec<String>,
+    },
+    /// Print limits (no KEY: every named limit, one KEY=VALUE per line)
+    Get {
+        /// The group
+        name: String,
+        /// Named limits or raw keys of either version
+        #[arg(value_name = "KEY")]
+        keys: Vec<String>,
+    },
+    /// Run a command in the group (joins every hierarchy, then execs it)
+    Exec {
+        /// The group
+        name: String,
+        /// Create the group first when it does not exist
+        #[arg(long)]
+        create: bool,
+        /// The command and its arguments
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        command: Vec<OsString>,
+    },
+    /// Move processes into the group (all or none)
+    Move {
+        /// The group
+        name: String,
+        /// Process ids
+        #[arg(required = true, value_name = "PID")]
+        pids: Vec<String>,
+    },
+    /// Print what a bill needs: CPU time, memory, swap, I/O, pids, OOM kills, state
+    Stat {
+        /// The group
+        name: String,
+    },
+    /// Print the tree of groups with their figures in columns
+    List {
+        /// The top of the tree [default: every group below the parent]
+        name: Option<String>,
+    },
+    /// Print CPU, memory and I/O rates per group at each refresh, one line per group
+    Top {
+        /// The top of the tree [default: every group below the parent]
+        name: Option<String>,
+        /// Seconds between refreshes
+        #[arg(long, short = 'd', default_value = "1", value_name = "S")]
+        interval: f64,
+        /// Stop after N refreshes
+        #[arg(long, short = 'n', value_name = "N")]
+        count: Option<u64>,
+    },
+    /// Freeze every process of the group; returns when frozen
+    Freeze {
+        /// The group
+        name: String,
+        /// Give up after S seconds
+        #[arg(long, default_value = "10", value_name = "S")]
+        timeout: f64,
+    },
+    /// Thaw the group; returns when thawed
+    Thaw {
+        /// The group
+        name: String,
+        /// Give up after S seconds
+        #[arg(long, default_value = "10", value_name = "S")]
+        timeout: f64,
+    },
+    /// Signal every process of the group; returns when the group is empty
+    Kill {
+        /// The group
+        name: String,
+        /// The signal (KILL, TERM, 15, ...)
+        #[arg(long, short, default_value = "KILL", value_name = "SIG")]
+        signal: String,
+        /// Give up after S seconds
+        #[arg(long, default_value = "10", value_name = "S")]
+        timeout: f64,
+    },
+    /// Remove the group from every hierarchy, or fail saying what is left
+    Delete {
+        /// The group
+        name: String,
+        /// Kill its processes first
+        #[arg(long)]
+        kill: bool,
+        /// Remove its subgroups too
+        #[arg(long, short)]
+        recursive: bool,
+        /// Give up waiting for --kill after S seconds
+        #[arg(long, default_value = "10", value_name = "S")]
+        timeout: f64,
+    },
+    /// Check the kernel for namespaces, cgroups and network link types
+    Check,
+}
+
+/// What to do, as the library takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// `create NAME [LIMITS]`.
+    Create {
+        /// NAME.
+        name: String,
+        /// (key, value) pairs: named limits.
+        limits: Vec<(String, String)>,
+    },
+    /// `set NAME [LIMITS] [KEY=VALUE...]`.
+    Set {
+        /// NAME.
+        name: String,
+        /// (label, key, value): `--memory`/`memory.max`.
+        limits: Vec<(String, String)>,
+    },
+    /// `get NAME [KEY...]`.
+    Get {
+        /// NAME.
+        name: String,
+        /// Keys.
+        keys: Vec<String>,
+    },
+    /// `exec NAME [--create] -- CMD...`.
+    Exec {
+        /// NAME.
+        name: String,
+        /// --create.
+        create: bool,
+        /// The command.
+        argv: Vec<OsString>,
+    },
+    /// `move NAME PID...`.
+    Move {
+        /// NAME.
+        name: String,
+        /// Pids.
+        pids: Vec<i32>,
+    },
+    /// `stat NAME`.
+    Stat {
+        /// NAME.
+        name: String,
+    },
+    /// `list [NAME]`.
+    List {
+        /// NAME.
+        name: Option<String>,
+    },
+    /// `top [NAME]`.
+    Top {
+        /// NAME.
+        name: Option<String>,
+        /// Between refreshes.
+        interval: Duration,
+        /// Refreshes.
+        count: Option<u64>,
+    },
+    /// `freeze`/`thaw`.
+    Freeze {
+        /// NAME.
+        name: String,
+        /// Freeze or thaw.
+        on: bool,
+        /// Time-out.
+        timeout: Duration,
+    },
+    /// `kill NAME`.
+    Kill {
+        /// NAME.
+        name: String,
+        /// The signal.
+        signal: Signal,
+        /// Time-out.
+        timeout: Duration,
+    },
+    /// `delete NAME`.
+    Delete {
+        /// NAME.
+        name: String,
+        /// --kill.
+        kill: bool,
+        /// --recursive.
+        recursive: bool,
+        /// Time-out for --kill.
+        timeout: Duration,
+    },
+    /// `check`.
+    Check,
+}
+
+/// Everything `run` needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// --parent.
+    pub parent: Parent,
+    /// -v count.
+    pub verbose: u8,
+    /// --json.
+    pub json: bool,
+    /// The command.
+    pub command: Command,
+}
+
+/// The clap definition, for --help and man pages.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+fn seconds(s: f64, what: &str) -> Result<Duration, Error> {
+    Duration::try_from_secs_f64(s)
+        .ok()
+        .filter(|d| !d.is_zero() || what == "--timeout")
+        .ok_or_else(|| Error::Usage(format!("invalid {what} '{s}'")))
+}
+
+/// What parsing produced: a Config, or text for stdout (--help, --version).
+#[derive(Debug)]
+pub enum Parsed {
+    /// Run this.
+    Run(Config),
+    /// Print this and exit 0.
+    Print(String),
+}
+
+/// Parse the arguments (without argv[0]).
+pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
+    let argv = std::iter::once(OsString::from("cgctl")).chain(args.iter().cloned());
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                return Ok(Parsed::Print(e.to_string()));
+            }
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("").trim();
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            return Err(Error::Usage(first.to_owned()));
+        }
+    };
+    Ok(Parsed::Run(convert(cli)?))
+}
+
+fn convert(cli: Cli) -> Result<Config, Error> {
+    let parent = match cli.parent.as_deref() {
+        None | Some("") => Parent::Root,
+        Some(p) => Parent::parse(p)?,
+    };
+    let command = match cli.command {
+        Cmd::Create { name, limits } => Command::Create {
+            name,
+            limits: limits.into_pairs(),
+        },
+        Cmd::Set {
+            name,
+            limits,
+            assignments,
+        } => {
+            let mut pairs = limits.into_pairs();
+            for a in &assignments {
+                let (k, v) = crate::keys::split_assignment(a)?;
+                pairs.push((k.to_owned(), v.to_owned()));
+            }
+            if pairs.is_empty() {
+                return Err(Error::Usage(
+                    "set: nothing to set (give LIMITS or KEY=VALUE)".to_owned(),
+                ));
+            }
+            Command::Set {
+                name,
+                limits: pairs,
+            }
+        }
+        Cmd::Get { name, keys } => Command::Get { name, keys },
+        Cmd::Exec {
+            name,
+            create,
+            command,
+        } => Command::Exec {
+            name,
+            create,
+            argv: command,
+        },
+        Cmd::Move { name, pids } => {
+            let pids = pids
+                .iter()
+                .map(|p| {
+                    p.parse::<i32>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| Error::Usage(format!("invalid pid '{p}'")))
+                })
+                .collect::<Result<_, _>>()?;
+            Command::Move { name, pids }
+        }
+        Cmd::Stat { name } => Command::Stat { name },
+        Cmd::List { name } => Command::List { name },
+        Cmd::Top {
+            name,
+            interval,
+            count,
+        } => Command::Top {
+            name,
+            interval: seconds(interval, "--interval")?,
+            count,
+        },
+        Cmd::Freeze { name, timeout } => Command::Freeze {
+            name,
+            on: true,
+            timeout: seconds(timeout, "--timeout")?,
+        },
+        Cmd::Thaw { name, timeout } => Command::Freeze {
+            name,
+            on: false,
+            timeout: seconds(timeout, "--timeout")?,
+        },
+        Cmd::Kill {
+            name,
+            signal,
+            timeout,
+        } => Command::Kill {
+            name,
+            signal: parse_signal(&signal)?,
+            timeout: seconds(timeout, "--timeout")?,
+        },
+        Cmd::Delete {
+            name,
+            kill,
+            recursive,
+            timeout,
+        } => Command::Delete {
+            name,
+            kill,
+            recursive,
+            timeout: seconds(timeout, "--timeout")?,
+        },
+        Cmd::Check => Command::Check,
+    };
+    Ok(Config {
+        parent,
+        verbose: cli.verbose,
+        json: cli.json,
+        command,
+    })
+}
+
+/// True when the arguments name the `exec` subcommand (its usage errors exit 125).
+pub fn is_exec(args: &[OsString]) -> bool {
+    let mut skip = false;
+    for a in args {
+        let a = a.to_string_lossy();
+        if skip {
+            skip = false;
+            continue;
+        }
+        if a == "--parent" {
+            skip = true;
+            continue;
+        }
+        if a.starts_with('-') {
+            continue;
+        }
+        return a == "exec";
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Config, Error> {
+        let v: Vec<OsString> = args.iter().map(OsString::from).collect();
+        match parse(&v)? {
+            Parsed::Run(c) => Ok(c),
+            Parsed::Print(_) => panic!("printed"),
+        }
+    }
+
+    #[test]
+    fn create_and_set() {
+        let c = p(&[
+            "--parent",
+            "self",
+            "create",
+            "web",
+            "--memory",
+            "256M",
+            "--cpu-limit",
+            "50%",
+            "--pids",
+            "-1",
+        ])
+        .unwrap();
+        assert_eq!(c.parent, Parent::Own);
+        assert_eq!(
+            c.command,
+            Command::Create {
+                name: "web".into(),
+                limits: vec![
+                    ("cpu-limit".into(), "50%".into()),
+                    ("pids".into(), "-1".into()),
+                    ("memory".into(), "256M".into()),
+                ]
+            }
+        );
+        let c = p(&[
+            "set",
+            "web",
+            "--json",
+            "memory.max=1G",
+            "cpu.max=50000 100000",
+            "-v",
+        ])
+        .unwrap();
+        assert!(c.json);
+        assert_eq!(c.verbose, 1);
+        assert_eq!(
+            c.command,
+            Command::Set {
+                name: "web".into(),
+                limits: vec![
+                    ("memory.max".into(), "1G".into()),
+                    ("cpu.max".into(), "50000 100000".into())
+                ]
+            }
+        );
+        assert!(matches!(p(&["set", "web"]), Err(Error::Usage(_))));
+        assert!(matches!(p(&["set", "web", "nokey"]), Err(Error::Usage(_))));
+        let e = p(&["create"]).unwrap_err();
+        assert!(e.to_string().contains("required"), "{e}");
+    }
+
+    #[test]
+    fn exec_and_others() {
+        let c = p(&["exec", "web", "--create", "--", "sh", "-c", "exit 3"]).unwrap();
+        assert_eq!(
+            c.command,
+            Command::Exec {
+                name: "web".into(),
+                create: true,
+                argv: vec!["sh".into(), "-c".into(), "exit 3".into()]
+            }
+        );
+        let c = p(&["exec", "web", "ls", "-l"]).unwrap();
+        assert!(matches!(c.command, Command::Exec { ref argv, .. } if argv.len() == 2));
+        let c = p(&["kill", "web", "-s", "TERM"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Command::Kill {
+                signal: Signal::SIGTERM,
+                ..
+            }
+        ));
+        assert!(p(&["move", "web", "0"]).is_err());
+        assert!(p(&["--parent", "rel", "stat", "x"]).is_err());
+        assert!(is_exec(&["--parent".into(), "self".into(), "exec".into()]));
+        assert!(!is_exec(&["create".into(), "exec".into()]));
+        let c = p(&["top", "-n", "2", "--interval", "0.1"]).unwrap();
+        assert!(matches!(c.command, Command::Top { count: Some(2), .. }));
+    }
+}

@@ -1,0 +1,344 @@
+//! Processes and groups: freeze and thaw (returning when the state is reached), kill
+//! (`cgroup.kill` where a unified group exists, else freeze, signal each, thaw; returns
+//! when the group is empty), move (all pids or none), and exec (join every hierarchy,
+//! then execvp).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::error::{Cause, Error};
+use crate::group::{self, Group};
+use crate::layout::{Layout, Version};
+use crate::plan::{Target, write_error};
+use crate::sys;
+
+/// Poll `done` with a growing pause until it holds or `timeout` passes.
+fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) -> Result<(), Error> {
+    let start = Instant::now();
+    let mut pause = Duration::from_micros(500);
+    loop {
+        if done() {
+            return Ok(());
+        }
+        if start.elapsed() >= timeout {
+            return Err(Error::Timeout {
+                what: what.to_owned(),
+                seconds: timeout.as_secs_f64(),
+            });
+        }
+        thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// Where the group is frozen: v1 freezer, else the unified `cgroup.freeze`.
+fn freezer(target: &Target<'_>) -> Result<(Version, PathBuf), Error> {
+    target.home("freezer")
+}
+
+fn is_frozen(ver: Version, dir: &Path) -> Option<bool> {
+    match ver {
+        Version::V1 => sys::read(&dir.join("freezer.state"))
+            .ok()
+            .map(|s| s.trim() == "FROZEN"),
+        Version::V2 => sys::read(&dir.join("cgroup.events"))
+            .ok()
+            .map(|s| s.lines().any(|l| l.trim() == "frozen 1")),
+    }
+}
+
+fn is_thawed(ver: Version, dir: &Path) -> Option<bool> {
+    match ver {
+        Version::V1 => sys::read(&dir.join("freezer.state"))
+            .ok()
+            .map(|s| s.trim() == "THAWED"),
+        Version::V2 => sys::read(&dir.join("cgroup.events"))
+            .ok()
+            .map(|s| s.lines().any(|l| l.trim() == "frozen 0")),
+    }
+}
+
+/// Freeze (`on`) or thaw the group and wait until the kernel reports the state.
+pub fn freeze(target: &Target<'_>, on: bool, timeout: Duration) -> Result<(), Error> {
+    let (ver, dir) = freezer(target)?;
+    let (file, value) = match (ver, on) {
+        (Version::V1, true) => ("freezer.state", "FROZEN"),
+        (Version::V1, false) => ("freezer.state", "THAWED"),
+        (Version::V2, true) => ("cgroup.freeze", "1"),
+        (Version::V2, false) => ("cgroup.freeze", "0"),
+    };
+    let path = dir.join(file);
+    sys::write(&path, value).map_err(|e| write_error(&path, value, e))?;
+    let what = format!(
+        "{} {}",
+        if on { "freezing" } else { "thawing" },
+        crate::error::quote(&target.group.name)
+    );
+    wait_until(timeout, &what, || {
+        if on {
+            is_frozen(ver, &dir).unwrap_or(true)
+        } else {
+            is_thawed(ver, &dir).unwrap_or(true)
+        }
+    })
+}
+
+/// Refuse to signal a group that holds this very process.
+fn refuse_self(group: &Group) -> Result<(), Error> {
+    let me = sys::getpid();
+    if group.procs().contains(&me) {
+        return Err(Error::KillSelf(group.name.clone()));
+    }
+    Ok(())
+}
+
+/// Send `signal` to every process of the group and its descendants, and return when
+/// the group is empty. SIGKILL goes through `cgroup.kill` where the group has a unified
+/// directory that offers it (v2, and hybrid hosts); otherwise, and for the processes that
+/// joined only v1 hierarchies, the group is frozen, each process signalled, and thawed.
+pub fn kill(target: &Target<'_>, signal: Signal, timeout: Duration) -> Result<(), Error> {
+    let group = target.group;
+    refuse_self(group)?;
+    if group.procs().is_empty() {
+        return Ok(());
+    }
+    let what = format!("emptying {}", crate::error::quote(&group.name));
+    let unified_kill = target
+        .layout
+        .unified_index()
+        .and_then(|i| group.dir(i))
+        .map(|d| d.join("cgroup.kill"))
+        .filter(|p| sys::exists(p));
+    if let (Signal::SIGKILL, Some(p)) = (signal, &unified_kill) {
+        sys::write(p, "1").map_err(|e| write_error(p, "1", e))?;
+        // Processes that joined only v1 hierarchies escape cgroup.kill: a short wait,
+        // then the fallback takes the rest.
+        if wait_until(Duration::from_millis(200), &what, || {
+            group.procs().is_empty()
+        })
+        .is_ok()
+        {
+            return Ok(());
+        }
+    }
+    let frozen = freezer(target).ok();
+    if let Some((ver, dir)) = &frozen {
+        let (file, value) = match ver {
+            Version::V1 => ("freezer.state", "FROZEN"),
+            Version::V2 => ("cgroup.freeze", "1"),
+        };
+        let _ = sys::write(&dir.join(file), value);
+        let _ = wait_until(Duration::from_secs(2), &what, || {
+            is_frozen(*ver, dir).unwrap_or(true)
+        });
+    }
+    let signal_all = || -> Result<(), Error> {
+        for pid in group.procs() {
+            match sys::kill(pid, signal) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(source) => {
+                    return Err(Error::Kill {
+                        pid,
+                        signal: signal.as_str(),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    };
+    let sent = signal_all();
+    if let Some((ver, dir)) = &frozen {
+        let (file, value) = match ver {
+            Version::V1 => ("freezer.state", "THAWED"),
+            Version::V2 => ("cgroup.freeze", "0"),
+        };
+        let p = dir.join(file);
+        sys::write(&p, value).map_err(|e| write_error(&p, value, e))?;
+    }
+    sent?;
+    // Processes forked before the freeze took hold get the signal on a later round.
+    let mut last = Instant::now();
+    wait_until(timeout, &what, || {
+        let left = group.procs();
+        if !left.is_empty()
+            && last.elapsed() > Duration::from_millis(100)
+            && signal == Signal::SIGKILL
+        {
+            let _ = signal_all();
+            last = Instant::now();
+        }
+        left.is_empty()
+    })
+}
+
+/// The directory of `pid`'s group in each hierarchy (for moving it back).
+fn groups_of(layout: &Layout, pid: i32) -> Vec<Option<PathBuf>> {
+    let text = sys::read(Path::new(&format!("/proc/{pid}/cgroup"))).unwrap_or_default();
+    layout
+        .hierarchies
+        .iter()
+        .map(|h| {
+            text.lines().find_map(|line| {
+                let mut p = line.splitn(3, ':');
+                let (_, ctrls, path) = (p.next()?, p.next()?, p.next()?);
+                let matches = match (h.version, &h.name) {
+                    (Version::V2, _) => ctrls.is_empty(),
+                    (Version::V1, Some(n)) => {
+                        ctrls.split(',').any(|c| c.strip_prefix("name=") == Some(n))
+                    }
+                    (Version::V1, None) => {
+                        let set: Vec<&str> = ctrls.split(',').collect();
+                        !h.controllers.is_empty()
+                            && h.controllers.iter().all(|c| set.contains(&c.as_str()))
+                    }
+                };
+                if matches { h.dir_of(path) } else { None }
+            })
+        })
+        .collect()
+}
+
+fn procs_write(dir: &Path, pid: i32) -> Result<(), Error> {
+    let p = dir.join("cgroup.procs");
+    let v = pid.to_string();
+    // A task that is still being created answers EINVAL; runc retries too.
+    let mut tries = 0;
+    loop {
+        match sys::write(&p, &v) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && tries < 5 => {
+                tries += 1;
+                thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => {
+                let hint = match e.raw_os_error() {
+                    Some(libc::ENOSPC) => Some("the group's v1 cpuset has no CPUs or memory nodes".to_owned()),
+                    Some(libc::EBUSY) => Some(
+                        "cgroup v2 does not allow processes in a group whose children have controllers enabled"
+                            .to_owned(),
+                    ),
+                    _ => None,
+                };
+                return Err(Error::Move {
+                    pid,
+                    path: p,
+                    source: Cause { error: e, hint },
+                });
+            }
+        }
+    }
+}
+
+/// Move `pids` into the group in every hierarchy. All or none: on a failure, the pids
+/// already moved go back where they were.
+pub fn move_pids(layout: &Layout, group: &Group, pids: &[i32]) -> Result<(), Error> {
+    group.require(layout)?;
+    let dirs = group.existing();
+    let mut moved: Vec<(i32, Vec<Option<PathBuf>>, usize)> = Vec::new();
+    for &pid in pids {
+        let origin = groups_of(layout, pid);
+        let mut n = 0;
+        let mut failure = None;
+        for (_, d) in &dirs {
+            if let Err(e) = procs_write(d, pid) {
+                failure = Some(e);
+                break;
+            }
+            n += 1;
+        }
+        moved.push((pid, origin, n));
+        if let Some(e) = failure {
+            for (pid, origin, n) in moved.iter().rev() {
+                for (i, _) in dirs.iter().take(*n) {
+                    if let Some(Some(o)) = origin.get(*i) {
+                        let _ = sys::write(&o.join("cgroup.procs"), &pid.to_string());
+                    }
+                }
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Join the group in every hierarchy and exec the command. With `create`, a group that
+/// does not exist is created first, and removed again when joining or exec fails.
+pub fn exec(
+    layout: &Layout,
+    group: &Group,
+    create: bool,
+    argv: &[OsString],
+    note: &dyn Fn(&str),
+) -> Result<std::convert::Infallible, Error> {
+    let mut created = None;
+    if create && group.existing().is_empty() {
+        created = Some(group::create(layout, group, &[], note)?);
+    } else {
+        group.require(layout)?;
+    }
+    let me = sys::getpid();
+    let dirs = group.existing();
+    let back = |n: usize| {
+        for (i, _) in dirs.iter().take(n) {
+            if let Some(Some(orig)) = group::parent_dirs(layout, &group::Parent::Own).get(*i) {
+                let _ = sys::write(&orig.join("cgroup.procs"), &me.to_string());
+            }
+        }
+    };
+    for (k, (_, d)) in dirs.iter().enumerate() {
+        if let Err(e) = procs_write(d, me) {
+            back(k);
+            drop(created);
+            return Err(e);
+        }
+    }
+    let errno = sys::execvp(argv);
+    back(dirs.len());
+    drop(created);
+    Err(Error::Exec {
+        command: argv[0].clone(),
+        source: errno,
+    })
+}
+
+/// Parse a signal: `KILL`, `SIGKILL`, `kill`, `9`.
+pub fn parse_signal(s: &str) -> Result<Signal, Error> {
+    let bad = || Error::Usage(format!("invalid signal '{s}'"));
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| bad());
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<Signal>().map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("sigterm").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("15").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("hup").unwrap(), Signal::SIGHUP);
+        assert!(parse_signal("NOPE").is_err());
+        assert!(parse_signal("999").is_err());
+    }
+
+    #[test]
+    fn waiting_times_out_with_a_message() {
+        let e = wait_until(Duration::from_millis(5), "thawing 'x'", || false).unwrap_err();
+        assert_eq!(e.to_string(), "thawing 'x': still not done after 0.005 s");
+        assert!(wait_until(Duration::from_millis(5), "x", || true).is_ok());
+    }
+}

@@ -1,0 +1,613 @@
+//! A cgroup by name: its directory in every hierarchy, the checks on NAME and --parent,
+//! and the life cycle — `create` (all hierarchies or none, v1 cpuset filled from the
+//! parent, v2 controllers enabled in the ancestors that lack them) and `delete` (every
+//! hierarchy, or a failure that lists what is left).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::error::{Cause, Error};
+use crate::layout::{Layout, Version};
+use crate::sys;
+
+/// Where NAMEs are rooted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parent {
+    /// The root of each hierarchy.
+    Root,
+    /// The calling process's own group in each hierarchy (`--parent self`).
+    Own,
+    /// The same absolute cgroup path in each hierarchy.
+    Path(String),
+}
+
+impl Parent {
+    /// Parse `--parent`: `self`, or an absolute cgroup path without `..`.
+    pub fn parse(s: &str) -> Result<Parent, Error> {
+        if s == "self" {
+            return Ok(Parent::Own);
+        }
+        let bad = |why| Error::BadName {
+            name: s.to_owned(),
+            why,
+        };
+        if !s.starts_with('/') {
+            return Err(bad("--parent must be 'self' or an absolute cgroup path"));
+        }
+        if s.split('/').any(|c| c == ".." || c == ".") {
+            return Err(bad("'.' and '..' are not allowed"));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(bad("control characters are not allowed"));
+        }
+        let t = s.trim_end_matches('/');
+        Ok(if t.is_empty() {
+            Parent::Root
+        } else {
+            Parent::Path(t.to_owned())
+        })
+    }
+}
+
+/// Prefixes of cgroup control files: a NAME component must not look like one.
+const FILE_PREFIXES: &[&str] = &[
+    "cgroup",
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "io",
+    "blkio",
+    "pids",
+    "freezer",
+    "devices",
+    "hugetlb",
+    "net_cls",
+    "net_prio",
+    "perf_event",
+    "rdma",
+    "misc",
+    "dmem",
+];
+
+/// Check a NAME and split it into components: relative, no `.`/`..`, no component that
+/// looks like a control file (`memory.max`, `tasks`), no control characters.
+pub fn components(name: &str) -> Result<Vec<&str>, Error> {
+    let bad = |why| Error::BadName {
+        name: name.to_owned(),
+        why,
+    };
+    if name.starts_with('/') {
+        return Err(bad(
+            "NAME is relative to the parent (use --parent for absolute paths)",
+        ));
+    }
+    let parts: Vec<&str> = name.split('/').filter(|c| !c.is_empty()).collect();
+    if parts.is_empty() {
+        return Err(bad("empty"));
+    }
+    for c in &parts {
+        if *c == "." || *c == ".." {
+            return Err(bad("'.' and '..' are not allowed"));
+        }
+        if c.chars().any(char::is_control) {
+            return Err(bad("control characters are not allowed"));
+        }
+        if c.len() > 255 {
+            return Err(bad("a component is longer than 255 bytes"));
+        }
+        let looks_like_file = matches!(*c, "tasks" | "notify_on_release" | "release_agent")
+            || c.split_once('.')
+                .is_some_and(|(p, _)| FILE_PREFIXES.contains(&p));
+        if looks_like_file {
+            return Err(bad("a component looks like a control file"));
+        }
+    }
+    Ok(parts)
+}
+
+/// A cgroup: its name and its directory in each hierarchy of the layout.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// The NAME, normalised (`a/b`).
+    pub name: String,
+    /// The parent's directory per hierarchy (None: the process's own group is unknown
+    /// there, or the path lies outside the mount).
+    pub parents: Vec<Option<PathBuf>>,
+    /// The group's directory per hierarchy.
+    pub dirs: Vec<Option<PathBuf>>,
+}
+
+impl Group {
+    /// Resolve NAME below `parent` in every hierarchy.
+    pub fn resolve(layout: &Layout, parent: &Parent, name: &str) -> Result<Group, Error> {
+        let parts = components(name)?;
+        let rel = parts.join("/");
+        let parents = parent_dirs(layout, parent);
+        let dirs = parents
+            .iter()
+            .map(|p| p.as_ref().map(|p| p.join(&rel)))
+            .collect();
+        Ok(Group {
+            name: rel,
+            parents,
+            dirs,
+        })
+    }
+
+    /// The directory in hierarchy `i`, if the hierarchy is used.
+    pub fn dir(&self, i: usize) -> Option<&Path> {
+        self.dirs.get(i).and_then(Option::as_deref)
+    }
+
+    /// The (index, directory) pairs that exist.
+    pub fn existing(&self) -> Vec<(usize, PathBuf)> {
+        self.dirs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| {
+                d.as_ref()
+                    .filter(|d| sys::exists(d))
+                    .map(|d| (i, d.clone()))
+            })
+            .collect()
+    }
+
+    /// Fail unless the group exists in every hierarchy it is resolved in.
+    pub fn require(&self, layout: &Layout) -> Result<(), Error> {
+        let mut missing = Vec::new();
+        let mut found = false;
+        for (i, d) in self.dirs.iter().enumerate() {
+            if let Some(d) = d {
+                if sys::exists(d) {
+                    found = true;
+                } else {
+                    missing.push(layout.hierarchies[i].label());
+                }
+            }
+        }
+        if !found {
+            return Err(Error::NoSuchGroup(self.name.clone()));
+        }
+        if !missing.is_empty() {
+            return Err(Error::Incomplete {
+                name: self.name.clone(),
+                missing,
+            });
+        }
+        Ok(())
+    }
+
+    /// Every pid in the group and its descendants, in every hierarchy (deduplicated).
+    pub fn procs(&self) -> Vec<i32> {
+        let mut all = BTreeSet::new();
+        for (_, d) in self.existing() {
+            procs_below(&d, &mut all);
+        }
+        all.into_iter().collect()
+    }
+
+    /// Child group names, in any hierarchy.
+    pub fn children(&self) -> Vec<String> {
+        let mut names = BTreeSet::new();
+        for (_, d) in self.existing() {
+            if let Ok(sub) = sys::subdirs(&d) {
+                names.extend(sub);
+            }
+        }
+        names.into_iter().collect()
+    }
+}
+
+/// The parent directory in each hierarchy.
+pub fn parent_dirs(layout: &Layout, parent: &Parent) -> Vec<Option<PathBuf>> {
+    layout
+        .hierarchies
+        .iter()
+        .map(|h| match parent {
+            Parent::Root => Some(h.mount.clone()),
+            Parent::Own => h.self_path.as_deref().and_then(|p| h.dir_of(p)),
+            Parent::Path(p) => h.dir_of(p),
+        })
+        .collect()
+}
+
+/// The pids in `cgroup.procs` of `dir`.
+pub fn procs_of(dir: &Path) -> Vec<i32> {
+    sys::read(&dir.join("cgroup.procs"))
+        .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+fn procs_below(dir: &Path, out: &mut BTreeSet<i32>) {
+    out.extend(procs_of(dir));
+    if let Ok(sub) = sys::subdirs(dir) {
+        for s in sub {
+            procs_below(&dir.join(s), out);
+        }
+    }
+}
+
+/// Controllers listed in a v2 `cgroup.controllers`/`cgroup.subtree_control` file.
+fn words(path: &Path) -> Vec<String> {
+    sys::read(path)
+        .map(|s| s.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// v2: make `controllers` available in `dir` by enabling them in the `cgroup.subtree_control`
+/// of every ancestor from `top` down to dir's parent that lacks them. Each change is
+/// reported through `note`. Fails when an ancestor has processes of its own (the
+/// no-internal-process rule) or does not offer the controller.
+pub fn enable_controllers(
+    top: &Path,
+    dir: &Path,
+    controllers: &[&str],
+    note: &dyn Fn(&str),
+) -> Result<(), Error> {
+    if controllers.is_empty() {
+        return Ok(());
+    }
+    let Ok(rel) = dir.strip_prefix(top) else {
+        return Ok(());
+    };
+    let mut ancestors = vec![top.to_path_buf()];
+    let comps: Vec<_> = rel.components().collect();
+    let mut cur = top.to_path_buf();
+    for c in comps.iter().take(comps.len().saturating_sub(1)) {
+        cur.push(c);
+        ancestors.push(cur.clone());
+    }
+    for a in ancestors {
+        let enabled = words(&a.join("cgroup.subtree_control"));
+        let missing: Vec<&str> = controllers
+            .iter()
+            .copied()
+            .filter(|c| !enabled.iter().any(|e| e == c))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let offered = words(&a.join("cgroup.controllers"));
+        if let Some(c) = missing.iter().find(|c| !offered.iter().any(|o| o == *c)) {
+            return Err(Error::Unavailable {
+                what: format!("the {c} controller"),
+                name: a.display().to_string(),
+                why: "it is not in cgroup.controllers (bound to a v1 hierarchy, or disabled)"
+                    .to_owned(),
+            });
+        }
+        let file = a.join("cgroup.subtree_control");
+        let value: Vec<String> = missing.iter().map(|c| format!("+{c}")).collect();
+        let value = value.join(" ");
+        sys::write(&file, &value).map_err(|e| {
+            let busy = e.raw_os_error() == Some(libc::EBUSY);
+            Error::Write {
+                path: file.clone(),
+                value: value.clone(),
+                source: Cause {
+                    error: e,
+                    hint: busy.then(|| {
+                        "the group has processes of its own and cgroup v2 lets only groups \
+                         without processes enable controllers for their children; use a \
+                         --parent without processes"
+                            .to_owned()
+                    }),
+                },
+                note: String::new(),
+            }
+        })?;
+        note(&format!(
+            "enabled {} in {}",
+            missing.join(" "),
+            crate::error::quote(&file)
+        ));
+    }
+    Ok(())
+}
+
+/// Copy a v1 cpuset parent's `cpus` and `mems` into a new group: a new v1 cpuset group
+/// starts empty and refuses tasks until both are set.
+pub fn fill_cpuset(dir: &Path) -> Result<(), Error> {
+    let parent = dir.parent().unwrap_or(dir);
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let src = parent.join(f);
+        let v = sys::read(&src).map_err(|source| Error::Read {
+            path: src.clone(),
+            source,
+        })?;
+        let v = v.trim();
+        let dst = dir.join(f);
+        sys::write(&dst, v).map_err(|e| Error::Write {
+            path: dst.clone(),
+            value: v.to_owned(),
+            source: Cause::plain(e),
+            note: String::new(),
+        })?;
+    }
+    Ok(())
+}
+
+/// What `create` made, so that a failure can take it back.
+#[derive(Debug, Default)]
+pub struct Created {
+    dirs: Vec<PathBuf>,
+}
+
+impl Created {
+    /// Remove what was created, newest first (best effort: this runs on an error path).
+    pub fn undo(&mut self) {
+        for d in self.dirs.drain(..).rev() {
+            let _ = rmdir_retry(&d, Duration::from_millis(500));
+        }
+    }
+
+    /// Keep what was created.
+    pub fn keep(mut self) {
+        self.dirs.clear();
+    }
+}
+
+impl Drop for Created {
+    fn drop(&mut self) {
+        self.undo();
+    }
+}
+
+/// Create the group's directory in every hierarchy (with missing intermediate
+/// components), v1 cpusets filled from their parents, v2 controllers `v2_controllers`
+/// enabled above it. All or nothing: the returned guard removes everything unless kept.
+pub fn create(
+    layout: &Layout,
+    group: &Group,
+    v2_controllers: &[&str],
+    note: &dyn Fn(&str),
+) -> Result<Created, Error> {
+    let existing = group.existing();
+    if !existing.is_empty() {
+        return Err(Error::Exists(group.name.clone()));
+    }
+    let mut created = Created::default();
+    for (i, h) in layout.hierarchies.iter().enumerate() {
+        let (Some(parent), Some(dir)) = (group.parents[i].as_ref(), group.dirs[i].as_ref()) else {
+            continue;
+        };
+        if !sys::exists(parent) {
+            return Err(Error::NoParent(parent.clone()));
+        }
+        let is_cpuset = h.version == Version::V1 && h.has("cpuset");
+        if h.version == Version::V2 {
+            enable_controllers(&h.mount, &parent.join("x"), v2_controllers, note)?;
+        }
+        let rel = dir.strip_prefix(parent).unwrap_or(dir);
+        let mut cur = parent.clone();
+        let n = rel.components().count();
+        for (k, c) in rel.components().enumerate() {
+            cur.push(c);
+            if sys::exists(&cur) && k + 1 < n {
+                continue;
+            }
+            sys::mkdir(&cur).map_err(|source| {
+                if source.kind() == std::io::ErrorKind::AlreadyExists {
+                    Error::Exists(group.name.clone())
+                } else {
+                    Error::Mkdir {
+                        path: cur.clone(),
+                        source,
+                    }
+                }
+            })?;
+            created.dirs.push(cur.clone());
+            if is_cpuset {
+                fill_cpuset(&cur)?;
+            }
+            if h.version == Version::V2 && k + 1 < n {
+                enable_controllers(&h.mount, &cur.join("x"), v2_controllers, note)?;
+            }
+        }
+    }
+    Ok(created)
+}
+
+/// rmdir, retrying while the kernel still reports the group busy (tasks that have just
+/// exited are released asynchronously).
+pub fn rmdir_retry(dir: &Path, patience: Duration) -> std::io::Result<()> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match sys::rmdir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && start.elapsed() < patience => {
+                thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Remove `dir` and its subgroups, deepest first; failures are collected in `left`.
+fn remove_tree(label: &str, dir: &Path, left: &mut Vec<String>) {
+    if let Ok(sub) = sys::subdirs(dir) {
+        for s in sub {
+            remove_tree(label, &dir.join(s), left);
+        }
+    }
+    if let Err(e) = rmdir_retry(dir, Duration::from_secs(2)) {
+        left.push(format!(
+            "{label} {}: {}",
+            crate::error::quote(dir),
+            common::exit::message(&e)
+        ));
+    }
+}
+
+/// Remove the group (and, when `recursive`, its subgroups) from every hierarchy.
+/// Refuses before removing anything when the group has processes or children it may
+/// not touch; afterwards, anything that could not be removed is reported.
+pub fn remove(layout: &Layout, group: &Group, recursive: bool) -> Result<(), Error> {
+    let existing = group.existing();
+    if existing.is_empty() {
+        return Err(Error::NoSuchGroup(group.name.clone()));
+    }
+    if !recursive {
+        let children = group.children();
+        if !children.is_empty() {
+            return Err(Error::HasChildren {
+                name: group.name.clone(),
+                children,
+            });
+        }
+    }
+    let procs = group.procs();
+    if !procs.is_empty() {
+        return Err(Error::Populated {
+            name: group.name.clone(),
+            count: procs.len(),
+        });
+    }
+    let mut left = Vec::new();
+    for (i, d) in existing {
+        remove_tree(&layout.hierarchies[i].label(), &d, &mut left);
+    }
+    if left.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Leftover {
+            name: group.name.clone(),
+            left,
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::layout::Hierarchy;
+    use std::fs;
+
+    /// A fake hybrid host in a temp dir: v1 cpu, cpuset, memory, pids, freezer, blkio
+    /// and a unified hierarchy, each with root files.
+    pub fn fake_layout(root: &Path, v2_controllers: &[&str]) -> Layout {
+        let mut hs = Vec::new();
+        for c in ["cpu", "cpuset", "memory", "pids", "freezer", "blkio"] {
+            let m = root.join(c);
+            fs::create_dir_all(&m).unwrap();
+            fs::write(m.join("cgroup.procs"), "").unwrap();
+            if c == "cpuset" {
+                fs::write(m.join("cpuset.cpus"), "0-1\n").unwrap();
+                fs::write(m.join("cpuset.mems"), "0\n").unwrap();
+                fs::write(m.join("cpuset.effective_cpus"), "0-1\n").unwrap();
+            }
+            hs.push(Hierarchy {
+                version: Version::V1,
+                controllers: vec![c.to_owned()],
+                name: None,
+                mount: m,
+                mount_root: "/".into(),
+                self_path: Some("/".into()),
+            });
+        }
+        let u = root.join("unified");
+        fs::create_dir_all(&u).unwrap();
+        fs::write(u.join("cgroup.controllers"), v2_controllers.join(" ")).unwrap();
+        fs::write(u.join("cgroup.subtree_control"), "").unwrap();
+        fs::write(u.join("cgroup.procs"), "").unwrap();
+        hs.push(Hierarchy {
+            version: Version::V2,
+            controllers: v2_controllers.iter().map(|s| (*s).to_owned()).collect(),
+            name: None,
+            mount: u,
+            mount_root: "/".into(),
+            self_path: Some("/".into()),
+        });
+        Layout { hierarchies: hs }
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(components("a/b/").unwrap(), ["a", "b"]);
+        for bad in [
+            "",
+            "/",
+            "/abs",
+            "a/../b",
+            "..",
+            ".",
+            "memory.max",
+            "a/cgroup.procs",
+            "tasks",
+            "x\ny",
+        ] {
+            assert!(components(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(components("web.1").is_ok());
+        assert_eq!(Parent::parse("self").unwrap(), Parent::Own);
+        assert_eq!(Parent::parse("/").unwrap(), Parent::Root);
+        assert_eq!(Parent::parse("/a/b/").unwrap(), Parent::Path("/a/b".into()));
+        assert!(Parent::parse("a").is_err());
+        assert!(Parent::parse("/a/../b").is_err());
+    }
+
+    #[test]
+    fn resolve_per_hierarchy() {
+        let t = tempfile::tempdir().unwrap();
+        let mut l = fake_layout(t.path(), &[]);
+        l.hierarchies[2].self_path = Some("/sess/1".into());
+        l.hierarchies[3].self_path = None;
+        let g = Group::resolve(&l, &Parent::Own, "web/a").unwrap();
+        assert_eq!(g.name, "web/a");
+        assert_eq!(g.dir(0).unwrap(), t.path().join("cpu/web/a"));
+        assert_eq!(g.dir(2).unwrap(), t.path().join("memory/sess/1/web/a"));
+        assert_eq!(g.dir(3), None);
+        let g = Group::resolve(&l, &Parent::Path("/p".into()), "x").unwrap();
+        assert_eq!(g.dir(1).unwrap(), t.path().join("cpuset/p/x"));
+    }
+
+    #[test]
+    fn create_is_all_or_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let l = fake_layout(t.path(), &[]);
+        let g = Group::resolve(&l, &Parent::Root, "a").unwrap();
+        // Block the pids hierarchy with a file where the directory would go.
+        fs::write(t.path().join("pids/a"), "").unwrap();
+        assert!(matches!(
+            create(&l, &g, &[], &|_| {}),
+            Err(Error::Exists(_))
+        ));
+        fs::remove_file(t.path().join("pids/a")).unwrap();
+        // A fake cpuset group has no files: fill_cpuset fails after mkdir → undone.
+        let err = create(&l, &g, &[], &|_| {}).unwrap_err();
+        assert!(matches!(err, Error::Write { .. }), "{err:?}");
+        assert!(g.existing().is_empty(), "{:?}", g.existing());
+    }
+
+    #[test]
+    fn enabling_v2_controllers_is_minimal_and_reported() {
+        let t = tempfile::tempdir().unwrap();
+        let top = t.path();
+        fs::write(top.join("cgroup.controllers"), "cpu memory pids").unwrap();
+        fs::write(top.join("cgroup.subtree_control"), "memory").unwrap();
+        fs::create_dir(top.join("a")).unwrap();
+        fs::write(top.join("a/cgroup.controllers"), "memory").unwrap();
+        fs::write(top.join("a/cgroup.subtree_control"), "").unwrap();
+        let notes = std::cell::RefCell::new(Vec::new());
+        let note = |s: &str| notes.borrow_mut().push(s.to_owned());
+        enable_controllers(top, &top.join("a/b"), &["memory"], &note).unwrap();
+        assert_eq!(
+            fs::read_to_string(top.join("cgroup.subtree_control")).unwrap(),
+            "memory"
+        );
+        assert_eq!(
+            fs::read_to_string(top.join("a/cgroup.subtree_control")).unwrap(),
+            "+memory"
+        );
+        assert_eq!(notes.borrow().len(), 1);
+        assert!(notes.borrow()[0].starts_with("enabled memory in '"));
+        let err = enable_controllers(top, &top.join("a/b"), &["pids"], &note).unwrap_err();
+        assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
+    }
+}

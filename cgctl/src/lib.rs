@@ -1,0 +1,417 @@
+//! cgctl: one cgroup tool for v1, v2 and hybrid hosts. Linux only.
+//!
+//! [`run`] takes a [`cli::Config`] and does one command; it writes data to the `out`
+//! it is given (main passes stdout), notices to `note` (stderr), and never exits. The
+//! modules, in the order a `set` goes through them: [`layout`] (which hierarchies, where),
+//! [`group`] (NAME → a directory per hierarchy; create, delete), [`keys`] (named limits
+//! and raw keys → version-neutral knobs), [`plan`] (knobs → ordered writes with undo),
+//! [`convert`] (the v1 ↔ v2 formulas), [`value`] (file formats); and beside them
+//! [`get`], [`stat`] (accounting, list, top), [`control`] (freeze, kill, move, exec),
+//! [`check`], [`sys`] (every kernel call, traced).
+
+pub mod check;
+pub mod cli;
+pub mod control;
+pub mod convert;
+pub mod error;
+pub mod get;
+pub mod group;
+pub mod keys;
+pub mod layout;
+pub mod plan;
+pub mod stat;
+pub mod sys;
+pub mod value;
+
+use std::io::Write;
+use std::thread;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value as Json;
+
+use cli::Command;
+pub use cli::Config;
+pub use error::Error;
+use group::Group;
+use keys::{Knob, Request};
+use layout::{Layout, Version};
+use plan::Target;
+
+/// Map a write to stdout: a closed pipe ends quietly.
+struct Out<'a> {
+    w: &'a mut dyn Write,
+    closed: bool,
+}
+
+impl Out<'_> {
+    fn line(&mut self, s: &str) -> Result<(), Error> {
+        if self.closed {
+            return Ok(());
+        }
+        match writeln!(self.w, "{s}") {
+            Ok(()) => Ok(()),
+            Err(e) if common::exit::is_broken_pipe(&e) => {
+                self.closed = true;
+                Ok(())
+            }
+            Err(e) => Err(Error::Output(e)),
+        }
+    }
+
+    fn json<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        let s = common::json::to_line(v).map_err(Error::Output)?;
+        self.line(&s)
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        match self.w.flush() {
+            Err(e) if common::exit::is_broken_pipe(&e) => {
+                self.closed = true;
+                Ok(())
+            }
+            r => r.map_err(Error::Output),
+        }
+    }
+}
+
+/// An ordered JSON object (serde_json's own map is sorted).
+struct Ordered(Vec<(String, Json)>);
+
+impl serde::Serialize for Ordered {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// Parse the (key, value) pairs of `create`/`set` into requests, after checking every
+/// one: nothing is written before all of them parse.
+fn requests(pairs: &[(String, String)], target: &Target<'_>) -> Result<Vec<Request>, Error> {
+    pairs
+        .iter()
+        .map(|(k, v)| keys::parse(k, k, v, &|f| plan::native_exists(f, target)))
+        .collect()
+}
+
+/// The controllers the requests need on the unified hierarchy (v2 only).
+fn v2_controllers(layout: &Layout, reqs: &[Request]) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for r in reqs {
+        let c: &'static str = match &r.knob {
+            Knob::Memory(..)
+            | Knob::MemorySoft(_)
+            | Knob::Swap(_)
+            | Knob::MemSw(_)
+            | Knob::MemoryHigh(_)
+            | Knob::MemoryMin(_) => "memory",
+            Knob::Cpus(_) | Knob::Mems(_) => "cpuset",
+            Knob::CpuLimit(_)
+            | Knob::CpuBandwidth(..)
+            | Knob::CpuWeight(_)
+            | Knob::CpuShares(_)
+            | Knob::CpuBurst(_)
+            | Knob::CpuIdle(_) => "cpu",
+            Knob::Pids(_) => "pids",
+            Knob::IoWeight(_) | Knob::BlkioWeight(_) | Knob::BfqWeight(_) | Knob::IoMax(_) => "io",
+            Knob::Frozen(_) | Knob::Native(..) => continue,
+        };
+        if layout.home(c).is_some_and(|h| h.version == Version::V2) && !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Parse requests whose syntax does not depend on the group (before it exists).
+fn requests_syntax(pairs: &[(String, String)]) -> Result<Vec<Request>, Error> {
+    pairs
+        .iter()
+        .map(|(k, v)| keys::parse(k, k, v, &|_| false))
+        .collect()
+}
+
+/// Do the command. Returns the exit status (0, or 1 for `check` with something missing).
+pub fn run(cfg: &Config, out: &mut dyn Write, note: &dyn Fn(&str)) -> Result<i32, Error> {
+    let mut out = Out {
+        w: out,
+        closed: false,
+    };
+    if cfg.command == Command::Check {
+        let layout = Layout::detect().ok();
+        let items = check::run(layout.as_ref());
+        for i in &items {
+            if cfg.json {
+                out.json(i)?;
+            } else {
+                out.line(&check::line(i))?;
+            }
+        }
+        return Ok(i32::from(items.iter().any(|i| !i.ok)));
+    }
+    let layout = Layout::detect()?;
+    let resolve = |name: &str| Group::resolve(&layout, &cfg.parent, name);
+    match &cfg.command {
+        Command::Create { name, limits } => {
+            let group = resolve(name)?;
+            // Every value must parse before anything is made.
+            let syntax = requests_syntax(limits)?;
+            let created = group::create(&layout, &group, &v2_controllers(&layout, &syntax), note)?;
+            let target = Target {
+                layout: &layout,
+                group: &group,
+                check_devices: true,
+            };
+            let reqs = requests(limits, &target)?;
+            let actions = plan::plan(&reqs, &target)?;
+            plan::apply(&actions, &group.name)?;
+            created.keep();
+        }
+        Command::Set { name, limits } => {
+            let group = resolve(name)?;
+            group.require(&layout)?;
+            let target = Target {
+                layout: &layout,
+                group: &group,
+                check_devices: true,
+            };
+            let reqs = requests(limits, &target)?;
+            for (i, h) in layout.hierarchies.iter().enumerate() {
+                if h.version == Version::V2
+                    && let Some(d) = group.dir(i)
+                {
+                    group::enable_controllers(&h.mount, d, &v2_controllers(&layout, &reqs), note)?;
+                }
+            }
+            let actions = plan::plan(&reqs, &target)?;
+            plan::apply(&actions, &group.name)?;
+        }
+        Command::Get { name, keys: wanted } => {
+            let group = resolve(name)?;
+            if group.existing().is_empty() {
+                return Err(Error::NoSuchGroup(group.name));
+            }
+            let target = Target {
+                layout: &layout,
+                group: &group,
+                check_devices: false,
+            };
+            if wanted.is_empty() {
+                let mut obj = Vec::new();
+                for def in keys::NAMED {
+                    match get::get_key(def.key, &target) {
+                        Ok((lines, json)) => {
+                            if !cfg.json {
+                                for l in &lines {
+                                    out.line(&format!("{}={l}", def.key))?;
+                                }
+                            }
+                            obj.push((def.key.to_owned(), json));
+                        }
+                        Err(
+                            Error::Unavailable { .. }
+                            | Error::Read { .. }
+                            | Error::Incomplete { .. },
+                        ) => {
+                            obj.push((def.key.to_owned(), Json::Null));
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                if cfg.json {
+                    out.json(&Ordered(obj))?;
+                }
+            } else {
+                let mut obj = Vec::new();
+                let mut text = Vec::new();
+                for k in wanted {
+                    let (lines, json) = get::get_key(k, &target)?;
+                    text.push((k, lines));
+                    obj.push((k.clone(), json));
+                }
+                if cfg.json {
+                    out.json(&Ordered(obj))?;
+                } else if text.len() == 1 {
+                    for l in &text[0].1 {
+                        out.line(l)?;
+                    }
+                } else {
+                    for (k, lines) in &text {
+                        for l in lines {
+                            out.line(&format!("{k}={l}"))?;
+                        }
+                    }
+                }
+            }
+        }
+        Command::Exec { name, create, argv } => {
+            let group = resolve(name)?;
+            out.flush()?;
+            control::exec(&layout, &group, *create, argv, note)?;
+        }
+        Command::Move { name, pids } => {
+            let group = resolve(name)?;
+            control::move_pids(&layout, &group, pids)?;
+        }
+        Command::Stat { name } => {
+            let group = resolve(name)?;
+            group.require(&layout)?;
+            let homes = stat::Homes::of(&layout, &group);
+            let rows = stat::collect(&homes, &group.name, false);
+            if let Some(s) = rows.first() {
+                if cfg.json {
+                    out.json(s)?;
+                } else {
+                    for l in stat::stat_lines(s) {
+                        out.line(&l)?;
+                    }
+                }
+            }
+        }
+        Command::List { name } => {
+            let rows = tree(&layout, &cfg.parent, name.as_deref())?;
+            if !cfg.json {
+                out.line(stat::LIST_HEADER)?;
+            }
+            for s in &rows {
+                if cfg.json {
+                    out.json(s)?;
+                } else {
+                    out.line(&stat::list_row(s))?;
+                }
+            }
+        }
+        Command::Top {
+            name,
+            interval,
+            count,
+        } => {
+            if !cfg.json {
+                out.line(stat::TOP_HEADER)?;
+            }
+            let mut prev = tree(&layout, &cfg.parent, name.as_deref())?;
+            let mut t0 = Instant::now();
+            let mut n = 0u64;
+            while count.is_none_or(|c| n < c) && !out.closed {
+                thread::sleep(*interval);
+                let rows = tree(&layout, &cfg.parent, name.as_deref())?;
+                let dt = t0.elapsed().as_secs_f64();
+                t0 = Instant::now();
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64());
+                let clock = clock(now);
+                for s in &rows {
+                    let before = prev.iter().find(|p| p.name == s.name).unwrap_or(s);
+                    let r = stat::rate(now, dt, before, s);
+                    if cfg.json {
+                        out.json(&r)?;
+                    } else {
+                        out.line(&stat::top_row(&r, &clock))?;
+                    }
+                }
+                out.flush()?;
+                prev = rows;
+                n += 1;
+            }
+        }
+        Command::Freeze { name, on, timeout } => {
+            let group = resolve(name)?;
+            group.require(&layout)?;
+            let target = Target {
+                layout: &layout,
+                group: &group,
+                check_devices: false,
+            };
+            control::freeze(&target, *on, *timeout)?;
+        }
+        Command::Kill {
+            name,
+            signal,
+            timeout,
+        } => {
+            let group = resolve(name)?;
+            if group.existing().is_empty() {
+                return Err(Error::NoSuchGroup(group.name));
+            }
+            let target = Target {
+                layout: &layout,
+                group: &group,
+                check_devices: false,
+            };
+            control::kill(&target, *signal, *timeout)?;
+        }
+        Command::Delete {
+            name,
+            kill,
+            recursive,
+            timeout,
+        } => {
+            let group = resolve(name)?;
+            if group.existing().is_empty() {
+                return Err(Error::NoSuchGroup(group.name));
+            }
+            if *kill {
+                if !*recursive {
+                    let children = group.children();
+                    if !children.is_empty() {
+                        return Err(Error::HasChildren {
+                            name: group.name.clone(),
+                            children,
+                        });
+                    }
+                }
+                let target = Target {
+                    layout: &layout,
+                    group: &group,
+                    check_devices: false,
+                };
+                control::kill(&target, nix::sys::signal::Signal::SIGKILL, *timeout)?;
+            }
+            group::remove(&layout, &group, *recursive)?;
+        }
+        Command::Check => unreachable!(),
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+/// The rows of `list`/`top`: NAME and its descendants, or every group below the parent.
+fn tree(
+    layout: &Layout,
+    parent: &group::Parent,
+    name: Option<&str>,
+) -> Result<Vec<stat::Stat>, Error> {
+    match name {
+        Some(n) => {
+            let group = Group::resolve(layout, parent, n)?;
+            if group.existing().is_empty() {
+                return Err(Error::NoSuchGroup(group.name));
+            }
+            Ok(stat::collect(
+                &stat::Homes::of(layout, &group),
+                &group.name,
+                true,
+            ))
+        }
+        None => {
+            let dirs = group::parent_dirs(layout, parent);
+            let top = Group {
+                name: String::new(),
+                parents: dirs.clone(),
+                dirs,
+            };
+            Ok(stat::collect(&stat::Homes::of(layout, &top), "", true))
+        }
+    }
+}
+
+/// `HH:MM:SS` (UTC) of a time in seconds since the epoch.
+fn clock(t: f64) -> String {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let s = t as u64 % 86_400;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
