@@ -410,7 +410,7 @@ fn test_executable(root: &Path, test: &str) -> Result<PathBuf> {
 fn steps(root: &Path, payload: &mut Payload) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     let mut tools = Vec::new();
-    for (package, test, filter) in [("cgctl", "cgctl", ""), ("netlink-tool", "netlink", "vlan")] {
+    for (package, test, filter) in [("cgctl", "cgctl", ""), ("netlink-tool", "netlink_vlan", "")] {
         if !root.join(package).join("Cargo.toml").is_file() {
             continue;
         }
@@ -437,6 +437,20 @@ fn steps(root: &Path, payload: &mut Payload) -> Result<Vec<Step>> {
             root.join("target/debug").join(t),
             format!("{GUEST_BIN}/{t}"),
         ));
+    }
+    if tools.contains(&"netlink-tool") {
+        // The tests observe with iproute2 and nftables (busybox's ip has no -j or netns):
+        // first on the guest's PATH, ahead of busybox's applets.
+        for host in ["/usr/sbin/ip", "/usr/sbin/nft"] {
+            let name = Path::new(host)
+                .file_name()
+                .context("name")?
+                .to_string_lossy()
+                .into_owned();
+            payload
+                .files
+                .push((PathBuf::from(host), format!("{GUEST_BIN}/{name}")));
+        }
     }
     if tools.contains(&"cgctl") {
         steps.insert(
