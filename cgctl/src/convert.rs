@@ -242,7 +242,11 @@ mod tests {
             (100, Io, Blkio, 19),
             (42, Io, Io, 42),
         ] {
-            assert_eq!(io_weight_between(n, from, to), want, "{n} {from:?} -> {to:?}");
+            assert_eq!(
+                io_weight_between(n, from, to),
+                want,
+                "{n} {from:?} -> {to:?}"
+            );
         }
     }
 

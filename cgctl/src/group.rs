@@ -420,12 +420,27 @@ pub fn rmdir_retry(dir: &Path, patience: Duration) -> std::io::Result<()> {
         match sys::rmdir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && start.elapsed() < patience => {
+            Err(e)
+                if e.raw_os_error() == Some(libc::EBUSY)
+                    && start.elapsed() < patience
+                    && !is_mount_point(dir) =>
+            {
                 thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(50));
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// True when something is mounted on `dir` (its device differs from its parent's):
+/// the EBUSY of rmdir is then not transient.
+fn is_mount_point(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let parent = dir.parent().unwrap_or(dir);
+    match (dir.metadata(), parent.metadata()) {
+        (Ok(a), Ok(b)) => a.dev() != b.dev(),
+        _ => false,
     }
 }
 

@@ -225,15 +225,21 @@ pub fn lookup(key: &str) -> Option<KeyDef> {
     NAMED.iter().chain(RAW).find(|d| d.key == key).copied()
 }
 
-/// The known key nearest to `key` (edit distance), for the unknown-key message.
+/// The known key nearest to `key`, for the unknown-key message: edit distance, where a
+/// typo in the start of a long key (`memory.limt` for `memory.limit_in_bytes`) counts as
+/// the typo plus one.
 pub fn nearest(key: &str) -> Option<String> {
     NAMED
         .iter()
         .chain(RAW)
-        .map(|d| (distance(key, d.key), d.key))
+        .map(|d| {
+            let prefix: String = d.key.chars().take(key.chars().count()).collect();
+            let score = distance(key, d.key).min(distance(key, &prefix) + 1);
+            (score, d.kind.read_only(), d.key)
+        })
         .min()
-        .filter(|(d, k)| *d <= k.len().max(key.len()) / 2)
-        .map(|(_, k)| k.to_owned())
+        .filter(|(d, ..)| *d <= key.len() / 2)
+        .map(|(.., k)| k.to_owned())
 }
 
 /// Levenshtein distance.
@@ -518,6 +524,9 @@ mod tests {
             e.to_string(),
             "unknown key 'memory.limt_in_bytes' (did you mean 'memory.limit_in_bytes'?)"
         );
+        assert_eq!(nearest("cpu.share").as_deref(), Some("cpu.shares"));
+        assert_eq!(nearest("memory.swap").as_deref(), Some("memory.swap.max"));
+        assert_eq!(nearest("cpu-limt").as_deref(), Some("cpu-limit"));
         assert!(matches!(
             p("zzzzzzzzzzzzzzzzzzzz", "1"),
             Err(Error::UnknownKey { nearest: None, .. })

@@ -17,7 +17,7 @@ fn main() {
         Parsed::Run(cfg) => {
             trace::init(TOOL, cfg.verbose);
             cgctl::run(&cfg, &mut std::io::stdout().lock(), &|n| {
-                eprintln!("{TOOL}: {n}")
+                eprintln!("{TOOL}: {n}");
             })
         }
     });

@@ -506,7 +506,10 @@ fn io_unavailable(target: &Target<'_>, what: &str, files: &str) -> Error {
 /// The I/O weight files of a version and their scales, in order of preference.
 pub fn io_weight_files(ver: Version) -> &'static [(&'static str, IoScale)] {
     match ver {
-        Version::V1 => &[("blkio.bfq.weight", IoScale::Bfq), ("blkio.weight", IoScale::Blkio)],
+        Version::V1 => &[
+            ("blkio.bfq.weight", IoScale::Bfq),
+            ("blkio.weight", IoScale::Blkio),
+        ],
         Version::V2 => &[("io.weight", IoScale::Io), ("io.bfq.weight", IoScale::Bfq)],
     }
 }

@@ -6,6 +6,7 @@
 //! The tools are built before the tests run (`cargo xtask test` does it); the tests find
 //! them next to the test executable's target directory, or in `$TOOLKIT_BIN_DIR`.
 
+pub mod cgroups;
 pub mod guard;
 pub mod netns;
 pub mod rootfs;

@@ -1,0 +1,892 @@
+//! cgctl end to end, on whatever layout the host has (hybrid v1 here, pure v2 in the VM
+//! lane): every group lives below this test process's own cgroup (`CGCTL_PARENT=self`)
+//! and is removed by a guard. Each test finds the kernel's own files for its layout
+//! (`integration::cgroups::controller_dir`) and checks cgctl against them.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::process::{Child, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use integration::cgroups::{self, Group, Version, cgctl, controller_dir, existing, read};
+use integration::{Output, require_root, run};
+
+fn ok(args: &[&str]) -> Output {
+    let o = run(cgctl().args(args));
+    o.ok();
+    o
+}
+
+fn stat(name: &str) -> serde_json::Value {
+    let o = ok(&["stat", name, "--json"]);
+    serde_json::from_str(o.stdout.trim()).expect("stat --json is one object")
+}
+
+fn num(v: &serde_json::Value, key: &str) -> u64 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
+/// Start `cgctl exec NAME -- sh -c SCRIPT` in the background and wait until the group
+/// holds `procs` processes.
+fn spawn_in(name: &str, script: &str, procs: u64) -> Child {
+    let child = cgctl()
+        .args(["exec", name, "--", "sh", "-c", script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn cgctl exec");
+    let start = Instant::now();
+    while num(&stat(name), "processes") < procs {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the group never held {procs} processes"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
+fn reap(mut child: Child) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    let st = child.wait().expect("wait");
+    st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
+}
+
+const BURN: &str = "while :; do :; done";
+
+// ---- no root needed: refused before anything is touched ----
+
+#[test]
+fn bad_names_values_and_keys_exit_2_with_one_line() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["create", "../x"],
+            "cgctl: invalid cgroup name '../x': '.' and '..' are not allowed\n",
+        ),
+        (
+            &["create", "/abs"],
+            "cgctl: invalid cgroup name '/abs': NAME is relative to the parent (use --parent for absolute paths)\n",
+        ),
+        (
+            &["create", "a/memory.max"],
+            "cgctl: invalid cgroup name 'a/memory.max': a component looks like a control file\n",
+        ),
+        (
+            &["create", "x", "--memory", "lots"],
+            "cgctl: invalid memory 'lots': unknown unit (use K, M, G, T, P or E)\n",
+        ),
+        (
+            &["create", "x", "--cpu-limit", "fast"],
+            "cgctl: invalid cpu-limit 'fast': not a percentage, QUOTA/PERIOD or 'max'\n",
+        ),
+        (
+            &["create", "x", "--cpus", "3-1"],
+            "cgctl: invalid cpus '3-1': range '3-1' runs backwards\n",
+        ),
+        (
+            &["create", "x", "--cpu-weight", "0"],
+            "cgctl: invalid cpu-weight '0': out of range 1..10000\n",
+        ),
+        (
+            &["create", "x", "--pids", "ten"],
+            "cgctl: invalid pids 'ten': not a number or 'max'\n",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = run(cgctl().args(*args));
+        assert_eq!(o.code, 2, "{args:?}: {o}");
+        assert_eq!(o.stderr, *want, "{args:?}");
+        assert_eq!(o.stdout, "");
+    }
+    let o = run(cgctl().args(["--parent", "rel", "list"]));
+    o.expect_code(2);
+    assert_eq!(
+        o.stderr,
+        "cgctl: invalid cgroup name 'rel': --parent must be 'self' or an absolute cgroup path\n"
+    );
+    let o = run(cgctl().args(["frobnicate"]));
+    o.expect_code(2);
+    assert!(
+        o.stderr
+            .starts_with("cgctl: unrecognized subcommand 'frobnicate'\n"),
+        "{o}"
+    );
+    assert!(
+        o.stderr
+            .ends_with("Try 'cgctl --help' for more information.\n"),
+        "{o}"
+    );
+    // exec is a chain-loader: its own usage errors are 125.
+    let o = run(cgctl().args(["exec", "x"]));
+    o.expect_code(125);
+    let o = run(cgctl().arg("--help"));
+    o.ok();
+    assert!(o.stdout.contains("Usage: cgctl"));
+}
+
+// ---- root: real groups below this process's own cgroup ----
+
+#[test]
+fn create_get_set_delete_on_every_hierarchy() {
+    if !require_root("cgctl create") {
+        return;
+    }
+    let g = Group::new();
+    let n = g.name.as_str();
+    ok(&[
+        "create",
+        n,
+        "--memory",
+        "256M",
+        "--pids",
+        "100",
+        "--cpu-limit",
+        "25%",
+    ]);
+    // Every hierarchy has the group.
+    assert_eq!(existing(n).len(), cgroups::group_dirs(n).len());
+    let (mv, mem) = controller_dir(n, "memory").expect("a memory controller");
+    let want_mem = "268435456";
+    match mv {
+        Version::V1 => assert_eq!(read(&mem.join("memory.limit_in_bytes")), want_mem),
+        Version::V2 => assert_eq!(read(&mem.join("memory.max")), want_mem),
+    }
+    let (pv, pids) = controller_dir(n, "pids").expect("pids");
+    let _ = pv;
+    assert_eq!(read(&pids.join("pids.max")), "100");
+    let (cv, cpu) = controller_dir(n, "cpu").expect("cpu");
+    match cv {
+        Version::V1 => assert_eq!(read(&cpu.join("cpu.cfs_quota_us")), "25000"),
+        Version::V2 => assert_eq!(read(&cpu.join("cpu.max")), "25000 100000"),
+    }
+    // get: every named limit, as KEY=VALUE lines and as one JSON object.
+    let o = ok(&["get", n]);
+    assert!(o.stdout.contains("memory=268435456\n"), "{o}");
+    assert!(o.stdout.contains("pids=100\n"), "{o}");
+    assert!(o.stdout.contains("cpu-limit=25000/100000\n"), "{o}");
+    let o = ok(&["get", n, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(o.stdout.trim()).unwrap();
+    assert_eq!(v["memory"], 268_435_456);
+    assert_eq!(v["cpu-weight"], 100);
+    assert_eq!(v["cpu-shares"], 1024);
+    // One key: the bare value; both versions' names answer.
+    assert_eq!(ok(&["get", n, "memory"]).stdout, "268435456\n");
+    assert_eq!(ok(&["get", n, "memory.max"]).stdout, "268435456\n");
+    assert_eq!(
+        ok(&["get", n, "memory.limit_in_bytes"]).stdout,
+        "268435456\n"
+    );
+    assert_eq!(ok(&["get", n, "cpu.max"]).stdout, "25000 100000\n");
+    assert_eq!(ok(&["get", n, "cpu.cfs_quota_us"]).stdout, "25000\n");
+    // set, and get reads it back; unknown keys name the nearest.
+    ok(&["set", n, "--memory", "128M", "pids=max"]);
+    assert_eq!(
+        ok(&["get", n, "memory", "pids"]).stdout,
+        "memory=134217728\npids=max\n"
+    );
+    let o = run(cgctl().args(["set", n, "memory.limt=1"]));
+    o.expect_code(2);
+    assert_eq!(
+        o.stderr,
+        "cgctl: unknown key 'memory.limt' (did you mean 'memory.limit_in_bytes'?)\n"
+    );
+    let o = run(cgctl().args(["create", n]));
+    o.expect_code(1);
+    assert_eq!(o.stderr, format!("cgctl: cgroup '{n}' already exists\n"));
+    ok(&["delete", n]);
+    assert_eq!(existing(n), Vec::<std::path::PathBuf>::new());
+    let o = run(cgctl().args(["delete", n]));
+    o.expect_code(1);
+    assert_eq!(o.stderr, format!("cgctl: no such cgroup '{n}'\n"));
+}
+
+#[test]
+fn memory_limit_oom_kills_and_stat_reports_it() {
+    if !require_root("cgctl memory") {
+        return;
+    }
+    let g = Group::new();
+    let n = g.name.as_str();
+    ok(&["create", n, "--memory", "32M"]);
+    if controller_dir(n, "memory")
+        .is_some_and(|(v, d)| v == Version::V1 && d.join("memory.memsw.limit_in_bytes").exists())
+    {
+        ok(&["set", n, "--swap", "0"]);
+    }
+    // dd fills a 64 MiB buffer: twice the limit.
+    let o = run(cgctl().args([
+        "exec",
+        n,
+        "--",
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=64M",
+        "count=1",
+    ]));
+    assert_eq!(o.code, 137, "the hog was not OOM-killed: {o}");
+    let s = stat(n);
+    assert!(num(&s, "oom_kills") >= 1, "{s}");
+    assert!(num(&s, "memory_peak") <= 32 << 20, "{s}");
+    assert!(num(&s, "memory_peak") >= 16 << 20, "{s}");
+}
+
+#[test]
+fn cpu_limit_holds_half_a_cpu() {
+    if !require_root("cgctl cpu") {
+        return;
+    }
+    let g = Group::new();
+    let n = g.name.as_str();
+    // A high weight keeps the burners from being starved by the rest of a busy host,
+    // so that the quota, not contention, decides what they get.
+    ok(&["create", n, "--cpu-limit", "50%", "--cpu-weight", "1000"]);
+    let child = spawn_in(n, &format!("{BURN} & {BURN} & wait"), 3);
+    thread::sleep(Duration::from_millis(500));
+    let (u0, t0) = (num(&stat(n), "cpu_usage_usec"), Instant::now());
+    thread::sleep(Duration::from_secs(3));
+    let s = stat(n);
+    let (u1, t1) = (num(&s, "cpu_usage_usec"), Instant::now());
+    #[allow(clippy::cast_precision_loss)]
+    let pct = (u1 - u0) as f64 / (t1 - t0).as_micros() as f64 * 100.0;
+    assert!(
+        (45.0..=55.0).contains(&pct),
+        "{pct:.1}% of a CPU, not 50 ± 5: {s}"
+    );
+    assert!(num(&s, "cpu_nr_throttled") > 0, "{s}");
+    ok(&["kill", n]);
+    assert_eq!(reap(child), 137);
+}
+
+#[test]
+fn cpuset_pins_to_cpu_0() {
+    if !require_root("cgctl cpuset") {
+        return;
+    }
+    let g = Group::new();
+    let n = g.name.as_str();
+    ok(&["create", n, "--cpus", "0"]);
+    let child = spawn_in(n, &format!("{BURN} & {BURN} & wait"), 3);
+    thread::sleep(Duration::from_millis(300));
+    let dir =
+        controller_dir(n, "cpuset").map_or_else(|| cgroups::group_dirs(n)[0].clone(), |(_, d)| d);
+    let pids: Vec<i32> = read(&dir.join("cgroup.procs"))
+        .lines()
+        .filter_map(|l| l.parse().ok())
+        .collect();
+    assert_eq!(pids.len(), 3);
+    for p in pids {
+        let status = fs::read_to_string(format!("/proc/{p}/status")).unwrap();
+        assert!(status.contains("Cpus_allowed_list:\t0\n"), "{p}: {status}");
+        let stat = fs::read_to_string(format!("/proc/{p}/stat")).unwrap();
+        let after = stat.rsplit_once(')').unwrap().1;
+        let cpu: u32 = after.split_whitespace().nth(36).unwrap().parse().unwrap();
+        assert_eq!(cpu, 0, "pid {p} last ran on CPU {cpu}");
+    }
+    assert_eq!(ok(&["get", n, "cpus"]).stdout, "0\n");
+    ok(&["kill", n]);
+    reap(child);
+}
+
+#[test]
+fn pids_limit_stops_a_fork_loop() {
+    if !require_root("cgctl pids") {
+        return;
+    }
+    let g = Group::new();
+    let n = g.name.as_str();
+    ok(&["create", n, "--pids", "10"]);
+    let dir = integration::tempdir();
+    let log = dir.path().join("started");
+    // At most 30 forks; the shell stops at the first refused fork.
+    let script = format!(
+        "i=0; while [ $i -lt 30 ]; do sleep 30 </dev/null >/dev/null 2>&1 & echo $i >> {}; i=$((i+1)); done",
+        log.display()
+    );
+    let o = run(cgctl().args(["exec", n, "--", "sh", "-c", &script]));
+    assert_ne!(o.code, 0, "{o}");
+    assert!(o.stderr.to_lowercase().contains("fork"), "{o}");
+    let started = fs::read_to_string(&log).unwrap_or_default().lines().count();
+    assert!((1..=9).contains(&started), "{started} children started");
+    let s = stat(n);
+    assert!(num(&s, "pids_current") <= 10, "{s}");
+    if let Some(peak) = s["pids_peak"].as_u64() {
+        assert_eq!(peak, 10, "{s}");
+    }
+    ok(&["kill", n]);
+}
+
+#[test]
+fn freeze_stops_progress_and_thaw_resumes() {
+    if !require_root("cgctl freeze") {
+        return;
+    }
+    let g = Group::new();
+    let n = g.name.as_str();
+    ok(&["create", n]);
+    let child = spawn_in(n, BURN, 1);
+    ok(&["freeze", n]);
+    let s = stat(n);
+    assert_eq!(s["frozen"], true, "{s}");
+    let u0 = num(&s, "cpu_usage_usec");
+    thread::sleep(Duration::from_millis(300));
+    let u1 = num(&stat(n), "cpu_usage_usec");
+    assert!(u1 - u0 < 1000, "a frozen group ran {} µs", u1 - u0);
+    ok(&["thaw", n]);
+    assert_eq!(stat(n)["frozen"], false);
+    thread::sleep(Duration::from_millis(300));
+    let u2 = num(&stat(n), "cpu_usage_usec");
+    assert!(
+        u2 - u1 > 50_000,
+        "thawed group ran only {} µs in 300 ms",
+        u2 - u1
+    );
+    ok(&["kill", n]);
+    reap(child);
+}
+
+#[test]
+fn kill_empties_the_group() {
+    if !require_root("cgctl kill") {
+        return;
+    }
+    let g = Group::new();
+    let n = g.name.as_str();
+    ok(&["create", n]);
+    let child = spawn_in(n, "sleep 100 & sleep 100 & exec sleep 100", 3);
+    let o = ok(&["kill", n]);
+    assert_eq!(o.stderr, "");
+    assert_eq!(num(&stat(n), "processes"), 0);
+    assert_eq!(reap(child), 137);
+    // A catchable signal: the shell's children get SIGTERM and die of it.
+    let child = spawn_in(n, "sleep 100 & exec sleep 100", 2);
+    ok(&["kill", n, "--signal", "TERM"]);
+    assert_eq!(num(&stat(n), "processes"), 0);
+    assert_eq!(reap(child), 143);
+    // Killing an empty group is fine.
+    ok(&["kill", n]);
+}
+
+/// The first block device's MAJ:MIN, for io.max (None in a VM without disks).
+fn block_device() -> Option<String> {
+    let mut devs: Vec<String> = fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            !n.starts_with("loop") && !n.starts_with("zram") && !n.starts_with("ram")
+        })
+        .filter_map(|e| fs::read_to_string(e.path().join("dev")).ok())
+        .map(|s| s.trim().to_owned())
+        .collect();
+    devs.sort();
+    devs.into_iter().next()
+}
+
+#[test]
+fn keys_of_the_other_version_are_translated() {
+    if !require_root("cgctl keys") {
+        return;
+    }
+    let g = Group::new();
+    let n = g.name.as_str();
+    ok(&[
+        "create",
+        n,
+        "--memory",
+        "max",
+        "--pids",
+        "max",
+        "--cpu-weight",
+        "100",
+    ]);
+    let (ver, mem) = controller_dir(n, "memory").expect("memory");
+    let (_, cpu) = controller_dir(n, "cpu").expect("cpu");
+    let (_, pids) = controller_dir(n, "pids").expect("pids");
+    let (_, frz) = controller_dir(n, "freezer").expect("freezer");
+    let dev = block_device();
+    // (key of the OTHER version = value, native file, expected content)
+    let mut cases: Vec<(String, std::path::PathBuf, String)> = match ver {
+        Version::V1 => vec![
+            (
+                "memory.max=64M".into(),
+                mem.join("memory.limit_in_bytes"),
+                "67108864".into(),
+            ),
+            (
+                "memory.low=32M".into(),
+                mem.join("memory.soft_limit_in_bytes"),
+                "33554432".into(),
+            ),
+            (
+                "cpu.max=20000 50000".into(),
+                cpu.join("cpu.cfs_quota_us"),
+                "20000".into(),
+            ),
+            (
+                "cpu.max=20000 50000".into(),
+                cpu.join("cpu.cfs_period_us"),
+                "50000".into(),
+            ),
+            (
+                "cpu.max=max".into(),
+                cpu.join("cpu.cfs_quota_us"),
+                "-1".into(),
+            ),
+            (
+                "cpu.weight=100".into(),
+                cpu.join("cpu.shares"),
+                "1024".into(),
+            ),
+            (
+                "cpu.weight=10000".into(),
+                cpu.join("cpu.shares"),
+                "262144".into(),
+            ),
+            ("pids.max=20".into(), pids.join("pids.max"), "20".into()),
+            (
+                "cgroup.freeze=1".into(),
+                frz.join("freezer.state"),
+                "FROZEN".into(),
+            ),
+            (
+                "cgroup.freeze=0".into(),
+                frz.join("freezer.state"),
+                "THAWED".into(),
+            ),
+        ],
+        Version::V2 => vec![
+            (
+                "memory.limit_in_bytes=64M".into(),
+                mem.join("memory.max"),
+                "67108864".into(),
+            ),
+            (
+                "memory.soft_limit_in_bytes=32M".into(),
+                mem.join("memory.low"),
+                "33554432".into(),
+            ),
+            (
+                "cpu.cfs_quota_us=20000".into(),
+                cpu.join("cpu.max"),
+                "20000 100000".into(),
+            ),
+            (
+                "cpu.cfs_period_us=50000".into(),
+                cpu.join("cpu.max"),
+                "20000 50000".into(),
+            ),
+            (
+                "cpu.cfs_quota_us=-1".into(),
+                cpu.join("cpu.max"),
+                "max 50000".into(),
+            ),
+            (
+                "cpu.shares=1024".into(),
+                cpu.join("cpu.weight"),
+                "100".into(),
+            ),
+            (
+                "cpu.shares=2048".into(),
+                cpu.join("cpu.weight"),
+                "174".into(),
+            ),
+            ("pids.max=20".into(), pids.join("pids.max"), "20".into()),
+            (
+                "freezer.state=FROZEN".into(),
+                frz.join("cgroup.freeze"),
+                "1".into(),
+            ),
+            (
+                "freezer.state=THAWED".into(),
+                frz.join("cgroup.freeze"),
+                "0".into(),
+            ),
+        ],
+    };
+    if let (Some(d), Some((_, io))) = (&dev, controller_dir(n, "io")) {
+        match ver {
+            Version::V1 => cases.push((
+                format!("io.max={d} rbps=1048576"),
+                io.join("blkio.throttle.read_bps_device"),
+                format!("{d} 1048576"),
+            )),
+            Version::V2 => cases.push((
+                format!("blkio.throttle.read_bps_device={d} 1048576"),
+                io.join("io.max"),
+                format!("{d} rbps=1048576 wbps=max riops=max wiops=max"),
+            )),
+        }
+    }
+    for (kv, file, want) in &cases {
+        ok(&["set", n, kv]);
+        assert_eq!(&read(file), want, "after set {kv}: {}", file.display());
+        // get answers in the key's own format.
+        let (key, value) = kv.split_once('=').unwrap();
+        if key.starts_with("memory") || key == "pids.max" {
+            let got = ok(&["get", n, key]).stdout;
+            let expect = if key.starts_with("memory") {
+                (value.trim_end_matches('M').parse::<u64>().unwrap() << 20).to_string()
+            } else {
+                value.to_owned()
+            };
+            assert_eq!(got.trim(), expect, "get {key}");
+        }
+    }
+    // A key with no equivalent on this version.
+    let (key, msg) = match ver {
+        Version::V1 => (
+            "memory.high=1G",
+            "cgctl: memory.high has no cgroup v1 equivalent (v1 has no throttling limit; use memory or memory-soft)\n",
+        ),
+        Version::V2 => ("memory.high=1G", ""),
+    };
+    let o = run(cgctl().args(["set", n, key]));
+    if msg.is_empty() {
+        o.ok();
+    } else {
+        o.expect_code(2);
+        assert_eq!(o.stderr, msg);
+    }
+}
+
+#[test]
+fn set_applies_all_or_nothing() {
+    if !require_root("cgctl set") {
+        return;
+    }
+    let g = Group::new();
+    let n = g.name.as_str();
+    ok(&["create", n]);
+    let (_, pids) = controller_dir(n, "pids").expect("pids");
+    let (mv, mem) = controller_dir(n, "memory").expect("memory");
+    let limit_file = mem.join(if mv == Version::V1 {
+        "memory.limit_in_bytes"
+    } else {
+        "memory.max"
+    });
+    let limit_before = read(&limit_file);
+    // Refused before any write: syntax, CPUs the parent lacks, a limit beyond the CPUs.
+    let o = run(cgctl().args(["set", n, "--pids", "10", "--memory", "lots"]));
+    o.expect_code(2);
+    assert_eq!(
+        o.stderr,
+        "cgctl: invalid memory 'lots': unknown unit (use K, M, G, T, P or E)\n"
+    );
+    let o = run(cgctl().args(["set", n, "--pids", "10", "--cpus", "0-999"]));
+    o.expect_code(2);
+    assert!(
+        o.stderr.starts_with(
+            "cgctl: invalid cpus '0-999': not available to the group: its parent allows "
+        ),
+        "{o}"
+    );
+    let o = run(cgctl().args([
+        "set",
+        n,
+        "--pids",
+        "10",
+        "--cpus",
+        "0",
+        "--cpu-limit",
+        "150%",
+    ]));
+    o.expect_code(2);
+    assert_eq!(
+        o.stderr,
+        "cgctl: invalid cpu-limit '150%': more than the 1 CPU available to the group\n"
+    );
+    assert_eq!(read(&pids.join("pids.max")), "max");
+    // Refused by the kernel half-way: a limit below what the group holds (v1: EBUSY;
+    // v2: reclaim fails); pids.max, written before it, is put back.
+    let child = spawn_in(
+        n,
+        "x=$(head -c 24000000 /dev/zero | tr '\\0' a); sleep 100; echo ${#x}",
+        1,
+    );
+    // Wait until the shell holds its 24 MB.
+    let start = Instant::now();
+    while num(&stat(n), "memory_current") < 20_000_000 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the holder never grew"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    let o = run(cgctl().args(["set", n, "--pids", "50", "--memory", "4M"]));
+    o.expect_code(1);
+    assert!(
+        o.stderr.starts_with(&format!(
+            "cgctl: cannot lower the memory limit of '{n}' to 4194304 bytes: it uses "
+        )),
+        "{o}"
+    );
+    assert!(
+        o.stderr
+            .ends_with(" bytes and the kernel could not reclaim enough\n"),
+        "{o}"
+    );
+    assert_eq!(read(&pids.join("pids.max")), "max");
+    assert_eq!(read(&limit_file), limit_before);
+    ok(&["kill", n]);
+    reap(child);
+}
+
+#[test]
+fn delete_is_complete_or_says_what_is_left() {
+    if !require_root("cgctl delete") {
+        return;
+    }
+    let g = Group::new();
+    let n = g.name.as_str();
+    let all = cgroups::group_dirs(n).len();
+    ok(&["create", n]);
+    // Populated: refused, nothing removed.
+    let child = spawn_in(n, "exec sleep 100", 1);
+    let o = run(cgctl().args(["delete", n]));
+    o.expect_code(1);
+    assert_eq!(
+        o.stderr,
+        format!("cgctl: cgroup '{n}' has 1 process (use --kill)\n")
+    );
+    assert_eq!(existing(n).len(), all);
+    ok(&["kill", n]);
+    reap(child);
+    // A child group in one hierarchy only: refused without --recursive.
+    let one = existing(n)[0].join("sub");
+    fs::create_dir(&one).unwrap();
+    let o = run(cgctl().args(["delete", n]));
+    o.expect_code(1);
+    assert_eq!(
+        o.stderr,
+        format!("cgctl: cgroup '{n}' has child groups: sub (use --recursive)\n")
+    );
+    assert_eq!(existing(n).len(), all);
+    // A directory the kernel will not remove (a mount on it, in a private mount
+    // namespace): the rest goes, the exit is 1, and the message names what is left.
+    let busy = existing(n)[existing(n).len() - 1].clone();
+    let script = format!(
+        "mount -t tmpfs cgctl-test {} && exec {} delete --recursive {n}",
+        busy.display(),
+        integration::bin("cgctl").display()
+    );
+    let o = run(integration::cmd("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .env("CGCTL_PARENT", "self"));
+    o.expect_code(1);
+    assert!(
+        o.stderr
+            .starts_with(&format!("cgctl: cannot delete '{n}' completely; left: ")),
+        "{o}"
+    );
+    assert!(
+        o.stderr
+            .ends_with(&format!("'{}': Device or resource busy\n", busy.display())),
+        "{o}"
+    );
+    assert_eq!(existing(n), vec![busy]);
+    // What is left goes with a plain delete now that the mount is gone.
+    ok(&["delete", n]);
+    assert!(existing(n).is_empty());
+    // --kill takes the processes with it.
+    ok(&["create", n]);
+    let child = spawn_in(n, "sleep 100 & exec sleep 100", 2);
+    ok(&["delete", "--kill", n]);
+    assert!(existing(n).is_empty());
+    assert_eq!(reap(child), 137);
+}
+
+#[test]
+fn exec_exit_codes_are_those_of_a_chain_loader() {
+    if !require_root("cgctl exec") {
+        return;
+    }
+    let g = Group::new();
+    let n = g.name.as_str();
+    let o = run(cgctl().args(["exec", n, "--", "true"]));
+    o.expect_code(125);
+    assert_eq!(o.stderr, format!("cgctl: no such cgroup '{n}'\n"));
+    ok(&["exec", "--create", n, "--", "true"]);
+    assert!(!existing(n).is_empty());
+    assert_eq!(
+        run(cgctl().args(["exec", n, "--", "sh", "-c", "exit 3"])).code,
+        3
+    );
+    assert_eq!(
+        run(cgctl().args(["exec", n, "--", "sh", "-c", "kill -9 $$"])).code,
+        137
+    );
+    let o = run(cgctl().args(["exec", n, "--", "/nonexistent/cmd"]));
+    o.expect_code(127);
+    assert_eq!(
+        o.stderr,
+        "cgctl: failed to run command '/nonexistent/cmd': No such file or directory\n"
+    );
+    // The command runs in the group in every hierarchy.
+    let o = ok(&["exec", n, "--", "cat", "/proc/self/cgroup"]);
+    let lines = o.stdout.lines().count();
+    let inside = o
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with(&format!("/{n}")))
+        .count();
+    assert_eq!(inside, cgroups::group_dirs(n).len(), "{}", o.stdout);
+    assert!(lines >= inside);
+    // --create of a group whose command cannot run leaves nothing behind.
+    let g2 = Group::new();
+    let o = run(cgctl().args(["exec", "--create", &g2.name, "--", "/nonexistent/cmd"]));
+    o.expect_code(127);
+    assert!(existing(&g2.name).is_empty());
+}
+
+#[test]
+fn move_is_all_or_none() {
+    if !require_root("cgctl move") {
+        return;
+    }
+    let g = Group::new();
+    let n = g.name.as_str();
+    ok(&["create", n]);
+    let mut sleeper = integration::cmd("sleep").arg("100").spawn().unwrap();
+    let pid = sleeper.id().to_string();
+    let before = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let o = run(cgctl().args(["move", n, &pid, "4194304"]));
+    o.expect_code(1);
+    assert!(
+        o.stderr.starts_with("cgctl: cannot move 4194304 into '"),
+        "{o}"
+    );
+    assert_eq!(
+        fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap(),
+        before
+    );
+    ok(&["move", n, &pid]);
+    let s = stat(n);
+    assert_eq!(num(&s, "processes"), 1);
+    ok(&["kill", n]);
+    let _ = sleeper.wait();
+}
+
+#[test]
+fn list_and_top_show_the_tree() {
+    if !require_root("cgctl list") {
+        return;
+    }
+    let g = Group::new();
+    let n = g.name.as_str();
+    ok(&["create", &format!("{n}/a")]);
+    ok(&["create", &format!("{n}/b")]);
+    let child = spawn_in(&format!("{n}/a"), "exec sleep 100", 1);
+    let o = ok(&["list", n, "--json"]);
+    let rows: Vec<serde_json::Value> = o
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, [n.to_owned(), format!("{n}/a"), format!("{n}/b")]);
+    assert_eq!(rows[0]["processes"], 1, "the parent counts its subtree");
+    assert_eq!(rows[1]["processes"], 1);
+    assert_eq!(rows[2]["processes"], 0);
+    let o = ok(&["list", n]);
+    assert!(o.stdout.starts_with("NAME "), "{o}");
+    assert_eq!(o.stdout.lines().count(), 4);
+    // Without NAME: every group below the parent, ours among them.
+    let o = ok(&["list", "--json"]);
+    assert!(
+        o.stdout
+            .lines()
+            .any(|l| l.contains(&format!("\"name\":\"{n}/a\"")))
+    );
+    let o = ok(&["top", n, "--interval", "0.2", "-n", "2", "--json"]);
+    let lines: Vec<serde_json::Value> = o
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6, "{o}");
+    assert!(lines.iter().all(|l| l["cpu_percent"].is_number()));
+    ok(&["kill", n]);
+    reap(child);
+    // Subgroups go with --recursive only.
+    let o = run(cgctl().args(["delete", n]));
+    o.expect_code(1);
+    ok(&["delete", "-r", n]);
+    assert!(existing(n).is_empty());
+}
+
+#[test]
+fn fifty_parallel_lifecycles_leave_nothing() {
+    if !require_root("cgctl parallel") {
+        return;
+    }
+    let guards: Vec<Group> = (0..50).map(|_| Group::new()).collect();
+    let bin = integration::bin("cgctl");
+    let children: Vec<Child> = guards
+        .iter()
+        .map(|g| {
+            let script = format!(
+                "{b} create {n} --memory 64M --pids 50 && {b} exec {n} -- true && {b} delete {n}",
+                b = bin.display(),
+                n = g.name
+            );
+            integration::cmd("sh")
+                .args(["-c", &script])
+                .env("CGCTL_PARENT", "self")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        if !out.status.success() {
+            failures.push(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+    let left: BTreeSet<String> = guards
+        .iter()
+        .flat_map(|g| existing(&g.name))
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn check_reports_the_layout() {
+    let o = run(cgctl().args(["check", "--json"]));
+    assert!(o.code == 0 || o.code == 1, "{o}");
+    let items: Vec<serde_json::Value> = o
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let layout = items
+        .iter()
+        .find(|i| i["section"] == "cgroups" && i["name"] == "layout")
+        .expect("a layout line");
+    let hs = cgroups::hierarchies();
+    let want = if cgroups::is_v2() {
+        "v2"
+    } else if hs.iter().any(|h| h.version == Version::V2) {
+        "hybrid"
+    } else {
+        "v1"
+    };
+    assert_eq!(layout["detail"], want);
+    assert!(
+        items
+            .iter()
+            .any(|i| i["section"] == "network" && i["name"] == "veth")
+    );
+    assert_eq!(o.code, i32::from(items.iter().any(|i| i["ok"] == false)));
+    for i in items.iter().filter(|i| i["ok"] == false) {
+        assert!(i["hint"].is_string(), "no hint for {i}");
+    }
+}
