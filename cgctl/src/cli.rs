@@ -10,6 +10,25 @@ use crate::control::parse_signal;
 use crate::error::Error;
 use crate::group::Parent;
 
+/// The v1 <-> v2 conversions, for --help and the man page (README.md has the full table).
+pub const CONVERSIONS: &str = "\
+Conversions (a key of the other version is translated; get answers in its format):
+  memory.limit_in_bytes <-> memory.max: bytes, -1 <-> max
+  memory.soft_limit_in_bytes <-> memory.low: bytes
+  memory.memsw.limit_in_bytes <-> memory.swap.max: swap = memsw - memory
+  cpu.cfs_quota_us, cpu.cfs_period_us <-> cpu.max 'QUOTA PERIOD': -1 <-> max
+  cpu.shares <-> cpu.weight: ceil(10^((l*l + 125*l)/612 - 7/34)), l = log2(shares);
+    2 -> 1, 1024 -> 100, 262144 -> 10000 (runc, crun, youki)
+  cpu.cfs_burst_us <-> cpu.max.burst: microseconds
+  blkio.weight <-> io.bfq.weight unchanged, else io.weight = 1 + (w-10)*9999/990
+  blkio.throttle.*_device 'MAJ:MIN N' <-> io.max 'MAJ:MIN rbps= wbps= riops= wiops='
+  freezer.state FROZEN/THAWED <-> cgroup.freeze 1/0
+  cpuset.cpus, cpuset.mems, pids.max: the same; memory.high, memory.min: v2 only
+
+Exit status: 0 success; 1 failure (the message says what is left); 2 usage
+(nothing changed); exec: 125 cgctl failed, 126 cannot run, 127 not found, else
+the command's status.";
+
 /// One cgroup tool for v1, v2 and hybrid hosts
 #[derive(Debug, Parser)]
 #[command(
@@ -20,7 +39,8 @@ use crate::group::Parent;
 freeze, kill, list. Named limits and raw keys of either version mean the same on every layout \
 (the conversions are the OCI runtimes': see the README's table).\n\n\
 Example: cgctl --parent self create web --memory 256M --cpu-limit 50% && \
-cgctl --parent self exec web -- nginx"
+cgctl --parent self exec web -- nginx",
+    after_long_help = CONVERSIONS
 )]
 struct Cli {
     /// Where NAMEs live: 'self' (this process's own group in each hierarchy) or an absolute cgroup path [default: /]

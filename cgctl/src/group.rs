@@ -468,16 +468,27 @@ pub fn remove(layout: &Layout, group: &Group, recursive: bool) -> Result<(), Err
     if existing.is_empty() {
         return Err(Error::NoSuchGroup(group.name.clone()));
     }
-    if !recursive {
-        let children = group.children();
-        if !children.is_empty() {
-            return Err(Error::HasChildren {
-                name: group.name.clone(),
-                children,
-            });
-        }
+    // One directory listing per hierarchy serves the checks and the removal.
+    let subs: Vec<Vec<String>> = existing
+        .iter()
+        .map(|(_, d)| sys::subdirs(d).unwrap_or_default())
+        .collect();
+    let children: BTreeSet<&String> = subs.iter().flatten().collect();
+    if !recursive && !children.is_empty() {
+        return Err(Error::HasChildren {
+            name: group.name.clone(),
+            children: children.into_iter().cloned().collect(),
+        });
     }
-    let procs = group.procs();
+    let procs = if children.is_empty() {
+        let mut all = BTreeSet::new();
+        for (_, d) in &existing {
+            all.extend(procs_of(d));
+        }
+        all.into_iter().collect()
+    } else {
+        group.procs()
+    };
     if !procs.is_empty() {
         return Err(Error::Populated {
             name: group.name.clone(),
@@ -485,8 +496,18 @@ pub fn remove(layout: &Layout, group: &Group, recursive: bool) -> Result<(), Err
         });
     }
     let mut left = Vec::new();
-    for (i, d) in existing {
-        remove_tree(&layout.hierarchies[i].label(), &d, &mut left);
+    for ((i, d), sub) in existing.iter().zip(&subs) {
+        let label = layout.hierarchies[*i].label();
+        for s in sub {
+            remove_tree(&label, &d.join(s), &mut left);
+        }
+        if let Err(e) = rmdir_retry(d, Duration::from_secs(2)) {
+            left.push(format!(
+                "{label} {}: {}",
+                crate::error::quote(d),
+                common::exit::message(&e)
+            ));
+        }
     }
     if left.is_empty() {
         Ok(())

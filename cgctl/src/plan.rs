@@ -1198,6 +1198,103 @@ mod tests {
     }
 
     #[test]
+    fn v2_apply_writes_the_files_and_get_reads_them_back_in_either_format() {
+        let f = fake_v2();
+        let t = Target {
+            layout: &f.layout,
+            group: &f.group,
+            check_devices: false,
+        };
+        let actions = plan(
+            &reqs(&[
+                ("memory.max", "64M"),
+                ("cpu.shares", "2048"),
+                ("cpu-limit", "50%"),
+                ("pids", "30"),
+                ("freezer.state", "FROZEN"),
+            ]),
+            &t,
+        )
+        .unwrap();
+        apply(&actions, "g").unwrap();
+        let d = f.group.dir(0).unwrap();
+        let file = |n: &str| fs::read_to_string(d.join(n)).unwrap();
+        assert_eq!(file("memory.max"), "67108864");
+        assert_eq!(file("cpu.weight"), "174");
+        assert_eq!(file("cpu.max"), "50000 100000");
+        assert_eq!(file("pids.max"), "30");
+        assert_eq!(file("cgroup.freeze"), "1");
+        let get = |k: &str| crate::get::get_key(k, &t).unwrap().0.join("\n");
+        // Native keys are the file; the other version's keys are translated.
+        assert_eq!(get("memory.max"), "67108864");
+        assert_eq!(get("memory.limit_in_bytes"), "67108864");
+        assert_eq!(get("memory"), "67108864");
+        assert_eq!(get("cpu.cfs_quota_us"), "50000");
+        assert_eq!(get("cpu.cfs_period_us"), "100000");
+        assert_eq!(get("cpu-limit"), "50000/100000");
+        assert_eq!(get("cpu.weight"), "174");
+        // The weight scale is coarser: 2048 → 174 → the largest shares giving 174.
+        assert_eq!(get("cpu.shares"), "2059");
+        assert_eq!(get("freezer.state"), "FROZEN");
+        assert_eq!(get("io.max"), "8:0 rbps=max wbps=5 riops=max wiops=max");
+        assert_eq!(get("blkio.throttle.write_bps_device"), "8:0 5");
+        assert_eq!(get("memory.soft_limit_in_bytes"), "0");
+        assert_eq!(get("memory.swap.max"), "max");
+        assert_eq!(get("memory.memsw.limit_in_bytes"), "-1");
+        assert_eq!(get("io-weight"), "100");
+        assert_eq!(get("blkio.weight"), "19");
+        let e = crate::get::get_key("memory.limt", &t).unwrap_err();
+        assert!(matches!(e, Error::UnknownKey { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn v2_freeze_waits_for_the_events_file() {
+        let f = fake_v2();
+        let t = Target {
+            layout: &f.layout,
+            group: &f.group,
+            check_devices: false,
+        };
+        let d = f.group.dir(0).unwrap();
+        fs::write(d.join("cgroup.events"), "populated 1\nfrozen 1\n").unwrap();
+        crate::control::freeze(&t, true, std::time::Duration::from_secs(1)).unwrap();
+        assert_eq!(fs::read_to_string(d.join("cgroup.freeze")).unwrap(), "1");
+        // The kernel never reports "frozen 0": thaw times out with a message.
+        let e =
+            crate::control::freeze(&t, false, std::time::Duration::from_millis(20)).unwrap_err();
+        assert_eq!(e.to_string(), "thawing 'g': still not done after 0.02 s");
+    }
+
+    #[test]
+    fn v2_create_enables_controllers_in_every_ancestor() {
+        let t = tempfile::tempdir().unwrap();
+        let mut layout = fake_layout(t.path(), &["cpu", "memory", "pids"]);
+        layout.hierarchies.retain(|h| h.version == Version::V2);
+        let u = t.path().join("unified");
+        fs::create_dir(u.join("p")).unwrap();
+        fs::write(u.join("p/cgroup.controllers"), "cpu memory pids").unwrap();
+        fs::write(u.join("p/cgroup.subtree_control"), "pids").unwrap();
+        let group = Group::resolve(&layout, &Parent::Path("/p".into()), "x").unwrap();
+        let notes = std::cell::RefCell::new(Vec::new());
+        let created = crate::group::create(&layout, &group, &["memory", "pids"], &|n| {
+            notes.borrow_mut().push(n.to_owned());
+        })
+        .unwrap();
+        assert!(u.join("p/x").is_dir());
+        assert_eq!(
+            fs::read_to_string(u.join("cgroup.subtree_control")).unwrap(),
+            "+memory +pids"
+        );
+        assert_eq!(
+            fs::read_to_string(u.join("p/cgroup.subtree_control")).unwrap(),
+            "+memory"
+        );
+        assert_eq!(notes.borrow().len(), 2);
+        drop(created);
+        assert!(!u.join("p/x").exists(), "an unkept create is undone");
+    }
+
+    #[test]
     fn apply_rolls_back_in_reverse() {
         let f = fake();
         let t = Target {
