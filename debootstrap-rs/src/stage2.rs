@@ -1,0 +1,361 @@
+//! The second stage: the target's own dpkg configures the unpacked system, inside the
+//! target, in a private mount namespace of a forked child. proc, sys and dev are mounted
+//! in that namespace only, so nothing is ever mounted on the host, and the mounts vanish
+//! with the namespace however the run ends (success, error, Ctrl-C, SIGKILL).
+//!
+//! As debootstrap does: a `policy-rc.d` that forbids starting services and a dummy
+//! `start-stop-daemon` are in place while dpkg runs and removed afterwards; `ldconfig`
+//! runs first; each package's `preinst install` runs (core packages first), then
+//! `dpkg --configure --pending --force-configure-any --force-depends`.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use nix::fcntl::OFlag;
+use nix::mount::MsFlags;
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitStatus;
+use nix::unistd::{ForkResult, Pid};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result, quote};
+use crate::root::Root;
+use crate::signals;
+use crate::sys;
+
+/// What the second stage needs to know (also saved by `--foreign`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Plan {
+    /// The target's architecture.
+    pub arch: String,
+    /// Packages in install order: (info name, package name, architecture, has preinst).
+    pub packages: Vec<(String, String, String, bool)>,
+    /// The version of the target's dpkg (DPKG_RUNNING_VERSION for maintainer scripts).
+    pub dpkg_version: String,
+    /// SOURCE_DATE_EPOCH, passed to the maintainer scripts (shadow honours it).
+    pub source_date_epoch: Option<i64>,
+}
+
+const POLICY_RC_D: &str = "usr/sbin/policy-rc.d";
+const SSD: &str = "usr/sbin/start-stop-daemon";
+const LOG: &str = "var/log/bootstrap.log";
+
+fn ioerr(root: &Root, what: &str, rel: &str, e: std::io::Error) -> Error {
+    Error::io(format!("cannot {what} {}", quote(root.host(Path::new(rel)))), e)
+}
+
+/// Put the service guards in place (policy-rc.d, dummy start-stop-daemon, a temporary
+/// awk, /etc/localtime).
+fn prepare(root: &Root) -> Result<()> {
+    root.write(Path::new(POLICY_RC_D), b"#!/bin/sh\nexit 101\n", 0o755)
+        .map_err(|e| ioerr(root, "write", POLICY_RC_D, e))?;
+    let ssd_real = format!("{SSD}.REAL");
+    if root.exists(Path::new(SSD)) && !root.exists(Path::new(&ssd_real)) {
+        root.rename(Path::new(SSD), Path::new(&ssd_real))
+            .map_err(|e| ioerr(root, "rename", SSD, e))?;
+        root.write(
+            Path::new(SSD),
+            b"#!/bin/sh\necho\necho \"Warning: Fake start-stop-daemon called, doing nothing\"\n",
+            0o755,
+        )
+        .map_err(|e| ioerr(root, "write", SSD, e))?;
+    }
+    if !root.exists(Path::new("usr/bin/awk")) && root.exists(Path::new("usr/bin/mawk")) {
+        root.symlink(Path::new("mawk"), Path::new("usr/bin/awk"))
+            .map_err(|e| ioerr(root, "create", "usr/bin/awk", e))?;
+    }
+    if !root.exists(Path::new("etc/localtime")) {
+        root.symlink(Path::new("/usr/share/zoneinfo/UTC"), Path::new("etc/localtime"))
+            .map_err(|e| ioerr(root, "create", "etc/localtime", e))?;
+    }
+    Ok(())
+}
+
+/// Remove the guards again.
+fn restore(root: &Root) -> Result<()> {
+    let ssd_real = format!("{SSD}.REAL");
+    if root.exists(Path::new(&ssd_real)) {
+        root.rename(Path::new(&ssd_real), Path::new(SSD))
+            .map_err(|e| ioerr(root, "restore", SSD, e))?;
+    }
+    root.remove(Path::new(POLICY_RC_D))
+        .map_err(|e| ioerr(root, "remove", POLICY_RC_D, e))?;
+    // The temporary awk link, unless mawk's postinst replaced it by its alternative.
+    if let Ok(t) = std::fs::read_link(root.host(Path::new("usr/bin/awk")))
+        && t == Path::new("mawk")
+    {
+        root.remove(Path::new("usr/bin/awk"))
+            .map_err(|e| ioerr(root, "remove", "usr/bin/awk", e))?;
+    }
+    Ok(())
+}
+
+/// Run the second stage in `root`. `inside` is true when TARGET is `/` (run from within
+/// the target itself): no chroot then.
+pub fn run(root: &Root, plan: &Plan, verbose: bool, inside: bool) -> Result<()> {
+    prepare(root)?;
+    let result = configure(root, plan, verbose, inside);
+    let restored = restore(root);
+    result.and(restored)
+}
+
+fn configure(root: &Root, plan: &Plan, verbose: bool, inside: bool) -> Result<()> {
+    // Open the mount points in the target now (confined), so the child only mounts.
+    let mut points = Vec::new();
+    for d in ["proc", "sys", "dev"] {
+        let fd = root
+            .dir(Path::new(d))
+            .map_err(|e| ioerr(root, "create", d, e))?;
+        points.push(fd);
+    }
+    let log_fd = if verbose {
+        None
+    } else {
+        let fd = root
+            .open_at(
+                Path::new(LOG),
+                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_APPEND | OFlag::O_NOFOLLOW,
+                0o644,
+            )
+            .or_else(|_| {
+                root.dir(Path::new("var/log"))?;
+                root.open_at(
+                    Path::new(LOG),
+                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_APPEND | OFlag::O_NOFOLLOW,
+                    0o644,
+                )
+            })
+            .map_err(|e| ioerr(root, "create", LOG, e))?;
+        Some(fd)
+    };
+    let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| Error::io("cannot create a pipe", e.into()))?;
+    // SAFETY contract of sys::fork: the caller joined every worker thread (downloads
+    // and unpacking run in a thread scope that has ended) and spawns none of its own.
+    let forked = unsafe { sys::fork() }.map_err(|e| Error::io("cannot fork", e.into()))?;
+    match forked {
+        ForkResult::Child => {
+            drop(err_r);
+            let mut report = File::from(err_w);
+            let code = match child(root, plan, &points, log_fd.as_ref(), inside) {
+                Ok(()) => 0,
+                Err(msg) => {
+                    let _ = report.write_all(msg.as_bytes());
+                    1
+                }
+            };
+            sys::exit_child(code);
+        }
+        ForkResult::Parent { child } => {
+            drop(err_w);
+            let status = wait(child);
+            let mut msg = String::new();
+            let _ = File::from(err_r).read_to_string(&mut msg);
+            if signals::interrupted() {
+                return Err(Error::Interrupted);
+            }
+            match status {
+                Some(0) => Ok(()),
+                code => {
+                    let what = if msg.is_empty() {
+                        "the second stage".to_owned()
+                    } else {
+                        msg
+                    };
+                    let log = if verbose {
+                        String::new()
+                    } else {
+                        format!(" (see {})", quote(root.host(Path::new(LOG))))
+                    };
+                    Err(Error::Command {
+                        what: format!("{what}{log}"),
+                        status: code.filter(|c| *c != 1 || what.is_empty()),
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// Wait for the child; on SIGINT/SIGTERM forward SIGTERM to its process group.
+fn wait(child: Pid) -> Option<i32> {
+    let mut forwarded = false;
+    loop {
+        match nix::sys::wait::waitpid(child, None) {
+            Err(nix::errno::Errno::EINTR) => {
+                if signals::interrupted() && !forwarded {
+                    let _ = sys::kill(Pid::from_raw(-child.as_raw()), Signal::SIGTERM);
+                    forwarded = true;
+                }
+            }
+            Ok(WaitStatus::Exited(_, code)) => return Some(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Some(128 + sig as i32),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// The forked child: its own process group and mount namespace, the API filesystems,
+/// chroot, then the steps. Returns a one-line description of what failed.
+fn child(
+    root: &Root,
+    plan: &Plan,
+    points: &[OwnedFd],
+    log: Option<&OwnedFd>,
+    inside: bool,
+) -> Result<(), String> {
+    sys::default_signal_handlers();
+    let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+    let _ = sys::die_with_parent();
+    let os = |what: &str, e: nix::errno::Errno| format!("{what}: {}", e.desc());
+    sys::unshare_mount_ns().map_err(|e| os("cannot create a private mount namespace", e))?;
+    sys::mount(None, Path::new("/"), "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)
+        .map_err(|e| os("cannot make the mounts private", e))?;
+    let at = |fd: &OwnedFd| PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    let nosuid = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    sys::mount(Some("proc"), &at(&points[0]), "/proc", Some("proc"), nosuid, None)
+        .map_err(|e| os("cannot mount proc in the target", e))?;
+    sys::mount(
+        Some("sysfs"),
+        &at(&points[1]),
+        "/sys",
+        Some("sysfs"),
+        nosuid | MsFlags::MS_RDONLY,
+        None,
+    )
+    .map_err(|e| os("cannot mount sysfs in the target", e))?;
+    sys::mount(
+        Some("/dev"),
+        &at(&points[2]),
+        "/dev",
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )
+    .map_err(|e| os("cannot bind /dev into the target", e))?;
+    if !inside {
+        sys::chroot(root.path()).map_err(|e| os("cannot chroot into the target", e))?;
+        std::env::set_current_dir("/").map_err(|e| format!("cannot chdir to /: {e}"))?;
+    }
+    let run = |what: String, cmd: &mut Command, extra: &[(&str, &str)]| -> Result<(), String> {
+        cmd.env_clear()
+            .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("HOME", "/root")
+            .env("LC_ALL", "C")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .env("DEBCONF_NONINTERACTIVE_SEEN", "true")
+            .envs(extra.iter().copied())
+            .stdin(Stdio::null());
+        if let Some(t) = plan.source_date_epoch {
+            cmd.env("SOURCE_DATE_EPOCH", t.to_string());
+        }
+        let out = |fd: Option<&OwnedFd>| -> Stdio {
+            match fd {
+                Some(fd) => fd.try_clone().map_or_else(|_| Stdio::null(), Stdio::from),
+                None => {
+                    // stdout of debootstrap-rs is data only: the steps write to stderr.
+                    let e = std::io::stderr().as_fd().try_clone_to_owned();
+                    e.map_or_else(|_| Stdio::null(), Stdio::from)
+                }
+            }
+        };
+        cmd.stdout(out(log)).stderr(out(log));
+        common::trace::line(1, format_args!("running {what}"));
+        let status = cmd
+            .status()
+            .map_err(|e| format!("cannot run {what}: {e}"))?;
+        if signals::interrupted() {
+            return Err("interrupted".into());
+        }
+        match status.code() {
+            Some(0) => Ok(()),
+            Some(c) => Err(format!("{what} in the target exited with status {c}")),
+            None => Err(format!("{what} in the target was killed")),
+        }
+    };
+    run("ldconfig".into(), &mut Command::new("ldconfig"), &[])?;
+    for (info, name, arch, has_preinst) in &plan.packages {
+        if !has_preinst {
+            continue;
+        }
+        let script = format!("/var/lib/dpkg/info/{info}.preinst");
+        run(
+            format!("the preinst of {name}"),
+            Command::new(&script).arg("install"),
+            &[
+                ("DPKG_MAINTSCRIPT_PACKAGE", name),
+                ("DPKG_MAINTSCRIPT_ARCH", arch),
+                ("DPKG_MAINTSCRIPT_NAME", "preinst"),
+                ("DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT", "1"),
+                ("DPKG_RUNNING_VERSION", &plan.dpkg_version),
+                ("DPKG_ADMINDIR", "/var/lib/dpkg"),
+                ("DPKG_ROOT", ""),
+            ],
+        )?;
+    }
+    run(
+        "dpkg --configure --pending".into(),
+        Command::new("dpkg").args([
+            "--configure",
+            "--pending",
+            "--force-configure-any",
+            "--force-depends",
+        ]),
+        &[],
+    )?;
+    Ok(())
+}
+
+/// Remove what the bootstrap must not leave behind: apt's lists and caches, the
+/// bootstrap's own state; with SOURCE_DATE_EPOCH also the logs and caches that differ
+/// between two runs.
+pub fn clean(root: &Root, reproducible: bool) -> Result<()> {
+    let rm_tree = |rel: &str, itself: bool| {
+        root.remove_tree(Path::new(rel), itself)
+            .map_err(|e| ioerr(root, "remove", rel, e))
+    };
+    rm_tree("var/cache/apt/archives/partial", false)?;
+    for f in ["var/cache/apt/pkgcache.bin", "var/cache/apt/srcpkgcache.bin"] {
+        root.remove(Path::new(f)).map_err(|e| ioerr(root, "remove", f, e))?;
+    }
+    if root.exists(Path::new("var/lib/apt/lists")) {
+        // Everything but the partial/ directory and the lock apt keeps there.
+        let host = root.host(Path::new("var/lib/apt/lists"));
+        let names: Vec<OsString> = std::fs::read_dir(&host)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        for n in names {
+            if n == "partial" || n == "lock" {
+                continue;
+            }
+            let rel = Path::new("var/lib/apt/lists").join(&n);
+            root.remove_tree(&rel, true)
+                .map_err(|e| ioerr(root, "remove", &rel.to_string_lossy(), e))?;
+        }
+    }
+    rm_tree("debootstrap", true)?;
+    if reproducible {
+        for f in [
+            "var/log/dpkg.log",
+            "var/log/alternatives.log",
+            LOG,
+            "var/cache/ldconfig/aux-cache",
+            "var/log/apt/history.log",
+            "var/log/apt/term.log",
+            "var/log/apt/eipp.log.xz",
+        ] {
+            root.remove(Path::new(f)).map_err(|e| ioerr(root, "remove", f, e))?;
+        }
+        if root.exists(Path::new("etc/machine-id")) {
+            root.write(Path::new("etc/machine-id"), b"", 0o444)
+                .map_err(|e| ioerr(root, "empty", "etc/machine-id", e))?;
+        }
+    }
+    Ok(())
+}
+
