@@ -55,6 +55,16 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
 
+    /// Use only the hierarchies holding these controllers (or name=NAME, unified)
+    #[arg(
+        long,
+        global = true,
+        env = "CGCTL_HIERARCHIES",
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
+    hierarchies: Vec<String>,
+
     #[command(subcommand)]
     command: Cmd,
 }
@@ -344,6 +354,8 @@ pub struct Config {
     pub verbose: u8,
     /// --json.
     pub json: bool,
+    /// --hierarchies: keep only these (empty: all).
+    pub hierarchies: Vec<String>,
     /// The command.
     pub command: Command,
 }
@@ -492,6 +504,11 @@ fn convert(cli: Cli) -> Result<Config, Error> {
         parent,
         verbose: cli.verbose,
         json: cli.json,
+        hierarchies: cli
+            .hierarchies
+            .into_iter()
+            .filter(|h| !h.is_empty())
+            .collect(),
         command,
     })
 }

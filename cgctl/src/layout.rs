@@ -247,6 +247,24 @@ impl Layout {
         Layout { hierarchies: v1 }
     }
 
+    /// Keep only the hierarchies that hold one of `wanted`: a controller, `name=NAME`
+    /// or `unified` (`--hierarchies`). Empty keeps all.
+    pub fn restrict(&mut self, wanted: &[String]) {
+        if wanted.is_empty() {
+            return;
+        }
+        self.hierarchies.retain(|h| {
+            wanted.iter().any(|w| {
+                h.has(w)
+                    || (h.version == Version::V2 && w == "unified")
+                    || h.name
+                        .as_deref()
+                        .is_some_and(|n| w.strip_prefix("name=") == Some(n))
+            })
+        });
+        // Controllers of the unified hierarchy stay usable only when it is kept.
+    }
+
     /// v1, v2 or hybrid.
     pub fn kind(&self) -> Kind {
         let v1 = self
@@ -451,6 +469,19 @@ hugetlb\t0\t1\t1
         assert_eq!(l.hierarchies[0].label(), "cpu,cpuacct");
         assert_eq!(l.hierarchies[0].self_path.as_deref(), Some("/user"));
         assert_eq!(l.home("cpuacct").unwrap().index, 0);
+    }
+
+    #[test]
+    fn restricting_hierarchies() {
+        let mut l = Layout::parse(HYBRID_MOUNTINFO, PROC_CGROUPS, HYBRID_SELF);
+        l.restrict(&["unified".into()]);
+        assert_eq!(l.kind(), Kind::V2);
+        assert_eq!(l.hierarchies.len(), 1);
+        let mut l = Layout::parse(HYBRID_MOUNTINFO, PROC_CGROUPS, HYBRID_SELF);
+        l.restrict(&["memory".into(), "freezer".into(), "name=systemd".into()]);
+        assert_eq!(l.kind(), Kind::V1);
+        let labels: Vec<String> = l.hierarchies.iter().map(Hierarchy::label).collect();
+        assert_eq!(labels, ["memory", "freezer", "name=systemd"]);
     }
 
     #[test]

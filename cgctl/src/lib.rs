@@ -141,7 +141,10 @@ pub fn run(cfg: &Config, out: &mut dyn Write, note: &dyn Fn(&str)) -> Result<i32
         closed: false,
     };
     if cfg.command == Command::Check {
-        let layout = Layout::detect().ok();
+        let layout = Layout::detect().ok().map(|mut l| {
+            l.restrict(&cfg.hierarchies);
+            l
+        });
         let items = check::run(layout.as_ref());
         for i in &items {
             if cfg.json {
@@ -152,7 +155,14 @@ pub fn run(cfg: &Config, out: &mut dyn Write, note: &dyn Fn(&str)) -> Result<i32
         }
         return Ok(i32::from(items.iter().any(|i| !i.ok)));
     }
-    let layout = Layout::detect()?;
+    let mut layout = Layout::detect()?;
+    layout.restrict(&cfg.hierarchies);
+    if layout.hierarchies.is_empty() {
+        return Err(Error::Usage(format!(
+            "--hierarchies {}: no such hierarchy is mounted",
+            cfg.hierarchies.join(",")
+        )));
+    }
     let resolve = |name: &str| Group::resolve(&layout, &cfg.parent, name);
     match &cfg.command {
         Command::Create { name, limits } => {
@@ -179,6 +189,13 @@ pub fn run(cfg: &Config, out: &mut dyn Write, note: &dyn Fn(&str)) -> Result<i32
                 check_devices: true,
             };
             let reqs = requests(limits, &target)?;
+            // A value this group cannot take is refused before v2 controllers are
+            // enabled for it (planning fails otherwise only on files not there yet).
+            if let Err(e) = plan::plan(&reqs, &target)
+                && e.exit_code() == common::exit::USAGE
+            {
+                return Err(e);
+            }
             for (i, h) in layout.hierarchies.iter().enumerate() {
                 if h.version == Version::V2
                     && let Some(d) = group.dir(i)

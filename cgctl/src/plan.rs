@@ -411,6 +411,32 @@ fn plan_cpu(
             _ => {}
         }
     }
+    // --cpu-limit beyond the CPUs the group may use: checked before anything is read
+    // (quota/period against the CPU count does not depend on the period).
+    if let Some(r) = named_limit {
+        let Knob::CpuLimit(l) = r.knob else {
+            unreachable!()
+        };
+        let share = match l {
+            CpuLimit::Max => None,
+            CpuLimit::Percent(p) => Some(p / 100.0),
+            #[allow(clippy::cast_precision_loss)]
+            CpuLimit::QuotaPeriod(q, p) => Some(q as f64 / p as f64),
+        };
+        if let (Some(share), Some(cpus)) = (share, new_cpus.or_else(|| group_cpus(target))) {
+            let n = cpus.len();
+            #[allow(clippy::cast_precision_loss)]
+            if share > n as f64 + 1e-9 {
+                return Err(invalid(
+                    r,
+                    format!(
+                        "more than the {n} CPU{} available to the group",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                ));
+            }
+        }
+    }
     if quota.is_some() || period.is_some() || percent.is_some() {
         let (q0, p0) = read_bandwidth(ver, &dir)?;
         let p1 = period.unwrap_or(p0);
@@ -430,21 +456,6 @@ fn plan_cpu(
             }
             None => quota.unwrap_or(q0),
         };
-        if let (Some(r), Some(q)) = (named_limit, q1) {
-            let cpus = new_cpus.or_else(|| group_cpus(target));
-            if let Some(cpus) = cpus {
-                let n = cpus.len() as u64;
-                if q > p1 * n {
-                    return Err(invalid(
-                        r,
-                        format!(
-                            "more than the {n} CPU{} available to the group",
-                            if n == 1 { "" } else { "s" }
-                        ),
-                    ));
-                }
-            }
-        }
         match ver {
             Version::V2 => out.push(write_restore(
                 dir.join("cpu.max"),

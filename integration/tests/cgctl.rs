@@ -196,6 +196,32 @@ fn create_get_set_delete_on_every_hierarchy() {
     let o = run(cgctl().args(["create", n]));
     o.expect_code(1);
     assert_eq!(o.stderr, format!("cgctl: cgroup '{n}' already exists\n"));
+    // -v traces each write as the call a student would replay.
+    let o = ok(&["-v", "set", n, "pids=5"]);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "cgctl: write(\"{}\", \"5\") = 0\n",
+            pids.join("pids.max").display()
+        )
+    );
+    // A create that fails after its mkdirs (CPUs the parent lacks) takes them back.
+    let g2 = Group::new();
+    let o = run(cgctl().args(["create", &g2.name, "--pids", "5", "--cpus", "0-999"]));
+    o.expect_code(2);
+    // (On v2, lines saying which controllers were enabled in the ancestors come first.)
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert!(
+        lines[lines.len() - 1].starts_with("cgctl: invalid cpus '0-999'"),
+        "{o}"
+    );
+    assert!(
+        lines[..lines.len() - 1]
+            .iter()
+            .all(|l| l.starts_with("cgctl: enabled ")),
+        "{o}"
+    );
+    assert!(existing(&g2.name).is_empty());
     ok(&["delete", n]);
     assert_eq!(existing(n), Vec::<std::path::PathBuf>::new());
     let o = run(cgctl().args(["delete", n]));
@@ -211,9 +237,10 @@ fn memory_limit_oom_kills_and_stat_reports_it() {
     let g = Group::new();
     let n = g.name.as_str();
     ok(&["create", n, "--memory", "32M"]);
-    if controller_dir(n, "memory")
-        .is_some_and(|(v, d)| v == Version::V1 && d.join("memory.memsw.limit_in_bytes").exists())
-    {
+    // No swap to escape to, where swap is accounted (v1 memsw, v2 memory.swap.max).
+    if controller_dir(n, "memory").is_some_and(|(_, d)| {
+        d.join("memory.memsw.limit_in_bytes").exists() || d.join("memory.swap.max").exists()
+    }) {
         ok(&["set", n, "--swap", "0"]);
     }
     // dd fills a 64 MiB buffer: twice the limit.
@@ -560,9 +587,14 @@ fn set_applies_all_or_nothing() {
     }
     let g = Group::new();
     let n = g.name.as_str();
-    ok(&["create", n]);
+    // On v2 the limits also enable the memory and pids controllers for the group.
+    ok(&["create", n, "--memory", "1G", "--pids", "max"]);
     let (_, pids) = controller_dir(n, "pids").expect("pids");
     let (mv, mem) = controller_dir(n, "memory").expect("memory");
+    // No swap to reclaim into, where swap is accounted.
+    if mem.join("memory.memsw.limit_in_bytes").exists() || mem.join("memory.swap.max").exists() {
+        ok(&["set", n, "--swap", "0"]);
+    }
     let limit_file = mem.join(if mv == Version::V1 {
         "memory.limit_in_bytes"
     } else {
@@ -688,8 +720,8 @@ fn delete_is_complete_or_says_what_is_left() {
         "{o}"
     );
     assert_eq!(existing(n), vec![busy]);
-    // What is left goes with a plain delete now that the mount is gone.
-    ok(&["delete", n]);
+    // What is left goes now that the mount is gone (on v2 the mount hid `sub`).
+    ok(&["delete", "--recursive", n]);
     assert!(existing(n).is_empty());
     // --kill takes the processes with it.
     ok(&["create", n]);
@@ -889,4 +921,126 @@ fn check_reports_the_layout() {
     for i in items.iter().filter(|i| i["ok"] == false) {
         assert!(i["hint"].is_string(), "no hint for {i}");
     }
+}
+
+/// `cgctl` restricted to some hierarchies (`CGCTL_HIERARCHIES`).
+fn cgctl_on(hierarchies: &str) -> std::process::Command {
+    let mut c = cgctl();
+    c.env("CGCTL_HIERARCHIES", hierarchies);
+    c
+}
+
+#[test]
+fn v2_core_files_on_the_unified_hierarchy() {
+    if !require_root("cgctl v2 core") {
+        return;
+    }
+    if !cgroups::hierarchies()
+        .iter()
+        .any(|h| h.version == Version::V2)
+    {
+        eprintln!("SKIP: no unified hierarchy");
+        return;
+    }
+    // Only the unified hierarchy: cgctl sees a pure v2 host (here without controllers:
+    // freeze, kill, cpu.stat and populated are core files).
+    let g = Group::new();
+    let n = g.name.as_str();
+    let on = |args: &[&str]| {
+        let o = run(cgctl_on("unified").args(args));
+        o.ok();
+        o
+    };
+    on(&["create", n]);
+    let dirs = existing(n);
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let child = cgctl_on("unified")
+        .args(["exec", n, "--", "sh", "-c", BURN])
+        .spawn()
+        .unwrap();
+    let s = |_: ()| -> serde_json::Value {
+        serde_json::from_str(on(&["stat", n, "--json"]).stdout.trim()).unwrap()
+    };
+    let start = Instant::now();
+    while num(&s(()), "processes") < 1 {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        thread::sleep(Duration::from_millis(10));
+    }
+    on(&["freeze", n]);
+    assert_eq!(read(&dirs[0].join("cgroup.freeze")), "1");
+    assert!(read(&dirs[0].join("cgroup.events")).contains("frozen 1"));
+    let u0 = num(&s(()), "cpu_usage_usec");
+    thread::sleep(Duration::from_millis(200));
+    assert!(num(&s(()), "cpu_usage_usec") - u0 < 1000);
+    on(&["thaw", n]);
+    assert!(read(&dirs[0].join("cgroup.events")).contains("frozen 0"));
+    let o = run(cgctl_on("unified").args(["-v", "kill", n]));
+    o.ok();
+    assert_eq!(
+        o.stderr,
+        format!(
+            "cgctl: write(\"{}\", \"1\") = 0\n",
+            dirs[0].join("cgroup.kill").display()
+        )
+    );
+    assert!(read(&dirs[0].join("cgroup.events")).contains("populated 0"));
+    assert_eq!(reap(child), 137);
+    on(&["delete", n]);
+    assert!(existing(n).is_empty());
+}
+
+#[test]
+fn v1_kill_freezes_signals_each_and_thaws() {
+    if !require_root("cgctl v1 kill") {
+        return;
+    }
+    if controller_dir("x", "freezer").is_none_or(|(v, _)| v != Version::V1) {
+        eprintln!("SKIP: no v1 freezer");
+        return;
+    }
+    // Without the unified hierarchy there is no cgroup.kill: the v1 way.
+    let g = Group::new();
+    let n = g.name.as_str();
+    let h = "freezer,memory,pids";
+    let o = run(cgctl_on(h).args(["create", n]));
+    o.ok();
+    let child = cgctl_on(h)
+        .args([
+            "exec",
+            n,
+            "--",
+            "sh",
+            "-c",
+            "sleep 100 & sleep 100 & exec sleep 100",
+        ])
+        .spawn()
+        .unwrap();
+    let (_, frz) = controller_dir(n, "freezer").unwrap();
+    let start = Instant::now();
+    while read(&frz.join("cgroup.procs")).lines().count() < 3 {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        thread::sleep(Duration::from_millis(10));
+    }
+    let o = run(cgctl_on(h).args(["-v", "kill", n]));
+    o.ok();
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    let state = frz.join("freezer.state").display().to_string();
+    assert_eq!(
+        lines[0],
+        format!("cgctl: write(\"{state}\", \"FROZEN\") = 0")
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains(", SIGKILL) = 0"))
+            .count(),
+        3,
+        "{o}"
+    );
+    assert_eq!(
+        lines[4],
+        format!("cgctl: write(\"{state}\", \"THAWED\") = 0")
+    );
+    assert_eq!(read(&frz.join("cgroup.procs")), "");
+    assert_eq!(reap(child), 137);
 }
