@@ -135,6 +135,15 @@ pub enum Error {
         status: Option<i32>,
     },
 
+    /// A step of the second stage failed.
+    #[error("second stage: {what}{}", log.as_ref().map_or(String::new(), |l| format!(" (see {})", quote(l))))]
+    SecondStage {
+        /// What failed, with its cause.
+        what: String,
+        /// The log of the steps' output.
+        log: Option<PathBuf>,
+    },
+
     /// The state a second stage needs is missing or unreadable.
     #[error("{} holds no first stage of debootstrap-rs (run with --foreign first)", quote(.0))]
     NoFirstStage(PathBuf),

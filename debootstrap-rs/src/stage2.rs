@@ -104,13 +104,11 @@ pub fn run(root: &Root, plan: &Plan, verbose: bool, inside: bool) -> Result<()> 
 }
 
 fn configure(root: &Root, plan: &Plan, verbose: bool, inside: bool) -> Result<()> {
-    // Open the mount points in the target now (confined), so the child only mounts.
-    let mut points = Vec::new();
+    // Create the mount points now (confined); the child opens them again in its own
+    // namespace (a descriptor from the old one cannot be mounted on).
     for d in ["proc", "sys", "dev"] {
-        let fd = root
-            .dir(Path::new(d))
+        root.dir(Path::new(d))
             .map_err(|e| ioerr(root, "create", d, e))?;
-        points.push(fd);
     }
     let log_fd = if verbose {
         None
@@ -141,7 +139,7 @@ fn configure(root: &Root, plan: &Plan, verbose: bool, inside: bool) -> Result<()
         ForkResult::Child => {
             drop(err_r);
             let mut report = File::from(err_w);
-            let code = match child(root, plan, &points, log_fd.as_ref(), inside) {
+            let code = match child(root, plan, log_fd.as_ref(), inside) {
                 Ok(()) => 0,
                 Err(msg) => {
                     let _ = report.write_all(msg.as_bytes());
@@ -162,18 +160,13 @@ fn configure(root: &Root, plan: &Plan, verbose: bool, inside: bool) -> Result<()
                 Some(0) => Ok(()),
                 code => {
                     let what = if msg.is_empty() {
-                        "the second stage".to_owned()
+                        format!("the second stage ended with status {}", code.unwrap_or(-1))
                     } else {
                         msg
                     };
-                    let log = if verbose {
-                        String::new()
-                    } else {
-                        format!(" (see {})", quote(root.host(Path::new(LOG))))
-                    };
-                    Err(Error::Command {
-                        what: format!("{what}{log}"),
-                        status: code.filter(|c| *c != 1 || what.is_empty()),
+                    Err(Error::SecondStage {
+                        what,
+                        log: (!verbose).then(|| root.host(Path::new(LOG))),
                     })
                 }
             }
@@ -205,7 +198,6 @@ fn wait(child: Pid) -> Option<i32> {
 fn child(
     root: &Root,
     plan: &Plan,
-    points: &[OwnedFd],
     log: Option<&OwnedFd>,
     inside: bool,
 ) -> Result<(), String> {
@@ -216,6 +208,15 @@ fn child(
     sys::unshare_mount_ns().map_err(|e| os("cannot create a private mount namespace", e))?;
     sys::mount(None, Path::new("/"), "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)
         .map_err(|e| os("cannot make the mounts private", e))?;
+    // The target and its mount points, opened again (confined) in this namespace.
+    let root = Root::open(root.path()).map_err(|e| format!("cannot open the target: {e}"))?;
+    let mut points = Vec::new();
+    for d in ["proc", "sys", "dev"] {
+        points.push(
+            root.dir(Path::new(d))
+                .map_err(|e| format!("cannot open /{d} in the target: {e}"))?,
+        );
+    }
     let at = |fd: &OwnedFd| PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
     let nosuid = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     sys::mount(Some("proc"), &at(&points[0]), "/proc", Some("proc"), nosuid, None)
