@@ -59,7 +59,8 @@ impl<R: Read> Hashing<R> {
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if signals::interrupted() {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+            // Not ErrorKind::Interrupted: io::copy would retry that forever.
+            return Err(io::Error::other("interrupted"));
         }
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);

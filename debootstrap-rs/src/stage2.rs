@@ -206,39 +206,21 @@ fn child(
     let _ = sys::die_with_parent();
     let os = |what: &str, e: nix::errno::Errno| format!("{what}: {}", e.desc());
     sys::unshare_mount_ns().map_err(|e| os("cannot create a private mount namespace", e))?;
-    sys::mount(None, Path::new("/"), "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)
-        .map_err(|e| os("cannot make the mounts private", e))?;
-    // The target and its mount points, opened again (confined) in this namespace.
-    let root = Root::open(root.path()).map_err(|e| format!("cannot open the target: {e}"))?;
-    let mut points = Vec::new();
-    for d in ["proc", "sys", "dev"] {
-        points.push(
-            root.dir(Path::new(d))
-                .map_err(|e| format!("cannot open /{d} in the target: {e}"))?,
-        );
+    match sys::mount(None, Path::new("/"), "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None) {
+        Ok(()) => mount_api_filesystems(root)?,
+        // Inside a chroot "/" is no mount point, so nothing mounted here could be kept
+        // from propagating to the host: use the API filesystems the caller mounted
+        // (chroot-rs --api-fs TARGET ...), or ask for them.
+        Err(nix::errno::Errno::EINVAL) if inside => {
+            if !Path::new("/proc/self/exe").exists() {
+                return Err("cannot mount /proc privately inside a chroot: run \
+                    'debootstrap-rs --second-stage TARGET' from outside, or enter TARGET \
+                    with its API filesystems mounted (chroot-rs --api-fs)"
+                    .into());
+            }
+        }
+        Err(e) => return Err(os("cannot make the mounts private", e)),
     }
-    let at = |fd: &OwnedFd| PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
-    let nosuid = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    sys::mount(Some("proc"), &at(&points[0]), "/proc", Some("proc"), nosuid, None)
-        .map_err(|e| os("cannot mount proc in the target", e))?;
-    sys::mount(
-        Some("sysfs"),
-        &at(&points[1]),
-        "/sys",
-        Some("sysfs"),
-        nosuid | MsFlags::MS_RDONLY,
-        None,
-    )
-    .map_err(|e| os("cannot mount sysfs in the target", e))?;
-    sys::mount(
-        Some("/dev"),
-        &at(&points[2]),
-        "/dev",
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None,
-    )
-    .map_err(|e| os("cannot bind /dev into the target", e))?;
     if !inside {
         sys::chroot(root.path()).map_err(|e| os("cannot chroot into the target", e))?;
         std::env::set_current_dir("/").map_err(|e| format!("cannot chdir to /: {e}"))?;
@@ -309,6 +291,44 @@ fn child(
         ]),
         &[],
     )?;
+    Ok(())
+}
+
+/// proc, sysfs (read-only) and /dev (bound from the host) on the target's mount points,
+/// opened again (confined) in the child's own namespace.
+fn mount_api_filesystems(root: &Root) -> Result<(), String> {
+    let os = |what: &str, e: nix::errno::Errno| format!("{what}: {}", e.desc());
+    // The target and its mount points, opened again (confined) in this namespace.
+    let root = Root::open(root.path()).map_err(|e| format!("cannot open the target: {e}"))?;
+    let mut points = Vec::new();
+    for d in ["proc", "sys", "dev"] {
+        points.push(
+            root.dir(Path::new(d))
+                .map_err(|e| format!("cannot open /{d} in the target: {e}"))?,
+        );
+    }
+    let at = |fd: &OwnedFd| PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    let nosuid = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    sys::mount(Some("proc"), &at(&points[0]), "/proc", Some("proc"), nosuid, None)
+        .map_err(|e| os("cannot mount proc in the target", e))?;
+    sys::mount(
+        Some("sysfs"),
+        &at(&points[1]),
+        "/sys",
+        Some("sysfs"),
+        nosuid | MsFlags::MS_RDONLY,
+        None,
+    )
+    .map_err(|e| os("cannot mount sysfs in the target", e))?;
+    sys::mount(
+        Some("/dev"),
+        &at(&points[2]),
+        "/dev",
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )
+    .map_err(|e| os("cannot bind /dev into the target", e))?;
     Ok(())
 }
 
