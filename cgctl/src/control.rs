@@ -204,7 +204,12 @@ fn groups_of(layout: &Layout, pid: i32) -> Vec<Option<PathBuf>> {
 }
 
 fn procs_write(dir: &Path, pid: i32) -> Result<(), Error> {
-    let p = dir.join("cgroup.procs");
+    join_file(dir, "cgroup.procs", pid)
+}
+
+/// Write `pid` to `file` (`cgroup.procs`, or v1 `tasks`) of `dir`.
+fn join_file(dir: &Path, file: &str, pid: i32) -> Result<(), Error> {
+    let p = dir.join(file);
     let v = pid.to_string();
     // A task that is still being created answers EINVAL; runc retries too.
     let mut tries = 0;
@@ -290,8 +295,17 @@ pub fn exec(
             }
         }
     };
-    for (k, (_, d)) in dirs.iter().enumerate() {
-        if let Err(e) = procs_write(d, me) {
+    for (k, (i, d)) in dirs.iter().enumerate() {
+        // On v1, cgctl (one thread) joins through `tasks` with pid 0, "this thread":
+        // moving only the caller's own thread skips the kernel's global threadgroup
+        // lock and its RCU grace period, which a cgroup.procs write waits for in
+        // every hierarchy. The exec'd command inherits the groups.
+        let joined = if layout.hierarchies[*i].version == Version::V1 {
+            join_file(d, "tasks", 0)
+        } else {
+            procs_write(d, me)
+        };
+        if let Err(e) = joined {
             back(k);
             drop(created);
             return Err(e);
