@@ -408,6 +408,16 @@ fn unshare_passes_exit_statuses_through() {
 /// Start `program` with a trap for `sig` that exits `code`, wait for its "ready", send
 /// `sig` to the waiting tool (not the command), and return the tool's exit code.
 fn signal_round_trip(tool: &mut Command, sig: Signal, code: i32) -> i32 {
+    if inherited_ignore(sig) {
+        // An ignored signal stays ignored across exec and a shell cannot trap it then
+        // (a background job of a shell without job control ignores SIGINT and SIGQUIT).
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP: {sig} is ignored in this environment"
+        );
+        return code;
+    }
     let script = format!(
         "trap 'exit {code}' {}; echo ready; while :; do sleep 0.02; done",
         &sig.as_str()[3..]
@@ -436,6 +446,18 @@ fn signal_round_trip(tool: &mut Command, sig: Signal, code: i32) -> i32 {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// True when `sig` is ignored in this process (and so in the children it starts).
+fn inherited_ignore(sig: Signal) -> bool {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .is_some_and(|mask| mask & (1 << (sig as i32 - 1)) != 0)
 }
 
 #[test]
@@ -876,6 +898,79 @@ fn bad_input_fails_clearly_with_nothing_done() {
     );
 }
 
+#[test]
+fn unshare_propagation_private_by_default_shared_on_request() {
+    if !require_root("mount(2)") {
+        return;
+    }
+    let (dir, _guard) = private_dir();
+    run(cmd("mount").arg("--make-shared").arg(dir.path())).ok();
+    let sub = dir.path().join("sub");
+    fs::create_dir(&sub).unwrap();
+    let mount_inside = format!("mount -t tmpfs nsrs {}", sub.display());
+    // Default: private, recursive: the tmpfs stays inside.
+    run(unshare().args(["--mount", "sh", "-c", &mount_inside])).ok();
+    assert!(
+        mounts_under(&sub).is_empty(),
+        "a mount made inside showed on the host"
+    );
+    // --propagation shared (and unchanged) keep the peer group: it shows outside.
+    for mode in ["shared", "unchanged"] {
+        run(unshare().args(["--mount", "--propagation", mode, "sh", "-c", &mount_inside])).ok();
+        assert_eq!(mounts_under(&sub), [sub.to_string_lossy()], "{mode}");
+        run(cmd("umount").arg(&sub)).ok();
+    }
+}
+
+#[test]
+fn unshare_root_wd_keep_caps_and_clock_offsets() {
+    if !require_root("unshare(2)") {
+        return;
+    }
+    let r = Rootfs::new();
+    let o = run(unshare()
+        .arg("--uts")
+        .arg(format!("--root={}", r.path().display()))
+        .args(["--wd=/home/student", "sh", "-c", "pwd; cat /etc/hostname"]));
+    o.ok();
+    assert_eq!(o.stdout, "/home/student\nrootfs\n");
+    let o = run(unshare().args(["--uts", "-w", "/tmp", "pwd"]));
+    o.ok();
+    assert_eq!(o.stdout, "/tmp\n");
+
+    // In a user namespace without maps the command is not root (overflow uid), so its
+    // capabilities end at exec, unless --keep-caps makes them ambient.
+    let amb = |extra: &[&str]| {
+        let o = run(unshare().args(["--fork", "--user"]).args(extra).args([
+            "grep",
+            "^CapAmb:",
+            "/proc/self/status",
+        ]));
+        o.ok();
+        u64::from_str_radix(o.stdout.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    assert_eq!(amb(&[]), 0);
+    assert_ne!(amb(&["--keep-caps"]), 0);
+
+    // A time namespace with the clocks moved.
+    let uptime = || -> f64 {
+        let t = fs::read_to_string("/proc/uptime").unwrap();
+        t.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let before = uptime();
+    let o = run(unshare().args([
+        "--fork",
+        "--time",
+        "--boottime=1000000",
+        "cat",
+        "/proc/uptime",
+    ]));
+    o.ok();
+    let inside: f64 = o.stdout.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(inside >= before + 1_000_000.0, "{o}");
+    assert!(uptime() < before + 1_000_000.0, "the host clock moved");
+}
+
 // ---------------------------------------------------------------- nsenter-rs
 
 /// A target in a new namespace of every type (user: root mapped to root).
@@ -1118,6 +1213,13 @@ fn nsenter_container_lands_in_the_targets_root() {
     let o = run(nsenter().args(["-t", &pid, "-a", "-r", "-w", "cat", "/etc/hostname"]));
     o.ok();
     assert_eq!(o.stdout, "rootfs\n");
+    // Root and working directory given as directories, no target at all.
+    let o = run(nsenter()
+        .arg(format!("--root={root}"))
+        .arg(format!("--wd={root}/home/student"))
+        .args(["sh", "-c", "pwd; cat /etc/hostname"]));
+    o.ok();
+    assert_eq!(o.stdout, "/home/student\nrootfs\n");
     // -W: a working directory as seen inside.
     let o = run(nsenter().args(["-t", &pid, "-a", "-r", "-W", "/home/student", "pwd"]));
     o.ok();

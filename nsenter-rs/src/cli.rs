@@ -273,6 +273,14 @@ fn find_long<'a>(opts: &'a [OptInfo], name: &str) -> Option<&'a OptInfo> {
 /// that looks like a path (contains `/` or starts with `.`) into `-n=/path`. Clusters of
 /// flags (`-mnu`) keep their usual meaning.
 fn attach_short_values(cmd: &clap::Command, args: &[OsString]) -> Vec<OsString> {
+    // The common case (no `-Xsomething/…` word at all) costs no look at the options.
+    let maybe = args.iter().any(|a| {
+        let a = a.as_bytes();
+        a.len() > 2 && a[0] == b'-' && a[1] != b'-' && (a[2..].contains(&b'/') || a[2] == b'.')
+    });
+    if !maybe {
+        return args.to_vec();
+    }
     let opts = options_of(cmd);
     let short = |c: u8| opts.iter().find(|o| o.short == Some(char::from(c)));
     let mut out = Vec::with_capacity(args.len());

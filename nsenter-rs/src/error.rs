@@ -294,6 +294,14 @@ mod tests {
             exit::message(&e),
             "cannot open net namespace of pid 7: No such file or directory"
         );
+        assert_eq!(
+            Error::KernelLacks(NsType::Time).to_string(),
+            "this kernel has no time namespaces"
+        );
+        assert_eq!(
+            Error::NotBound("/x".into()).to_string(),
+            "cannot release '/x': not a namespace file"
+        );
     }
 
     #[test]

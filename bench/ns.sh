@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# packages: nsenter-rs
+#
+# nsenter-rs and unshare-rs against util-linux's nsenter and unshare, side by side in one
+# hyperfine run each (targets: <= 1.0x util-linux):
+#   enter:     nsenter-rs -t PID -a true        vs nsenter -t PID -a true
+#              (PID: a sleep in new pid, mnt, uts, ipc and net namespaces)
+#   create:    unshare-rs --fork --pid --mount --uts --ipc --mount-proc true
+#              vs unshare --fork --pid --mount --uts --ipc --mount-proc true
+#   create+net: the same with --net (the kernel's slowest namespace, ~0.45 ms more)
+# plus the floor: a bare fork+exec of true.
+# Run as root: cargo xtask bench ns [RUNS]
+set -euo pipefail
+
+BIN_DIR=${BIN_DIR:?set by cargo xtask bench}
+RUNS=${1:-300}
+NSENTER_RS="$BIN_DIR/nsenter-rs"
+UNSHARE_RS="$BIN_DIR/unshare-rs"
+TRUE=$(command -v true)
+
+for t in hyperfine nsenter unshare python3; do
+    command -v "$t" >/dev/null || { echo "bench: $t is missing (./lab deps installs it)" >&2; exit 1; }
+done
+[ "$(id -u)" = 0 ] || { echo "bench: run as root" >&2; exit 1; }
+
+out=$(mktemp -d)
+target_parent=
+cleanup() {
+    # Our own background unshare (by PID); --kill-child takes its sleep with it.
+    if [ -n "$target_parent" ]; then
+        kill -KILL "$target_parent" 2>/dev/null || true
+        wait "$target_parent" 2>/dev/null || true
+    fi
+    rm -rf "$out"
+}
+trap cleanup EXIT
+
+# The target: started by util-linux's unshare, so neither side is favoured.
+unshare --fork --pid --mount --uts --ipc --net --mount-proc --kill-child sleep 100000 &
+target_parent=$!
+target=
+for _ in $(seq 200); do
+    target=$(cat "/proc/$target_parent/task/$target_parent/children" 2>/dev/null | awk '{print $1}')
+    [ -n "$target" ] && break
+    sleep 0.01
+done
+[ -n "$target" ] || { echo "bench: the target did not start" >&2; exit 1; }
+
+bench() { # name, then commands
+    local name=$1; shift
+    hyperfine -N --style none --warmup 20 --runs "$RUNS" --export-json "$out/$name.json" "$@" >/dev/null
+}
+
+echo "nsenter-rs benchmark: $RUNS runs per command, medians (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+bench floor -n true "$TRUE"
+bench enter \
+    -n nsenter "nsenter -t $target -a $TRUE" \
+    -n nsenter-rs "$NSENTER_RS -t $target -a $TRUE"
+bench create \
+    -n unshare "unshare --fork --pid --mount --uts --ipc --mount-proc $TRUE" \
+    -n unshare-rs "$UNSHARE_RS --fork --pid --mount --uts --ipc --mount-proc $TRUE"
+bench create-net \
+    -n unshare+net "unshare --fork --pid --mount --uts --ipc --net --mount-proc $TRUE" \
+    -n unshare-rs+net "$UNSHARE_RS --fork --pid --mount --uts --ipc --net --mount-proc $TRUE"
+
+python3 - "$out" <<'EOF'
+import json, sys, statistics
+d = sys.argv[1]
+m = {}
+for name in ["floor", "enter", "create", "create-net"]:
+    for r in json.load(open(f"{d}/{name}.json"))["results"]:
+        m[r["command"]] = statistics.median(r["times"]) * 1000
+for k, v in m.items():
+    print(f"  {k:16s} {v:7.2f} ms")
+rows = [
+    ("nsenter-rs -a / nsenter -a", m["nsenter-rs"] / m["nsenter"]),
+    ("unshare-rs / unshare", m["unshare-rs"] / m["unshare"]),
+    ("unshare-rs --net / unshare --net", m["unshare-rs+net"] / m["unshare+net"]),
+]
+print(f"  above a bare true: nsenter-rs {m['nsenter-rs'] - m['true']:+.2f} ms, "
+      f"unshare-rs {m['unshare-rs'] - m['true']:+.2f} ms, "
+      f"unshare-rs --net {m['unshare-rs+net'] - m['true']:+.2f} ms")
+print("ratios (target <= 1.0x):")
+for label, r in rows:
+    print(f"  {label:34s} {r:5.2f}x  {'ok' if r <= 1.0 else 'MISSED'}")
+EOF
