@@ -180,10 +180,11 @@ impl Reader {
                 }
                 s.cpu_user_usec = Some(user / 1000);
                 s.cpu_system_usec = Some(sys / 1000);
-                s.cpu_usage_usec = Some((user + sys) / 1000);
-            } else {
-                s.cpu_usage_usec = self.num(&d.join("cpuacct.usage")).map(|n| n / 1000);
             }
+            // The total from cpuacct.usage: exact (the scheduler's runtime), while
+            // usage_all's user/system split is sampled at the tick and drifts from it
+            // (by 6 % in a throttled group here).
+            s.cpu_usage_usec = self.num(&d.join("cpuacct.usage")).map(|n| n / 1000);
         }
         let v2cpu = match (&homes.cpu, &homes.unified) {
             (Some((Version::V2, d)), _) => Some(d.clone()),
@@ -346,7 +347,7 @@ pub fn collect(homes: &Homes, name: &str, tree: bool) -> Vec<Stat> {
         }
         stack.push(i);
     }
-    let mut out = Vec::new();
+    let mut jobs = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
         if !tree && i > 0 {
             break;
@@ -364,9 +365,28 @@ pub fn collect(homes: &Homes, name: &str, tree: bool) -> Vec<Stat> {
         } else {
             homes.child(&n.rel)
         };
-        out.push(reader.stat(&full, &h, total[i]));
+        jobs.push((full, h, total[i]));
     }
-    out
+    // A big tree is read by two threads (each with its own buffer), in order.
+    let run = |part: &[(String, Homes, u64)]| -> Vec<Stat> {
+        let mut reader = Reader::default();
+        part.iter()
+            .map(|(full, h, procs)| reader.stat(full, h, *procs))
+            .collect()
+    };
+    if jobs.len() < 200 {
+        return run(&jobs);
+    }
+    let (a, b) = jobs.split_at(jobs.len() / 2);
+    std::thread::scope(|scope| {
+        let second = scope.spawn(|| run(b));
+        let mut out = run(a);
+        match second.join() {
+            Ok(rest) => out.extend(rest),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        out
+    })
 }
 
 /// A byte count for a column: `12.3M`.
@@ -560,6 +580,7 @@ mod tests {
             "cpuacct.usage_all",
             "cpu user system\n0 2000000 1000000\n1 3000 0\n",
         );
+        w("cpuacct", "cpuacct.usage", "2990000\n");
         w(
             "cpu",
             "cpu.stat",
@@ -595,7 +616,7 @@ mod tests {
         let s = &rows[0];
         assert_eq!(s.name, "g");
         assert_eq!(s.processes, 3);
-        assert_eq!(s.cpu_usage_usec, Some(3003));
+        assert_eq!(s.cpu_usage_usec, Some(2990));
         assert_eq!(s.cpu_user_usec, Some(2003));
         assert_eq!(s.cpu_system_usec, Some(1000));
         assert_eq!(s.cpu_nr_throttled, Some(48));
@@ -616,6 +637,28 @@ mod tests {
         assert!(lines.contains(&"oom_kills=1".to_owned()));
         assert!(list_row(s).starts_with("g "));
         assert!(list_row(s).ends_with("frozen"));
+    }
+
+    #[test]
+    fn a_big_tree_keeps_its_order() {
+        let t = tempfile::tempdir().unwrap();
+        let mut layout = fake_layout(t.path(), &["memory"]);
+        layout.hierarchies.retain(|h| h.version == Version::V2);
+        let g = Group::resolve(&layout, &Parent::Root, "big").unwrap();
+        let d = g.dir(0).unwrap().to_path_buf();
+        for i in 0..300 {
+            let c = d.join(format!("g{i:03}"));
+            fs::create_dir_all(&c).unwrap();
+            fs::write(c.join("cgroup.procs"), if i % 2 == 0 { "1\n" } else { "" }).unwrap();
+            fs::write(c.join("memory.current"), format!("{i}\n")).unwrap();
+        }
+        let rows = collect(&Homes::of(&layout, &g), "big", true);
+        assert_eq!(rows.len(), 301);
+        assert_eq!(rows[0].processes, 150);
+        for (i, r) in rows[1..].iter().enumerate() {
+            assert_eq!(r.name, format!("big/g{i:03}"));
+            assert_eq!(r.memory_current, Some(i as u64));
+        }
     }
 
     #[test]
