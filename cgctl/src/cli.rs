@@ -388,18 +388,23 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(
-                e.kind(),
-                ErrorKind::DisplayHelp
-                    | ErrorKind::DisplayVersion
-                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) {
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
                 return Ok(Parsed::Print(e.to_string()));
             }
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                return Err(Error::Usage("missing command".to_owned()));
+            }
+            // clap's first paragraph, on one line: "error: the following required
+            // arguments were not provided:\n  <NAME>" → "the following ...: <NAME>".
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("").trim();
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            return Err(Error::Usage(first.to_owned()));
+            let para: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let joined = para.join(" ");
+            let msg = joined.strip_prefix("error: ").unwrap_or(&joined);
+            return Err(Error::Usage(msg.to_owned()));
         }
     };
     Ok(Parsed::Run(convert(cli)?))
