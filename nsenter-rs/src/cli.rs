@@ -65,7 +65,7 @@ pub struct NsenterCli {
     #[arg(long, value_name = "FILE", conflicts_with = "target")]
     pidfile: Option<PathBuf>,
 
-    /// Enter all namespaces of the target (those that differ from ours for user)
+    /// Enter all namespaces of the target (its user namespace only when not ours)
     #[arg(short = 'a', long)]
     all: bool,
 
