@@ -46,13 +46,24 @@ for _ in $(seq 200); do
 done
 [ -n "$target" ] || { echo "bench: the target did not start" >&2; exit 1; }
 
-bench() { # name, then commands
+# The machine is shared: load drifts during a run. Each comparison therefore runs in
+# ROUNDS rounds, alternating which side goes first, and the medians are taken over all
+# the rounds' timings together.
+ROUNDS=${ROUNDS:-4}
+per_round=$(( (RUNS + ROUNDS - 1) / ROUNDS ))
+bench() { # name, then two "-n NAME CMD" triples
     local name=$1; shift
-    hyperfine -N --style none --warmup 20 --runs "$RUNS" --export-json "$out/$name.json" "$@" >/dev/null
+    local a=("$1" "$2" "$3") b=("$4" "$5" "$6")
+    for round in $(seq "$ROUNDS"); do
+        if (( round % 2 )); then set -- "${a[@]}" "${b[@]}"; else set -- "${b[@]}" "${a[@]}"; fi
+        hyperfine -N --style none --warmup 10 --runs "$per_round" \
+            --export-json "$out/$name.$round.json" "$@" >"$out/log" 2>&1 ||
+            { cat "$out/log" >&2; echo "bench: hyperfine failed ($name)" >&2; exit 1; }
+    done
 }
 
-echo "nsenter-rs benchmark: $RUNS runs per command, medians (load: $(cut -d' ' -f1-3 /proc/loadavg))"
-bench floor -n true "$TRUE"
+echo "nsenter-rs benchmark: $RUNS runs per command in $ROUNDS rounds, medians (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+bench floor -n true "$TRUE" -n true-again "$TRUE"
 bench enter \
     -n nsenter "nsenter -t $target -a $TRUE" \
     -n nsenter-rs "$NSENTER_RS -t $target -a $TRUE"
@@ -66,10 +77,16 @@ bench create-net \
 python3 - "$out" <<'EOF'
 import json, sys, statistics
 d = sys.argv[1]
-m = {}
+import glob
+times = {}
 for name in ["floor", "enter", "create", "create-net"]:
-    for r in json.load(open(f"{d}/{name}.json"))["results"]:
-        m[r["command"]] = statistics.median(r["times"]) * 1000
+    for f in sorted(glob.glob(f"{d}/{name}.*.json")):
+        for r in json.load(open(f))["results"]:
+            times.setdefault(r["command"], []).extend(r["times"])
+m = {k: statistics.median(v) * 1000 for k, v in times.items()}
+m["true"] = statistics.median(times["true"] + times.pop("true-again")) * 1000
+del m["true-again"]
+print(f"load at the end: {open('/proc/loadavg').read().split()[:3]}")
 for k, v in m.items():
     print(f"  {k:16s} {v:7.2f} ms")
 rows = [
