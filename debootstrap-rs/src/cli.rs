@@ -27,7 +27,12 @@ Example: debootstrap-rs --variant=minbase bookworm /srv/rootfs"
 )]
 struct Args {
     /// Package set: minbase (required + apt), buildd, fakechroot, or - (required + important)
-    #[arg(long, value_name = "X", default_value = "-", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "X",
+        default_value = "-",
+        allow_hyphen_values = true
+    )]
     variant: String,
 
     /// The target's architecture (default: the host's)
@@ -35,7 +40,12 @@ struct Args {
     arch: Option<String>,
 
     /// Archive components to use (comma-separated)
-    #[arg(long, value_name = "A,B,C", value_delimiter = ',', default_value = "main")]
+    #[arg(
+        long,
+        value_name = "A,B,C",
+        value_delimiter = ',',
+        default_value = "main"
+    )]
     components: Vec<String>,
 
     /// Add packages to the base set (comma-separated)
@@ -219,12 +229,16 @@ pub fn command() -> clap::Command {
 
 /// Parse the arguments (without argv[0]).
 pub fn parse(argv: &[OsString]) -> Result<Parsed, Error> {
-    let args = match Args::try_parse_from(std::iter::once(OsString::from("debootstrap-rs")).chain(argv.iter().cloned())) {
+    let args = match Args::try_parse_from(
+        std::iter::once(OsString::from("debootstrap-rs")).chain(argv.iter().cloned()),
+    ) {
         Ok(a) => a,
         Err(e) => {
             use clap::error::ErrorKind;
             return match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Ok(Parsed::Print(e.to_string())),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    Ok(Parsed::Print(e.to_string()))
+                }
                 _ => {
                     let text = e.to_string();
                     let first = text
@@ -289,7 +303,11 @@ fn convert(a: Args) -> Result<Config, Error> {
             .into_owned();
         let target = match pos.next() {
             Some(t) => PathBuf::from(t),
-            None if matches!(mode, Mode::PrintDebs | Mode::MakeTarball(_) | Mode::DownloadOnly) => {
+            None if matches!(
+                mode,
+                Mode::PrintDebs | Mode::MakeTarball(_) | Mode::DownloadOnly
+            ) =>
+            {
                 PathBuf::new()
             }
             None => return Err(usage("missing TARGET")),
@@ -300,7 +318,9 @@ fn convert(a: Args) -> Result<Config, Error> {
         (suite, target, mirror)
     };
     if let Some(m) = &mirror
-        && !["http://", "https://", "file://"].iter().any(|p| m.starts_with(p))
+        && !["http://", "https://", "file://"]
+            .iter()
+            .any(|p| m.starts_with(p))
     {
         return Err(Error::Usage(format!(
             "MIRROR '{m}' is not an http://, https:// or file:// URL"
@@ -318,7 +338,9 @@ fn convert(a: Args) -> Result<Config, Error> {
         .transpose()
         .map_err(|e| Error::Usage(format!("--image-size: {e}")))?;
     if image_size.is_some() && format != Format::Ext4 {
-        return Err(usage("--image-size applies to an ext4 image (TARGET.img or --format ext4)"));
+        return Err(usage(
+            "--image-size applies to an ext4 image (TARGET.img or --format ext4)",
+        ));
     }
     if a.jobs == 0 {
         return Err(usage("--jobs must be at least 1"));
@@ -342,9 +364,11 @@ fn convert(a: Args) -> Result<Config, Error> {
     let source_date_epoch = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .map(|v| {
-            v.trim()
-                .parse::<i64>()
-                .map_err(|_| Error::Usage(format!("SOURCE_DATE_EPOCH '{v}' is not a number of seconds")))
+            v.trim().parse::<i64>().map_err(|_| {
+                Error::Usage(format!(
+                    "SOURCE_DATE_EPOCH '{v}' is not a number of seconds"
+                ))
+            })
         })
         .transpose()?;
     use std::io::IsTerminal;
@@ -415,12 +439,20 @@ mod tests {
         assert_eq!(c.target, PathBuf::from("/"));
         let c = cfg(&["--print-debs", "bookworm"]).unwrap();
         assert_eq!(c.mode, Mode::PrintDebs);
-        let c = cfg(&["--extra-suites=bookworm-updates,bookworm-security=http://s/x/", "bookworm", "/t.tar.zst"]).unwrap();
+        let c = cfg(&[
+            "--extra-suites=bookworm-updates,bookworm-security=http://s/x/",
+            "bookworm",
+            "/t.tar.zst",
+        ])
+        .unwrap();
         assert_eq!(
             c.extra_suites,
             [
                 ("bookworm-updates".to_owned(), None),
-                ("bookworm-security".to_owned(), Some("http://s/x".to_owned()))
+                (
+                    "bookworm-security".to_owned(),
+                    Some("http://s/x".to_owned())
+                )
             ]
         );
         assert_eq!(c.format, Format::Tar(crate::output::Compression::Zstd));
@@ -431,9 +463,15 @@ mod tests {
     #[test]
     fn usage_errors() {
         let e = cfg(&["--variant=huge", "bookworm", "/t"]).unwrap_err();
-        assert_eq!(e.to_string(), "unsupported variant 'huge' (use minbase, buildd, fakechroot or -)");
+        assert_eq!(
+            e.to_string(),
+            "unsupported variant 'huge' (use minbase, buildd, fakechroot or -)"
+        );
         assert_eq!(e.exit_code(), 2);
-        assert_eq!(cfg(&["bookworm"]).unwrap_err().to_string(), "missing TARGET");
+        assert_eq!(
+            cfg(&["bookworm"]).unwrap_err().to_string(),
+            "missing TARGET"
+        );
         assert!(cfg(&["--foreign", "--print-debs", "b", "/t"]).is_err());
         assert_eq!(
             cfg(&["bookworm", "/t", "ftp://x"]).unwrap_err().to_string(),

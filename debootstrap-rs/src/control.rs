@@ -125,7 +125,8 @@ mod tests {
 
     #[test]
     fn dependency_fields() {
-        let d = parse_deps("libc6 (>= 2.34), usrmerge | usr-is-merged, perl:any, foo [amd64] (<< 3)");
+        let d =
+            parse_deps("libc6 (>= 2.34), usrmerge | usr-is-merged, perl:any, foo [amd64] (<< 3)");
         assert_eq!(d.len(), 4);
         assert_eq!(d[0][0].name, "libc6");
         assert_eq!(d[0][0].version, Some((Relation::GreaterEq, "2.34")));

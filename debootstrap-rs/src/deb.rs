@@ -88,7 +88,10 @@ impl Shared {
         list.sort_by(|a, b| a.0.cmp(b.0));
         for (path, meta) in list {
             let (parent, name) = split(path);
-            let Ok(d) = self.root.open_at(parent, OFlag::O_PATH | OFlag::O_DIRECTORY, 0) else {
+            let Ok(d) = self
+                .root
+                .open_at(parent, OFlag::O_PATH | OFlag::O_DIRECTORY, 0)
+            else {
                 continue;
             };
             match sys::lstatat(d.as_fd(), name) {
@@ -99,7 +102,10 @@ impl Shared {
                 .and_then(|()| sys::fchmodat(d.as_fd(), name, meta.mode))
                 .map_err(|e| {
                     Error::io(
-                        format!("cannot set the mode of {}", crate::error::quote(self.root.host(path))),
+                        format!(
+                            "cannot set the mode of {}",
+                            crate::error::quote(self.root.host(path))
+                        ),
                         e.into(),
                     )
                 })?;
@@ -123,13 +129,19 @@ fn read_member_header(r: &mut impl Read) -> io::Result<Option<Member>> {
             return if got == 0 {
                 Ok(None)
             } else {
-                Err(io::Error::new(io::ErrorKind::UnexpectedEof, "truncated ar header"))
+                Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "truncated ar header",
+                ))
             };
         }
         got += n;
     }
     if &h[58..60] != b"`\n" {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "bad ar member header"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "bad ar member header",
+        ));
     }
     let name = String::from_utf8_lossy(&h[0..16])
         .trim_end()
@@ -145,7 +157,10 @@ fn read_member_header(r: &mut impl Read) -> io::Result<Option<Member>> {
 fn skip(r: &mut impl Read, n: u64) -> io::Result<()> {
     let copied = io::copy(&mut r.take(n), &mut io::sink())?;
     if copied != n {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "truncated ar member"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "truncated ar member",
+        ));
     }
     Ok(())
 }
@@ -186,7 +201,7 @@ fn read_control(r: impl Read) -> io::Result<ControlFiles> {
             continue;
         }
         let mode = e.header().mode()?;
-        let mtime = e.header().mtime().unwrap_or(0) as i64;
+        let mtime = e.header().mtime().unwrap_or(0).cast_signed();
         let mut buf = Vec::new();
         e.read_to_end(&mut buf)?;
         out.insert(name, (mode, mtime, buf));
@@ -204,18 +219,26 @@ pub fn unpack(
     arch: &str,
     only: Option<&HashSet<PathBuf>>,
 ) -> Result<Unpacked> {
-    let file = File::open(deb).map_err(|e| Error::io(format!("cannot open {}", crate::error::quote(deb)), e))?;
+    let file = File::open(deb)
+        .map_err(|e| Error::io(format!("cannot open {}", crate::error::quote(deb)), e))?;
     let mut r = BufReader::with_capacity(128 << 10, file);
     let pkg_of_file = deb
         .file_name()
-        .map(|n| n.to_string_lossy().split('_').next().unwrap_or("").to_owned())
+        .map(|n| {
+            n.to_string_lossy()
+                .split('_')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
         .unwrap_or_default();
     let bad = |why: String| Error::Deb {
         package: pkg_of_file.clone(),
         why,
     };
     let mut magic = [0u8; 8];
-    r.read_exact(&mut magic).map_err(|e| bad(format!("not a .deb ({e})")))?;
+    r.read_exact(&mut magic)
+        .map_err(|e| bad(format!("not a .deb ({e})")))?;
     if &magic != b"!<arch>\n" {
         return Err(bad("not a .deb (no ar magic)".into()));
     }
@@ -251,7 +274,8 @@ pub fn unpack(
             }
             let compute_md5 = !ctl.contains_key("md5sums");
             let limited = BufReader::with_capacity(128 << 10, (&mut r).take(m.size));
-            let data = decompressor(&m.name, limited).map_err(|e| bad(format!("{}: {e}", m.name)))?;
+            let data =
+                decompressor(&m.name, limited).map_err(|e| bad(format!("{}: {e}", m.name)))?;
             let md5s = extract(shared, &mut out, data, compute_md5, only).map_err(|e| match e {
                 Failure::Io(ctx, err) => Error::Io {
                     context: format!("package '{}': {ctx}", out.name),
@@ -283,7 +307,10 @@ fn describe(out: &mut Unpacked, ctl: &ControlFiles, arch: &str) -> Result<(), St
         .into_iter()
         .next()
         .ok_or("empty control file")?;
-    out.name = stanza.get("Package").ok_or("control file without Package")?.to_owned();
+    out.name = stanza
+        .get("Package")
+        .ok_or("control file without Package")?
+        .to_owned();
     let pkg_arch = stanza.get("Architecture").unwrap_or(arch);
     out.info_name = if stanza.get("Multi-Arch") == Some("same") {
         format!("{}:{pkg_arch}", out.name)
@@ -319,11 +346,20 @@ fn write_info_file(
 ) -> Result<()> {
     let rel = PathBuf::from(format!("var/lib/dpkg/info/{info_name}.{member}"));
     shared.root.write(&rel, data, mode).map_err(|e| {
-        Error::io(format!("cannot write {}", crate::error::quote(shared.root.host(&rel))), e)
+        Error::io(
+            format!(
+                "cannot write {}",
+                crate::error::quote(shared.root.host(&rel))
+            ),
+            e,
+        )
     })?;
     if mtime > 0 {
         let (parent, name) = split(&rel);
-        if let Ok(d) = shared.root.open_at(parent, OFlag::O_PATH | OFlag::O_DIRECTORY, 0) {
+        if let Ok(d) = shared
+            .root
+            .open_at(parent, OFlag::O_PATH | OFlag::O_DIRECTORY, 0)
+        {
             let _ = sys::lutimensat(d.as_fd(), name, mtime);
         }
     }
@@ -397,7 +433,10 @@ fn extract(
             .map_err(|e| Failure::Bad(format!("data.tar: {e}")))?
             .into_owned();
         let rel = root::normalize(&raw).ok_or_else(|| {
-            Failure::Bad(format!("unsafe path '{}' in data.tar (has '..')", raw.display()))
+            Failure::Bad(format!(
+                "unsafe path '{}' in data.tar (has '..')",
+                raw.display()
+            ))
         })?;
         if rel.as_os_str().is_empty() {
             continue;
@@ -424,7 +463,7 @@ fn extract(
         let mode = h.mode().unwrap_or(0o644) & 0o7777;
         let uid = h.uid().unwrap_or(0) as u32;
         let gid = h.gid().unwrap_or(0) as u32;
-        let mtime = h.mtime().unwrap_or(0) as i64;
+        let mtime = h.mtime().unwrap_or(0).cast_signed();
         if kind == tar::EntryType::Directory {
             {
                 let mut dirs = shared.dirs.lock().expect("dirs");
@@ -442,7 +481,8 @@ fn extract(
                     })
                     .or_insert(meta);
             }
-            root.dir(&rel).map_err(|err| ioe("cannot create directory", err))?;
+            root.dir(&rel)
+                .map_err(|err| ioe("cannot create directory", err))?;
             continue;
         }
         if only.is_none() {
@@ -450,11 +490,11 @@ fn extract(
             if let Some(prev) = owners.insert(rel.clone(), out.order)
                 && prev != out.order
             {
-                shared
-                    .conflicts
-                    .lock()
-                    .expect("conflicts")
-                    .push((rel.clone(), prev.min(out.order), prev.max(out.order)));
+                shared.conflicts.lock().expect("conflicts").push((
+                    rel.clone(),
+                    prev.min(out.order),
+                    prev.max(out.order),
+                ));
             }
         }
         let (parent, name) = split(&rel);
@@ -480,7 +520,8 @@ fn extract(
                 }
                 let fd = match sys::create_at(pfd, &fname, 0o600) {
                     Err(Errno::EEXIST) => {
-                        sys::unlinkat(pfd, &fname, false).map_err(|x| ioe("cannot replace", errno(x)))?;
+                        sys::unlinkat(pfd, &fname, false)
+                            .map_err(|x| ioe("cannot replace", errno(x)))?;
                         sys::create_at(pfd, &fname, 0o600)
                     }
                     r => r,
@@ -500,7 +541,8 @@ fn extract(
                         }
                         Err(err) => return Err(Failure::Bad(format!("data.tar: {err}"))),
                     };
-                    f.write_all(&buf[..n]).map_err(|err| ioe("cannot write", err))?;
+                    f.write_all(&buf[..n])
+                        .map_err(|err| ioe("cannot write", err))?;
                     if let Some(m) = md5.as_mut() {
                         m.update(&buf[..n]);
                     }
@@ -537,7 +579,10 @@ fn extract(
                     .ok_or_else(|| Failure::Bad(format!("hard link '{abs}' without a target")))?
                     .into_owned();
                 let trel = root::normalize(&target).ok_or_else(|| {
-                    Failure::Bad(format!("unsafe link target '{}' in data.tar", target.display()))
+                    Failure::Bad(format!(
+                        "unsafe link target '{}' in data.tar",
+                        target.display()
+                    ))
                 })?;
                 let (tp, tn) = split(&trel);
                 let tfd = root
@@ -556,8 +601,11 @@ fn extract(
                 let major = u64::from(h.device_major().ok().flatten().unwrap_or(0));
                 let minor = u64::from(h.device_minor().ok().flatten().unwrap_or(0));
                 let name_os = name.to_os_string();
-                replace(&|| sys::mknodat(pfd, name, sflag, mode, major, minor), &name_os)
-                    .map_err(|err| ioe("cannot create device", err))?;
+                replace(
+                    &|| sys::mknodat(pfd, name, sflag, mode, major, minor),
+                    &name_os,
+                )
+                .map_err(|err| ioe("cannot create device", err))?;
                 sys::lchownat(pfd, name, uid, gid)
                     .and_then(|()| sys::fchmodat(pfd, name, mode))
                     .map_err(|x| ioe("cannot set the owner and mode of", errno(x)))?;

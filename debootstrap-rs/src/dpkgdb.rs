@@ -98,7 +98,12 @@ pub fn write_database(root: &Root, pkgs: &[Unpacked]) -> Result<()> {
         }
     }
     if !file_triggers.is_empty() {
-        write(root, "var/lib/dpkg/triggers/File", file_triggers.as_bytes(), 0o644)?;
+        write(
+            root,
+            "var/lib/dpkg/triggers/File",
+            file_triggers.as_bytes(),
+            0o644,
+        )?;
     }
     for (name, who) in &named {
         write(
@@ -113,9 +118,17 @@ pub fn write_database(root: &Root, pkgs: &[Unpacked]) -> Result<()> {
     write(root, "var/lib/dpkg/info/format", b"1\n", 0o644)?;
     write(root, "var/lib/dpkg/available", b"", 0o644)?;
     write(root, "var/lib/dpkg/cmethopt", b"apt apt\n", 0o644)?;
-    for d in ["var/lib/dpkg/updates", "var/lib/dpkg/alternatives", "var/lib/dpkg/parts"] {
-        root.dir(&PathBuf::from(d))
-            .map_err(|e| Error::io(format!("cannot create {}", quote(root.host(Path::new(d)))), e))?;
+    for d in [
+        "var/lib/dpkg/updates",
+        "var/lib/dpkg/alternatives",
+        "var/lib/dpkg/parts",
+    ] {
+        root.dir(&PathBuf::from(d)).map_err(|e| {
+            Error::io(
+                format!("cannot create {}", quote(root.host(Path::new(d)))),
+                e,
+            )
+        })?;
     }
     Ok(())
 }
@@ -129,7 +142,8 @@ mod tests {
         let u = Unpacked {
             name: "base-files".into(),
             info_name: "base-files".into(),
-            control: "Package: base-files\nEssential: yes\nVersion: 12.4\nDescription: x\n y\n\n".into(),
+            control: "Package: base-files\nEssential: yes\nVersion: 12.4\nDescription: x\n y\n\n"
+                .into(),
             conffiles: vec!["/etc/issue".into()],
             ..Unpacked::default()
         };

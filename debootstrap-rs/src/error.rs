@@ -162,8 +162,8 @@ pub enum FetchError {
     /// Connection, TLS, protocol.
     #[error("{0}")]
     Transport(String),
-    /// Reading the body or writing it failed.
-    #[error("{0}")]
+    /// Reading the body or writing it failed (the report shows the cause).
+    #[error("")]
     Io(#[source] io::Error),
     /// The body was shorter or longer than promised.
     #[error("truncated: {got} of {want} bytes")]
@@ -229,6 +229,9 @@ mod tests {
             what: "dpkg --configure in '/t'".into(),
             status: Some(1),
         };
-        assert_eq!(e.to_string(), "dpkg --configure in '/t' failed with status 1");
+        assert_eq!(
+            e.to_string(),
+            "dpkg --configure in '/t' failed with status 1"
+        );
     }
 }

@@ -118,7 +118,7 @@ impl Http {
                 1,
                 format_args!(
                     "open {url} = {}",
-                    r.as_ref().map_or_else(|e| e.to_string(), |_| "ok".into())
+                    r.as_ref().map_or_else(ToString::to_string, |_| "ok".into())
                 ),
             );
             let f = r?;
@@ -202,7 +202,10 @@ impl Http {
         }
         fs::rename(&tmp, dest).map_err(|e| {
             let _ = fs::remove_file(&tmp);
-            Error::io(format!("cannot rename {} to {}", quote(&tmp), quote(dest)), e)
+            Error::io(
+                format!("cannot rename {} to {}", quote(&tmp), quote(dest)),
+                e,
+            )
         })
     }
 }
@@ -243,7 +246,10 @@ fn retry<T>(url: &str, mut f: impl FnMut() -> Result<T, FetchError>) -> Result<T
                         source: e,
                     });
                 }
-                trace::line(1, format_args!("retrying {url} after: {e}"));
+                trace::line(
+                    1,
+                    format_args!("retrying {url} after: {}", common::exit::message(&e)),
+                );
                 std::thread::sleep(Duration::from_millis(300 * u64::from(attempt)));
                 attempt += 1;
             }
@@ -267,7 +273,10 @@ mod tests {
         };
         assert!(check("x", "y", h.count, &h.digest(), &want).is_ok());
         let e = check("x", "the index", 4, &h.digest(), &want).unwrap_err();
-        assert_eq!(e.to_string(), "x: size 4 instead of 5, expected by the index");
+        assert_eq!(
+            e.to_string(),
+            "x: size 4 instead of 5, expected by the index"
+        );
         let bad = [0u8; 32];
         let e = check("x", "the index", 5, &bad, &want).unwrap_err();
         assert!(e.to_string().starts_with("x: SHA256 0000"));
@@ -278,7 +287,10 @@ mod tests {
         let p = partial_name(Path::new("/c/debs/a_1_all.deb"));
         assert_eq!(
             p,
-            PathBuf::from(format!("/c/debs/a_1_all.deb.partial.{}", std::process::id()))
+            PathBuf::from(format!(
+                "/c/debs/a_1_all.deb.partial.{}",
+                std::process::id()
+            ))
         );
     }
 }

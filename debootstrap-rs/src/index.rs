@@ -210,6 +210,7 @@ impl Index {
         }
     }
 
+    #[allow(clippy::needless_pass_by_value)] // consumed: the stanza is done
     fn finish(&mut self, p: Pending, source: usize) -> Result<(), IndexError> {
         let name = p.name.expect("checked by caller");
         let name_str = self.arena[name.0 as usize..(name.0 + name.1) as usize].to_owned();
@@ -385,7 +386,10 @@ SHA256: 515e692f2c4121c6fcec444ef100cc18f79a991910615f3a88c8b7becfc94d2f
         let mut other = Index::new();
         other.add(upd.as_bytes(), 1).unwrap();
         idx.merge(other);
-        assert_eq!(idx.candidate("b").unwrap().filename(), "pool/main/b/b_2.0_all.deb");
+        assert_eq!(
+            idx.candidate("b").unwrap().filename(),
+            "pool/main/b/b_2.0_all.deb"
+        );
         let a = idx.candidate("a").unwrap();
         assert_eq!(a.version(), "1.0+deb12u1");
         assert_eq!(a.rec().source, 1);

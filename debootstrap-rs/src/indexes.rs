@@ -124,7 +124,10 @@ pub fn load_release(
             })?;
             trace::line(
                 1,
-                format_args!("{}: InRelease signed by {} ({})", source.suite, v.signer, v.signer_name),
+                format_args!(
+                    "{}: InRelease signed by {} ({})",
+                    source.suite, v.signer, v.signer_name
+                ),
             );
             v.text
         }
@@ -189,7 +192,10 @@ pub fn load_packages(
     let base = format!("{component}/binary-{arch}/Packages");
     let by = format!("the signed Release of {}", loaded.source.suite);
     let plain = rel.files.get(&base).copied();
-    let what = format!("{}/dists/{}/{base}", loaded.source.mirror, loaded.source.suite);
+    let what = format!(
+        "{}/dists/{}/{base}",
+        loaded.source.mirror, loaded.source.suite
+    );
     let index_err = |e| Error::Index {
         what: what.clone(),
         source: e,
@@ -207,11 +213,14 @@ pub fn load_packages(
                 index.merge(scratch);
                 return Ok(n);
             }
-            trace::line(1, format_args!("cached index {} is damaged: fetching it again", p.display()));
+            trace::line(
+                1,
+                format_args!("cached index {} is damaged: fetching it again", p.display()),
+            );
             let _ = fs::remove_file(&p);
         } else if cache.offline {
             return Err(Error::io(
-                format!("{} is not in the tarball", base),
+                format!("{base} is not in the tarball"),
                 io::Error::from_raw_os_error(libc::ENOENT),
             ));
         }
@@ -220,7 +229,11 @@ pub fn load_packages(
     let (suffix, want) = ["gz", "xz", ""]
         .iter()
         .find_map(|s| {
-            let name = if s.is_empty() { base.clone() } else { format!("{base}.{s}") };
+            let name = if s.is_empty() {
+                base.clone()
+            } else {
+                format!("{base}.{s}")
+            };
             rel.files.get(&name).map(|c| (*s, *c))
         })
         .ok_or_else(|| Error::NoIndex {
@@ -228,7 +241,10 @@ pub fn load_packages(
             component: component.to_owned(),
             arch: arch.to_owned(),
         })?;
-    let dir = format!("{}/dists/{}/{component}/binary-{arch}", loaded.source.mirror, loaded.source.suite);
+    let dir = format!(
+        "{}/dists/{}/{component}/binary-{arch}",
+        loaded.source.mirror, loaded.source.suite
+    );
     let url = if rel.by_hash {
         format!("{dir}/by-hash/SHA256/{}", hex(&want.sha256))
     } else if suffix.is_empty() {
@@ -236,16 +252,32 @@ pub fn load_packages(
     } else {
         format!("{dir}/Packages.{suffix}")
     };
-    fetch_and_parse(http, cache, &url, suffix, &want, plain, &by, index, source_id)
-        .or_else(|e| {
-            // A mirror without by-hash directories: fall back to the plain name.
-            if rel.by_hash && matches!(&e, Error::Fetch { source: crate::error::FetchError::Status(404), .. }) {
-                let url = if suffix.is_empty() { format!("{dir}/Packages") } else { format!("{dir}/Packages.{suffix}") };
-                fetch_and_parse(http, cache, &url, suffix, &want, plain, &by, index, source_id)
+    fetch_and_parse(
+        http, cache, &url, suffix, &want, plain, &by, index, source_id,
+    )
+    .or_else(|e| {
+        // A mirror without by-hash directories: fall back to the plain name.
+        if rel.by_hash
+            && matches!(
+                &e,
+                Error::Fetch {
+                    source: crate::error::FetchError::Status(404),
+                    ..
+                }
+            )
+        {
+            let url = if suffix.is_empty() {
+                format!("{dir}/Packages")
             } else {
-                Err(e)
-            }
-        })
+                format!("{dir}/Packages.{suffix}")
+            };
+            fetch_and_parse(
+                http, cache, &url, suffix, &want, plain, &by, index, source_id,
+            )
+        } else {
+            Err(e)
+        }
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -330,12 +362,10 @@ fn fetch_and_parse(
         }
     };
     if let (Some(mut f), Some(t), Some(d)) = (tee.file, &tmp, &dest) {
-        f.flush()
-            .and_then(|()| fs::rename(t, d))
-            .map_err(|e| {
-                cleanup();
-                Error::io(format!("cannot write {}", quote(d)), e)
-            })?;
+        f.flush().and_then(|()| fs::rename(t, d)).map_err(|e| {
+            cleanup();
+            Error::io(format!("cannot write {}", quote(d)), e)
+        })?;
     }
     index.merge(scratch);
     Ok(n)

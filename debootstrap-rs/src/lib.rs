@@ -39,8 +39,8 @@ use sha2::{Digest, Sha256};
 
 pub use cli::{Config, Mode};
 use deb::{Shared, Unpacked};
-pub use error::{Error, Result};
 use error::quote;
+pub use error::{Error, Result};
 use http::Http;
 use index::Index;
 use indexes::{Cache, Loaded, Source, Trust};
@@ -61,7 +61,14 @@ pub enum Outcome {
 }
 
 /// The core packages debootstrap installs first, in its order.
-const CORE: &[&str] = &["base-passwd", "base-files", "dpkg", "libc6", "perl-base", "mawk"];
+const CORE: &[&str] = &[
+    "base-passwd",
+    "base-files",
+    "dpkg",
+    "libc6",
+    "perl-base",
+    "mawk",
+];
 
 /// The Debian name of the host's architecture.
 pub fn host_arch() -> &'static str {
@@ -82,11 +89,22 @@ pub fn host_arch() -> &'static str {
 fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+        .map_or(0, |d| d.as_secs().cast_signed())
 }
 
 /// Run debootstrap-rs.
 pub fn run(cfg: &Config) -> Result<Outcome> {
+    // Whatever failed after a SIGINT failed because of it.
+    run_inner(cfg).map_err(|e| {
+        if signals::interrupted() {
+            Error::Interrupted
+        } else {
+            e
+        }
+    })
+}
+
+fn run_inner(cfg: &Config) -> Result<Outcome> {
     let progress = Progress::new(cfg.quiet, cfg.progress_bar);
     if cfg.mode == Mode::SecondStage {
         second_stage_only(cfg, &progress)?;
@@ -117,7 +135,10 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     let scratch_parent = if building && cfg.format == Format::Dir {
         cfg.target.clone()
     } else if building {
-        build_dir.parent().map(Path::to_path_buf).unwrap_or_default()
+        build_dir
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     } else {
         std::env::temp_dir()
     };
@@ -224,11 +245,18 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     progress.phase(format_args!(
         "{} packages ({}{})",
         order.len(),
-        if cfg.variant == Variant::Default { "required + important" } else { cfg.variant.name() },
+        if cfg.variant == Variant::Default {
+            "required + important"
+        } else {
+            cfg.variant.name()
+        },
         if selection.added.is_empty() {
             String::new()
         } else {
-            format!("; added to satisfy dependencies: {}", selection.added.join(" "))
+            format!(
+                "; added to satisfy dependencies: {}",
+                selection.added.join(" ")
+            )
         }
     ));
     let jobs: Vec<Job> = order
@@ -265,7 +293,8 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     }
 
     // First stage: unpack into the confined tree.
-    let root = Root::open(&build_dir).map_err(|e| Error::io(format!("cannot open {}", quote(&build_dir)), e))?;
+    let root = Root::open(&build_dir)
+        .map_err(|e| Error::io(format!("cannot open {}", quote(&build_dir)), e))?;
     let merged = cfg
         .merged_usr
         .unwrap_or(!(cfg.variant == Variant::Buildd && resolve::at_most_bookworm(&codename)));
@@ -280,12 +309,25 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
                         root.symlink(&usr, Path::new(d))
                     }
                 })
-                .map_err(|e| Error::io(format!("cannot create {}", quote(root.host(Path::new(d)))), e))?;
+                .map_err(|e| {
+                    Error::io(
+                        format!("cannot create {}", quote(root.host(Path::new(d)))),
+                        e,
+                    )
+                })?;
         }
     }
     let shared = Shared::new(root);
     let t1 = Instant::now();
-    let unpacked = fetch_and_unpack(&http, &cache, &jobs, Some(&shared), &arch, cfg.jobs, &progress)?;
+    let unpacked = fetch_and_unpack(
+        &http,
+        &cache,
+        &jobs,
+        Some(&shared),
+        &arch,
+        cfg.jobs,
+        &progress,
+    )?;
     resolve_conflicts(&shared, &jobs, &unpacked, &arch, &progress)?;
     let mut unpacked = unpacked;
     drop_conflicting_lists(&shared, &jobs, &mut unpacked);
@@ -299,7 +341,12 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     if merged {
         merge_usr(&root)?;
     } else if !resolve::at_most_bookworm(&codename) || codename == "bookworm" {
-        write_file(&root, "etc/unsupported-skip-usrmerge-conversion", b"this system will not be supported in the future\n", 0o644)?;
+        write_file(
+            &root,
+            "etc/unsupported-skip-usrmerge-conversion",
+            b"this system will not be supported in the future\n",
+            0o644,
+        )?;
     }
     dpkgdb::write_database(&root, &unpacked)?;
     setup_etc(&root, cfg, &sources)?;
@@ -381,11 +428,13 @@ fn prepare_target(cfg: &Config) -> Result<(PathBuf, Option<tempfile::TempDir>)> 
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    fs::create_dir_all(t).map_err(|e| Error::io(format!("cannot create {}", quote(t)), e))?;
+                    fs::create_dir_all(t)
+                        .map_err(|e| Error::io(format!("cannot create {}", quote(t)), e))?;
                 }
                 Err(e) => return Err(Error::io(format!("cannot read {}", quote(t)), e)),
             }
-            let abs = fs::canonicalize(t).map_err(|e| Error::io(format!("cannot resolve {}", quote(t)), e))?;
+            let abs = fs::canonicalize(t)
+                .map_err(|e| Error::io(format!("cannot resolve {}", quote(t)), e))?;
             Ok((abs, None))
         }
         _ => {
@@ -398,7 +447,8 @@ fn prepare_target(cfg: &Config) -> Result<(PathBuf, Option<tempfile::TempDir>)> 
             };
             let tmp = scratch(&parent)?;
             let dir = tmp.path().join("tree");
-            fs::create_dir(&dir).map_err(|e| Error::io(format!("cannot create {}", quote(&dir)), e))?;
+            fs::create_dir(&dir)
+                .map_err(|e| Error::io(format!("cannot create {}", quote(&dir)), e))?;
             Ok((dir, Some(tmp)))
         }
     }
@@ -408,7 +458,12 @@ fn scratch(parent: &Path) -> Result<tempfile::TempDir> {
     tempfile::Builder::new()
         .prefix(".debootstrap-rs-")
         .tempdir_in(parent)
-        .map_err(|e| Error::io(format!("cannot create a scratch directory in {}", quote(parent)), e))
+        .map_err(|e| {
+            Error::io(
+                format!("cannot create a scratch directory in {}", quote(parent)),
+                e,
+            )
+        })
 }
 
 /// Load every (source, component) index, in parallel, merged in a fixed order.
@@ -525,8 +580,15 @@ fn fetch_and_unpack(
         }
     };
     let t0 = Instant::now();
-    progress.start(jobs.len() as u64, if shared.is_some() { "unpacking" } else { "fetching" });
-    let unpackers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    progress.start(
+        jobs.len() as u64,
+        if shared.is_some() {
+            "unpacking"
+        } else {
+            "fetching"
+        },
+    );
+    let unpackers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let (tx, rx) = mpsc::channel::<usize>();
     let rx = Mutex::new(rx);
     std::thread::scope(|s| {
@@ -645,7 +707,13 @@ fn winner(jobs: &[Job], a: usize, b: usize) -> usize {
 }
 
 /// Re-extract files two packages ship from the package that keeps them.
-fn resolve_conflicts(shared: &Shared, jobs: &[Job], _u: &[Unpacked], arch: &str, progress: &Progress) -> Result<()> {
+fn resolve_conflicts(
+    shared: &Shared,
+    jobs: &[Job],
+    _u: &[Unpacked],
+    arch: &str,
+    progress: &Progress,
+) -> Result<()> {
     let conflicts = shared.conflicts.lock().expect("conflicts").clone();
     let mut per_winner: HashMap<usize, HashSet<PathBuf>> = HashMap::new();
     for (path, a, b) in &conflicts {
@@ -715,15 +783,24 @@ fn merge_usr(root: &Root) -> Result<()> {
 }
 
 fn write_file(root: &Root, rel: &str, data: &[u8], mode: u32) -> Result<()> {
-    root.write(Path::new(rel), data, mode)
-        .map_err(|e| Error::io(format!("cannot write {}", quote(root.host(Path::new(rel)))), e))
+    root.write(Path::new(rel), data, mode).map_err(|e| {
+        Error::io(
+            format!("cannot write {}", quote(root.host(Path::new(rel)))),
+            e,
+        )
+    })
 }
 
 /// /etc as debootstrap leaves it: fstab placeholder, the host's resolv.conf and
 /// hostname, and apt sources (deb822) with signed-by.
 fn setup_etc(root: &Root, cfg: &Config, sources: &[Source]) -> Result<()> {
     if !root.exists(Path::new("etc/fstab")) {
-        write_file(root, "etc/fstab", b"# UNCONFIGURED FSTAB FOR BASE SYSTEM\n", 0o644)?;
+        write_file(
+            root,
+            "etc/fstab",
+            b"# UNCONFIGURED FSTAB FOR BASE SYSTEM\n",
+            0o644,
+        )?;
     }
     for f in ["resolv.conf", "hostname"] {
         let rel = format!("etc/{f}");
@@ -739,8 +816,13 @@ fn setup_etc(root: &Root, cfg: &Config, sources: &[Source]) -> Result<()> {
         match &cfg.keyring {
             None => Some(indexes::DEBIAN_KEYRING.to_owned()),
             Some(k) => {
-                let data = fs::read(k).map_err(|e| Error::io(format!("cannot read {}", quote(k)), e))?;
-                let ext = if data.starts_with(b"-----BEGIN") { "asc" } else { "gpg" };
+                let data =
+                    fs::read(k).map_err(|e| Error::io(format!("cannot read {}", quote(k)), e))?;
+                let ext = if data.starts_with(b"-----BEGIN") {
+                    "asc"
+                } else {
+                    "gpg"
+                };
                 let rel = format!("etc/apt/keyrings/debootstrap-rs.{ext}");
                 write_file(root, &rel, &data, 0o644)?;
                 Some(format!("/{rel}"))
@@ -772,7 +854,12 @@ fn setup_etc(root: &Root, cfg: &Config, sources: &[Source]) -> Result<()> {
             text.push_str(&format!("Signed-By: {k}\n"));
         }
     }
-    write_file(root, "etc/apt/sources.list.d/debian.sources", text.as_bytes(), 0o644)
+    write_file(
+        root,
+        "etc/apt/sources.list.d/debian.sources",
+        text.as_bytes(),
+        0o644,
+    )
 }
 
 /// The static device nodes debootstrap creates (setup_devices_simple).
@@ -791,15 +878,24 @@ fn setup_devices(root: &Root, progress: &Progress) -> Result<()> {
         let rel = PathBuf::from("dev").join(name);
         if let Err(e) = root.mknod_char(&rel, 0o666, major, minor) {
             if e.raw_os_error() == Some(libc::EPERM) {
-                progress.phase(format_args!("cannot create /dev/{name} here (not permitted): skipped"));
+                progress.phase(format_args!(
+                    "cannot create /dev/{name} here (not permitted): skipped"
+                ));
                 continue;
             }
-            return Err(Error::io(format!("cannot create {}", quote(root.host(&rel))), e));
+            return Err(Error::io(
+                format!("cannot create {}", quote(root.host(&rel))),
+                e,
+            ));
         }
     }
     for d in ["dev/pts", "dev/shm"] {
-        root.dir(Path::new(d))
-            .map_err(|e| Error::io(format!("cannot create {}", quote(root.host(Path::new(d)))), e))?;
+        root.dir(Path::new(d)).map_err(|e| {
+            Error::io(
+                format!("cannot create {}", quote(root.host(Path::new(d)))),
+                e,
+            )
+        })?;
     }
     for (name, target) in [
         ("fd", "/proc/self/fd"),
@@ -818,7 +914,8 @@ const STATE: &str = "debootstrap/state.json";
 
 /// `--foreign`: save what the second stage needs, and a copy of this program.
 fn save_first_stage(root: &Root, plan: &Plan) -> Result<()> {
-    let json = serde_json::to_vec_pretty(plan).map_err(|e| Error::io("cannot encode the plan", io::Error::other(e)))?;
+    let json = serde_json::to_vec_pretty(plan)
+        .map_err(|e| Error::io("cannot encode the plan", io::Error::other(e)))?;
     write_file(root, STATE, &json, 0o644)?;
     let me = fs::read("/proc/self/exe").map_err(|e| Error::io("cannot read /proc/self/exe", e))?;
     write_file(root, "debootstrap/debootstrap-rs", &me, 0o755)
@@ -827,11 +924,13 @@ fn save_first_stage(root: &Root, plan: &Plan) -> Result<()> {
 /// `--second-stage`: complete a `--foreign` TARGET.
 fn second_stage_only(cfg: &Config, progress: &Progress) -> Result<()> {
     let inside = cfg.target == Path::new("/");
-    let root = Root::open(&cfg.target).map_err(|e| Error::io(format!("cannot open {}", quote(&cfg.target)), e))?;
+    let root = Root::open(&cfg.target)
+        .map_err(|e| Error::io(format!("cannot open {}", quote(&cfg.target)), e))?;
     let data = root
         .read(Path::new(STATE))
         .map_err(|_| Error::NoFirstStage(cfg.target.clone()))?;
-    let mut plan: Plan = serde_json::from_slice(&data).map_err(|_| Error::NoFirstStage(cfg.target.clone()))?;
+    let mut plan: Plan =
+        serde_json::from_slice(&data).map_err(|_| Error::NoFirstStage(cfg.target.clone()))?;
     if cfg.source_date_epoch.is_some() {
         plan.source_date_epoch = cfg.source_date_epoch;
     }
@@ -850,7 +949,10 @@ fn second_stage_only(cfg: &Config, progress: &Progress) -> Result<()> {
 fn finish_output(cfg: &Config, build_dir: &Path, progress: &Progress) -> Result<()> {
     match cfg.format {
         Format::Dir => {
-            progress.phase(format_args!("base system installed in {}", quote(&cfg.target)));
+            progress.phase(format_args!(
+                "base system installed in {}",
+                quote(&cfg.target)
+            ));
         }
         Format::Tar(c) => {
             let tmp = http::partial_name(&cfg.target);
@@ -865,7 +967,9 @@ fn finish_output(cfg: &Config, build_dir: &Path, progress: &Progress) -> Result<
             progress.phase(format_args!("wrote {}", quote(&cfg.target)));
         }
         Format::Ext4 => {
-            let size = cfg.image_size.unwrap_or_else(|| output::auto_size(build_dir));
+            let size = cfg
+                .image_size
+                .unwrap_or_else(|| output::auto_size(build_dir));
             let tmp = http::partial_name(&cfg.target);
             output::write_ext4(build_dir, &tmp, size, cfg.source_date_epoch)
                 .and_then(|()| {
@@ -921,18 +1025,31 @@ fn write_bundle(file: &Path, cache: &Cache, loaded: &[Loaded], jobs: &[Job]) -> 
     for sub in ["debs", "indexes", "inrelease"] {
         fs::create_dir_all(s.join(sub)).map_err(ctx)?;
     }
-    let link = |from: &Path, to: &Path| fs::hard_link(from, to).or_else(|_| fs::copy(from, to).map(|_| ()));
+    let link = |from: &Path, to: &Path| {
+        fs::hard_link(from, to).or_else(|_| fs::copy(from, to).map(|_| ()))
+    };
     link(&dir.join("manifest.json"), &s.join("manifest.json")).map_err(ctx)?;
     for j in jobs {
-        link(&j.dest, &s.join("debs").join(j.dest.file_name().unwrap_or_default())).map_err(ctx)?;
+        link(
+            &j.dest,
+            &s.join("debs").join(j.dest.file_name().unwrap_or_default()),
+        )
+        .map_err(ctx)?;
     }
     for (n, l) in loaded.iter().enumerate() {
-        link(&cache.inrelease_path(n), &s.join("inrelease").join(n.to_string())).map_err(ctx)?;
+        link(
+            &cache.inrelease_path(n),
+            &s.join("inrelease").join(n.to_string()),
+        )
+        .map_err(ctx)?;
         for (path, ck) in &l.release.files {
             if path.ends_with("/Packages") {
                 let p = cache.index_path(&ck.sha256);
                 if p.exists() {
-                    let _ = link(&p, &s.join("indexes").join(p.file_name().unwrap_or_default()));
+                    let _ = link(
+                        &p,
+                        &s.join("indexes").join(p.file_name().unwrap_or_default()),
+                    );
                 }
             }
         }
@@ -948,7 +1065,12 @@ fn write_bundle(file: &Path, cache: &Cache, loaded: &[Loaded], jobs: &[Job]) -> 
 /// The sources a bundle was made from (its first suite must be SUITE).
 fn bundle_sources(cache: &Cache, suite: &str) -> Result<Vec<Source>> {
     let p = cache.dir.join("manifest.json");
-    let data = fs::read(&p).map_err(|e| Error::io("the tarball has no manifest.json (not made by --make-tarball)", e))?;
+    let data = fs::read(&p).map_err(|e| {
+        Error::io(
+            "the tarball has no manifest.json (not made by --make-tarball)",
+            e,
+        )
+    })?;
     let m: Manifest = serde_json::from_slice(&data)
         .map_err(|e| Error::io("the tarball's manifest.json", io::Error::other(e)))?;
     let sources: Vec<Source> = m
@@ -985,7 +1107,10 @@ fn unpack_bundle(bundle: &Path, dir: &Path) -> Result<()> {
         }
         let p = e.path().map_err(ctx)?.into_owned();
         let Some(rel) = root::normalize(&p) else {
-            return Err(ctx(io::Error::new(io::ErrorKind::InvalidData, "unsafe path in the tarball")));
+            return Err(ctx(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "unsafe path in the tarball",
+            )));
         };
         let allowed = rel == Path::new("manifest.json")
             || ["debs", "indexes", "inrelease"]

@@ -139,7 +139,8 @@ pub fn write_tar(dir: &Path, out: &Path, c: Compression, clamp: Option<i64>) -> 
             if n != "./" {
                 n.push("/");
             }
-            b.append_data(&mut h, PathBuf::from(n), io::empty()).map_err(ctx)?;
+            b.append_data(&mut h, PathBuf::from(n), io::empty())
+                .map_err(ctx)?;
         } else if ft.is_symlink() {
             let target = fs::read_link(&full).map_err(ctx)?;
             h.set_entry_type(tar::EntryType::Symlink);
@@ -170,8 +171,10 @@ pub fn write_tar(dir: &Path, out: &Path, c: Compression, clamp: Option<i64>) -> 
             });
             h.set_size(0);
             let rdev = md.rdev();
-            h.set_device_major(nix::sys::stat::major(rdev) as u32).map_err(ctx)?;
-            h.set_device_minor(nix::sys::stat::minor(rdev) as u32).map_err(ctx)?;
+            h.set_device_major(nix::sys::stat::major(rdev) as u32)
+                .map_err(ctx)?;
+            h.set_device_minor(nix::sys::stat::minor(rdev) as u32)
+                .map_err(ctx)?;
             b.append_data(&mut h, &name, io::empty()).map_err(ctx)?;
         }
         // Sockets are not archived (none in a bootstrapped tree).
@@ -222,13 +225,17 @@ pub fn write_ext4(dir: &Path, out: &Path, size: u64, clamp: Option<i64>) -> Resu
         cmd.args(["-U", uuid, "-E", &format!("hash_seed={uuid}")]);
     }
     common::trace::line(1, format_args!("running {cmd:?}"));
-    let o = cmd.output().map_err(|e| {
-        Error::io("cannot run mkfs.ext4 (install e2fsprogs)", e)
-    })?;
+    let o = cmd
+        .output()
+        .map_err(|e| Error::io("cannot run mkfs.ext4 (install e2fsprogs)", e))?;
     if !o.status.success() {
         let _ = fs::remove_file(out);
         let msg = String::from_utf8_lossy(&o.stderr);
-        let last = msg.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("").trim();
+        let last = msg
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
         return Err(Error::Command {
             what: format!("mkfs.ext4 of {} ({last})", quote(out)),
             status: o.status.code(),
@@ -244,12 +251,27 @@ mod tests {
     #[test]
     fn formats_from_names() {
         assert_eq!(Format::from_name(Path::new("/x/rootfs")), Format::Dir);
-        assert_eq!(Format::from_name(Path::new("t.tar")), Format::Tar(Compression::None));
-        assert_eq!(Format::from_name(Path::new("t.tgz")), Format::Tar(Compression::Gzip));
-        assert_eq!(Format::from_name(Path::new("t.tar.xz")), Format::Tar(Compression::Xz));
-        assert_eq!(Format::from_name(Path::new("t.tar.zst")), Format::Tar(Compression::Zstd));
+        assert_eq!(
+            Format::from_name(Path::new("t.tar")),
+            Format::Tar(Compression::None)
+        );
+        assert_eq!(
+            Format::from_name(Path::new("t.tgz")),
+            Format::Tar(Compression::Gzip)
+        );
+        assert_eq!(
+            Format::from_name(Path::new("t.tar.xz")),
+            Format::Tar(Compression::Xz)
+        );
+        assert_eq!(
+            Format::from_name(Path::new("t.tar.zst")),
+            Format::Tar(Compression::Zstd)
+        );
         assert_eq!(Format::from_name(Path::new("t.img")), Format::Ext4);
-        assert_eq!(Format::parse("tar", Path::new("x")), Some(Format::Tar(Compression::None)));
+        assert_eq!(
+            Format::parse("tar", Path::new("x")),
+            Some(Format::Tar(Compression::None))
+        );
         assert_eq!(Format::parse("ext4", Path::new("x")), Some(Format::Ext4));
         assert_eq!(Format::parse("zip", Path::new("x")), None);
     }
@@ -262,7 +284,12 @@ mod tests {
         fs::write(t.join("b/c/f"), b"data").unwrap();
         fs::hard_link(t.join("b/c/f"), t.join("a-link")).unwrap();
         std::os::unix::fs::symlink("b/c/f", t.join("s")).unwrap();
-        for c in [Compression::None, Compression::Gzip, Compression::Zstd, Compression::Xz] {
+        for c in [
+            Compression::None,
+            Compression::Gzip,
+            Compression::Zstd,
+            Compression::Xz,
+        ] {
             let one = d.path().join("1.tar");
             let two = d.path().join("2.tar");
             write_tar(&t, &one, c, Some(1_000)).unwrap();
@@ -287,7 +314,11 @@ mod tests {
             .collect();
         let only: Vec<&str> = names.iter().map(|n| n.0.as_str()).collect();
         assert_eq!(only, ["./", "a-link", "b/", "b/c/", "b/c/f", "s"]);
-        assert_eq!(names[4].1, tar::EntryType::Link, "the second name is the link");
+        assert_eq!(
+            names[4].1,
+            tar::EntryType::Link,
+            "the second name is the link"
+        );
         assert!(names.iter().all(|n| n.2 <= 1_000));
     }
 }

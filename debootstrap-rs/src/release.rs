@@ -70,11 +70,14 @@ impl Release {
             .next()
             .ok_or(ReleaseError::NoChecksums)?;
         let get = |f: &str| stanza.get(f).unwrap_or("").to_owned();
-        let words = |f: &str| -> Vec<String> {
-            get(f).split_whitespace().map(str::to_owned).collect()
-        };
+        let words =
+            |f: &str| -> Vec<String> { get(f).split_whitespace().map(str::to_owned).collect() };
         let mut files = HashMap::new();
-        for line in stanza.get("SHA256").ok_or(ReleaseError::NoChecksums)?.lines() {
+        for line in stanza
+            .get("SHA256")
+            .ok_or(ReleaseError::NoChecksums)?
+            .lines()
+        {
             let mut it = line.split_whitespace();
             let (Some(hex), Some(size), Some(path)) = (it.next(), it.next(), it.next()) else {
                 continue;
@@ -161,7 +164,7 @@ pub fn parse_date(s: &str) -> Option<i64> {
     let mut it = s.split_whitespace();
     let day: i64 = it.next()?.parse().ok()?;
     let mon = it.next()?;
-    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(mon))? as i64 + 1;
+    let month = i64::try_from(MONTHS.iter().position(|m| m.eq_ignore_ascii_case(mon))?).ok()? + 1;
     let year: i64 = it.next()?.parse().ok()?;
     let mut hms = it.next()?.split(':');
     let h: i64 = hms.next()?.parse().ok()?;
@@ -250,7 +253,10 @@ f230d61720e789abf5df55d6026230c6 50060337 main/binary-amd64/Packages\nSHA256:\n 
             e.to_string(),
             "it expired on Sat, 18 Jul 2026 10:16:37 UTC (Valid-Until); use --no-check-valid-until for a snapshot mirror"
         );
-        assert!(matches!(Release::parse("Suite: x\n"), Err(ReleaseError::NoChecksums)));
+        assert!(matches!(
+            Release::parse("Suite: x\n"),
+            Err(ReleaseError::NoChecksums)
+        ));
     }
 
     #[test]

@@ -209,7 +209,12 @@ fn close_first_alternatives(
 }
 
 /// Does `atom` hold for the selected `set`?
-fn satisfied(index: &Index, set: &BTreeSet<String>, providers: &Providers, atom: &Atom<'_>) -> bool {
+fn satisfied(
+    index: &Index,
+    set: &BTreeSet<String>,
+    providers: &Providers,
+    atom: &Atom<'_>,
+) -> bool {
     if set.contains(atom.name)
         && let Some(c) = index.candidate(atom.name)
         && atom
@@ -265,10 +270,7 @@ fn complete(index: &Index, set: &mut BTreeSet<String>, avoid: &[&str], arch: &st
                 .into_iter()
                 .chain(parse_deps(p.pre_depends()))
             {
-                if group
-                    .iter()
-                    .any(|a| satisfied(index, set, &providers, a))
-                {
+                if group.iter().any(|a| satisfied(index, set, &providers, a)) {
                     continue;
                 }
                 missing = choose(index, &providers, &group, avoid);
@@ -291,12 +293,16 @@ fn complete(index: &Index, set: &mut BTreeSet<String>, avoid: &[&str], arch: &st
 
 /// The package to add for an unsatisfied group: the first real alternative whose
 /// version fits and that is not avoided, else the first provider, else the avoided one.
-fn choose(index: &Index, providers: &Providers, group: &[Atom<'_>], avoid: &[&str]) -> Option<String> {
+fn choose(
+    index: &Index,
+    providers: &Providers,
+    group: &[Atom<'_>],
+    avoid: &[&str],
+) -> Option<String> {
     let fits = |a: &Atom<'_>| {
-        index.candidate(a.name).is_some_and(|c| {
-            a.version
-                .is_none_or(|(rel, v)| rel.holds(c.version(), v))
-        })
+        index
+            .candidate(a.name)
+            .is_some_and(|c| a.version.is_none_or(|(rel, v)| rel.holds(c.version(), v)))
     };
     let provider = |a: &Atom<'_>| -> Option<String> {
         providers.get(a.name)?.iter().find_map(|(p, v)| {
@@ -351,7 +357,12 @@ mod tests {
             stanza("dpkg", "required", "libc6 (>= 2), tar", ""),
             stanza("libc6", "optional", "", ""),
             stanza("tar", "required", "", ""),
-            stanza("init-system-helpers", "required", "usrmerge | usr-is-merged", ""),
+            stanza(
+                "init-system-helpers",
+                "required",
+                "usrmerge | usr-is-merged",
+                "",
+            ),
             stanza("usrmerge", "optional", "perl", ""),
             stanza("perl", "optional", "", ""),
             stanza("usr-is-merged", "optional", "", ""),
@@ -364,7 +375,14 @@ mod tests {
         let s = resolve(&idx, &req(Variant::Minbase, "bookworm")).unwrap();
         assert_eq!(
             s.required,
-            ["dpkg", "init-system-helpers", "libc6", "mawk", "tar", "usr-is-merged"]
+            [
+                "dpkg",
+                "init-system-helpers",
+                "libc6",
+                "mawk",
+                "tar",
+                "usr-is-merged"
+            ]
         );
         assert_eq!(s.base, ["apt", "gpgv"]);
         assert!(s.added.is_empty());

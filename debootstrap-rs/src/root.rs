@@ -171,8 +171,15 @@ impl Root {
         if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
             return if itself { self.remove(rel) } else { Ok(()) };
         }
-        let fd = self.open_at(rel, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW, 0)?;
-        let proc = PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd)));
+        let fd = self.open_at(
+            rel,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW,
+            0,
+        )?;
+        let proc = PathBuf::from(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&fd)
+        ));
         let mut names: Vec<OsString> = std::fs::read_dir(&proc)?
             .map(|e| e.map(|e| e.file_name()))
             .collect::<io::Result<_>>()?;
@@ -220,7 +227,14 @@ impl Root {
     pub fn mknod_char(&self, rel: &Path, mode: u32, major: u64, minor: u64) -> io::Result<()> {
         let (parent, name) = split(rel);
         let d = self.dir(parent)?;
-        match sys::mknodat(d.as_fd(), name, nix::sys::stat::SFlag::S_IFCHR, mode, major, minor) {
+        match sys::mknodat(
+            d.as_fd(),
+            name,
+            nix::sys::stat::SFlag::S_IFCHR,
+            mode,
+            major,
+            minor,
+        ) {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(e) => return Err(io(e)),
         }
@@ -244,7 +258,10 @@ mod tests {
 
     #[test]
     fn normalize_refuses_dotdot() {
-        assert_eq!(normalize(Path::new("./usr/bin/x")), Some("usr/bin/x".into()));
+        assert_eq!(
+            normalize(Path::new("./usr/bin/x")),
+            Some("usr/bin/x".into())
+        );
         assert_eq!(normalize(Path::new("/abs/x")), Some("abs/x".into()));
         assert_eq!(normalize(Path::new("./")), Some(PathBuf::new()));
         assert_eq!(normalize(Path::new("a/../../escape")), None);
@@ -260,12 +277,14 @@ mod tests {
         // TARGET/tmp, never in /tmp.
         root.dir(Path::new("tmp")).unwrap();
         std::os::unix::fs::symlink("/tmp", dir.path().join("evil")).unwrap();
-        root.write(&Path::new("evil").join(&probe), b"x", 0o644).unwrap();
+        root.write(&Path::new("evil").join(&probe), b"x", 0o644)
+            .unwrap();
         assert!(!Path::new("/tmp").join(&probe).exists());
         assert!(dir.path().join("tmp").join(&probe).exists());
         // A relative one that climbs: it stops at TARGET.
         std::os::unix::fs::symlink("../../../../../../../tmp", dir.path().join("up")).unwrap();
-        root.write(&Path::new("up").join(format!("{probe}-2")), b"x", 0o644).unwrap();
+        root.write(&Path::new("up").join(format!("{probe}-2")), b"x", 0o644)
+            .unwrap();
         assert!(dir.path().join("tmp").join(format!("{probe}-2")).exists());
         assert!(!Path::new("/tmp").join(format!("{probe}-2")).exists());
         // A dangling one cannot be written through at all.

@@ -116,7 +116,11 @@ pub fn mirror_for(sources: &[Source], suite: &str) -> Option<String> {
     }
     sources
         .iter()
-        .find(|s| s.suites.iter().any(|x| !x.contains('-') && !x.contains('/')))
+        .find(|s| {
+            s.suites
+                .iter()
+                .any(|x| !x.contains('-') && !x.contains('/'))
+        })
         .map(|s| s.uri.clone())
 }
 
@@ -144,8 +148,14 @@ mod tests {
                  Types: deb\nEnabled: no\nURIs: http://off\nSuites: sid\n";
         let s = parse_deb822(t);
         assert_eq!(s.len(), 2);
-        assert_eq!(mirror_for(&s, "bookworm").as_deref(), Some("http://m.example/debian"));
-        assert_eq!(mirror_for(&s, "trixie").as_deref(), Some("http://m.example/debian"));
+        assert_eq!(
+            mirror_for(&s, "bookworm").as_deref(),
+            Some("http://m.example/debian")
+        );
+        assert_eq!(
+            mirror_for(&s, "trixie").as_deref(),
+            Some("http://m.example/debian")
+        );
         assert_eq!(
             mirror_for(&s, "bookworm-updates").as_deref(),
             Some("http://m.example/debian")

@@ -45,7 +45,10 @@ const SSD: &str = "usr/sbin/start-stop-daemon";
 const LOG: &str = "var/log/bootstrap.log";
 
 fn ioerr(root: &Root, what: &str, rel: &str, e: std::io::Error) -> Error {
-    Error::io(format!("cannot {what} {}", quote(root.host(Path::new(rel)))), e)
+    Error::io(
+        format!("cannot {what} {}", quote(root.host(Path::new(rel)))),
+        e,
+    )
 }
 
 /// Put the service guards in place (policy-rc.d, dummy start-stop-daemon, a temporary
@@ -69,8 +72,11 @@ fn prepare(root: &Root) -> Result<()> {
             .map_err(|e| ioerr(root, "create", "usr/bin/awk", e))?;
     }
     if !root.exists(Path::new("etc/localtime")) {
-        root.symlink(Path::new("/usr/share/zoneinfo/UTC"), Path::new("etc/localtime"))
-            .map_err(|e| ioerr(root, "create", "etc/localtime", e))?;
+        root.symlink(
+            Path::new("/usr/share/zoneinfo/UTC"),
+            Path::new("etc/localtime"),
+        )
+        .map_err(|e| ioerr(root, "create", "etc/localtime", e))?;
     }
     Ok(())
 }
@@ -132,9 +138,9 @@ fn configure(root: &Root, plan: &Plan, verbose: bool, inside: bool) -> Result<()
     };
     let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| Error::io("cannot create a pipe", e.into()))?;
-    // SAFETY contract of sys::fork: the caller joined every worker thread (downloads
-    // and unpacking run in a thread scope that has ended) and spawns none of its own.
-    let forked = unsafe { sys::fork() }.map_err(|e| Error::io("cannot fork", e.into()))?;
+    // Every worker thread has been joined (downloads and unpacking run in a thread scope
+    // that has ended); sys::fork checks that the process is single-threaded.
+    let forked = sys::fork().map_err(|e| Error::io("cannot fork", e))?;
     match forked {
         ForkResult::Child => {
             drop(err_r);
@@ -195,18 +201,20 @@ fn wait(child: Pid) -> Option<i32> {
 
 /// The forked child: its own process group and mount namespace, the API filesystems,
 /// chroot, then the steps. Returns a one-line description of what failed.
-fn child(
-    root: &Root,
-    plan: &Plan,
-    log: Option<&OwnedFd>,
-    inside: bool,
-) -> Result<(), String> {
+fn child(root: &Root, plan: &Plan, log: Option<&OwnedFd>, inside: bool) -> Result<(), String> {
     sys::default_signal_handlers();
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
     let _ = sys::die_with_parent();
     let os = |what: &str, e: nix::errno::Errno| format!("{what}: {}", e.desc());
     sys::unshare_mount_ns().map_err(|e| os("cannot create a private mount namespace", e))?;
-    match sys::mount(None, Path::new("/"), "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None) {
+    match sys::mount(
+        None,
+        Path::new("/"),
+        "/",
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+    ) {
         Ok(()) => mount_api_filesystems(root)?,
         // Inside a chroot "/" is no mount point, so nothing mounted here could be kept
         // from propagating to the host: use the API filesystems the caller mounted
@@ -227,7 +235,10 @@ fn child(
     }
     let run = |what: String, cmd: &mut Command, extra: &[(&str, &str)]| -> Result<(), String> {
         cmd.env_clear()
-            .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
             .env("HOME", "/root")
             .env("LC_ALL", "C")
             .env("DEBIAN_FRONTEND", "noninteractive")
@@ -309,8 +320,15 @@ fn mount_api_filesystems(root: &Root) -> Result<(), String> {
     }
     let at = |fd: &OwnedFd| PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
     let nosuid = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    sys::mount(Some("proc"), &at(&points[0]), "/proc", Some("proc"), nosuid, None)
-        .map_err(|e| os("cannot mount proc in the target", e))?;
+    sys::mount(
+        Some("proc"),
+        &at(&points[0]),
+        "/proc",
+        Some("proc"),
+        nosuid,
+        None,
+    )
+    .map_err(|e| os("cannot mount proc in the target", e))?;
     sys::mount(
         Some("sysfs"),
         &at(&points[1]),
@@ -341,8 +359,12 @@ pub fn clean(root: &Root, reproducible: bool) -> Result<()> {
             .map_err(|e| ioerr(root, "remove", rel, e))
     };
     rm_tree("var/cache/apt/archives/partial", false)?;
-    for f in ["var/cache/apt/pkgcache.bin", "var/cache/apt/srcpkgcache.bin"] {
-        root.remove(Path::new(f)).map_err(|e| ioerr(root, "remove", f, e))?;
+    for f in [
+        "var/cache/apt/pkgcache.bin",
+        "var/cache/apt/srcpkgcache.bin",
+    ] {
+        root.remove(Path::new(f))
+            .map_err(|e| ioerr(root, "remove", f, e))?;
     }
     if root.exists(Path::new("var/lib/apt/lists")) {
         // Everything but the partial/ directory and the lock apt keeps there.
@@ -370,7 +392,8 @@ pub fn clean(root: &Root, reproducible: bool) -> Result<()> {
             "var/log/apt/term.log",
             "var/log/apt/eipp.log.xz",
         ] {
-            root.remove(Path::new(f)).map_err(|e| ioerr(root, "remove", f, e))?;
+            root.remove(Path::new(f))
+                .map_err(|e| ioerr(root, "remove", f, e))?;
         }
         if root.exists(Path::new("etc/machine-id")) {
             root.write(Path::new("etc/machine-id"), b"", 0o444)
@@ -379,4 +402,3 @@ pub fn clean(root: &Root, reproducible: bool) -> Result<()> {
     }
     Ok(())
 }
-

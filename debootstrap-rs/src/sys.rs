@@ -274,7 +274,10 @@ pub fn fchown_fchmod(fd: BorrowedFd<'_>, uid: u32, gid: u32, mode: u32) -> nix::
         .and_then(|()| nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(mode)));
     trace::syscall_at(
         2,
-        format_args!("fchown({}, {uid}, {gid}); fchmod(0{mode:o})", fd.as_raw_fd()),
+        format_args!(
+            "fchown({}, {uid}, {gid}); fchmod(0{mode:o})",
+            fd.as_raw_fd()
+        ),
         &r,
     );
     r
@@ -309,7 +312,11 @@ pub fn lstatat(dir: BorrowedFd<'_>, name: &OsStr) -> nix::Result<libc::stat> {
     let r = nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW);
     trace::syscall_at(
         2,
-        format_args!("fstatat({}, {}, AT_SYMLINK_NOFOLLOW)", dir.as_raw_fd(), q(name)),
+        format_args!(
+            "fstatat({}, {}, AT_SYMLINK_NOFOLLOW)",
+            dir.as_raw_fd(),
+            q(name)
+        ),
         &r.as_ref().map(|_| ()).map_err(|e| *e),
     );
     r
@@ -353,14 +360,25 @@ pub fn chroot(path: &Path) -> nix::Result<()> {
     r
 }
 
-/// fork(2).
-///
-/// # Safety
-/// The caller must be single-threaded at the time of the call (every worker thread
-/// joined), so that the child may run ordinary Rust code: no lock can be held by a
-/// thread that does not exist in the child.
-pub unsafe fn fork() -> nix::Result<ForkResult> {
-    // SAFETY: guaranteed by this function's contract (see above).
+/// The number of threads of this process (`Threads:` of /proc/self/status).
+fn threads() -> Option<u32> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// fork(2), only when this process is single-threaded (checked), so that the child may
+/// run ordinary Rust code: no lock can be held by a thread that does not exist in it.
+pub fn fork() -> std::io::Result<ForkResult> {
+    if threads() != Some(1) {
+        return Err(std::io::Error::other(
+            "refusing to fork a multi-threaded process",
+        ));
+    }
+    // SAFETY: the process has a single thread (checked just above, and nothing between
+    // the check and the call starts one), so the child inherits no lock held elsewhere.
     let r = unsafe { nix::unistd::fork() };
     trace::syscall(
         format_args!("fork()"),
@@ -369,7 +387,7 @@ pub unsafe fn fork() -> nix::Result<ForkResult> {
             ForkResult::Child => 0,
         }),
     );
-    r
+    r.map_err(std::io::Error::from)
 }
 
 /// prctl(PR_SET_PDEATHSIG, SIGKILL): the child dies with its parent.

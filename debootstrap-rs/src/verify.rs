@@ -76,10 +76,7 @@ fn secs(t: pgp::types::Timestamp) -> i64 {
 }
 
 /// The newest valid signature of `kind` among `sigs` made by `primary` over `check`.
-fn newest<'a>(
-    sigs: &'a [Signature],
-    ok: impl Fn(&Signature) -> bool,
-) -> Option<&'a Signature> {
+fn newest(sigs: &[Signature], ok: impl Fn(&Signature) -> bool) -> Option<&Signature> {
     sigs.iter()
         .filter(|s| ok(s))
         .max_by_key(|s| s.created().map_or(0, secs))
@@ -94,9 +91,11 @@ fn expired(created: i64, sig: &Signature, now: i64) -> bool {
 /// Why a primary key cannot be used, or its newest self-signature.
 fn primary_status(key: &SignedPublicKey, now: i64) -> Result<&Signature, String> {
     let pk = &key.primary_key;
-    let revoked = key.details.revocation_signatures.iter().any(|s| {
-        s.typ() == Some(SignatureType::KeyRevocation) && s.verify_key(pk).is_ok()
-    });
+    let revoked = key
+        .details
+        .revocation_signatures
+        .iter()
+        .any(|s| s.typ() == Some(SignatureType::KeyRevocation) && s.verify_key(pk).is_ok());
     if revoked {
         return Err("revoked".into());
     }
@@ -139,11 +138,7 @@ pub fn verify_inrelease(data: &[u8], keyring: &Keyring, now: i64) -> Result<Veri
             .iter()
             .map(|f| format!("{f:X}"))
             .collect();
-        let ids: Vec<String> = sig
-            .issuer_key_id()
-            .iter()
-            .map(|k| keyid(k))
-            .collect();
+        let ids: Vec<String> = sig.issuer_key_id().iter().map(|k| keyid(k)).collect();
         let issuer = fps.first().or(ids.first()).cloned().unwrap_or_default();
         let matches = |fp: String, id: String| fps.contains(&fp) || ids.contains(&id);
         let mut found = false;
@@ -164,7 +159,11 @@ pub fn verify_inrelease(data: &[u8], keyring: &Keyring, now: i64) -> Result<Veri
                     check_sig(sig, pk, &signed, now)
                 }) {
                     Ok(()) => {
-                        return Ok(done(text_lf(&signed), format!("{:X}", pk.fingerprint()), key));
+                        return Ok(done(
+                            text_lf(&signed),
+                            format!("{:X}", pk.fingerprint()),
+                            key,
+                        ));
                     }
                     Err(why) => reasons.push(format!("{issuer}: {why}")),
                 }
@@ -240,7 +239,12 @@ fn done(text: String, signer: String, key: &SignedPublicKey) -> Verified {
     }
 }
 
-fn check_sig(sig: &Signature, key: &impl VerifyingKey, signed: &str, now: i64) -> Result<(), String> {
+fn check_sig(
+    sig: &Signature,
+    key: &impl VerifyingKey,
+    signed: &str,
+    now: i64,
+) -> Result<(), String> {
     let created = sig.created().map_or(0, secs);
     if created > now + 86_400 {
         return Err("signature made in the future".into());

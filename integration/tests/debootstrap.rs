@@ -1,0 +1,939 @@
+//! debootstrap-rs end to end.
+//!
+//! Against the real mirror (from the host's apt sources; downloads cached under
+//! `$TOOLKIT_CACHE/debootstrap-rs`): bookworm and trixie minbase with debootstrap's package
+//! set, clean `dpkg --audit`/`--verify`, apt and figlet working inside, a bit-identical
+//! tarball, an ext4 image that mounts, --foreign/--second-stage, security updates from
+//! --extra-suites.
+//!
+//! Against a small archive signed with a throwaway key and served on loopback: modified
+//! InRelease, Packages or .deb refused; expired Release refused; crafted .debs (`..`,
+//! absolute paths, a symlink followed by a file through it) write nothing outside TARGET;
+//! a mirror that is down, a truncated download, SIGINT and a full disk end with a clear
+//! error and a cache that a rerun completes from.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use integration::debmirror::{Archive, Behaviour, Entry, Key, Package, Server};
+use integration::{Output, bin, cmd, require_root, run, run_with_timeout};
+
+fn tool() -> Command {
+    cmd(bin("debootstrap-rs"))
+}
+
+/// The download cache shared by runs (CI keeps it between runs).
+fn cache() -> PathBuf {
+    std::env::var_os("TOOLKIT_CACHE")
+        .map_or_else(
+            || PathBuf::from("/var/cache/container-toolkit"),
+            PathBuf::from,
+        )
+        .join("debootstrap-rs")
+}
+
+/// The Debian mirror of the host's apt sources (never a built-in host name).
+fn host_mirror() -> String {
+    let mut texts = Vec::new();
+    if let Ok(t) = fs::read_to_string("/etc/apt/sources.list") {
+        texts.push(t);
+    }
+    if let Ok(rd) = fs::read_dir("/etc/apt/sources.list.d") {
+        let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+        files.sort();
+        texts.extend(files.iter().filter_map(|f| fs::read_to_string(f).ok()));
+    }
+    for t in &texts {
+        for l in t.lines() {
+            let l = l.trim();
+            if let Some(u) = l.strip_prefix("URIs:") {
+                let u = u.trim();
+                if !u.contains("security") {
+                    return u.trim_end_matches('/').to_owned();
+                }
+            }
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if w.first() == Some(&"deb")
+                && w.len() >= 3
+                && !w[1].starts_with('[')
+                && !w[1].contains("security")
+            {
+                return w[1].trim_end_matches('/').to_owned();
+            }
+        }
+    }
+    panic!("the host's apt sources name no Debian mirror");
+}
+
+const LONG: Duration = Duration::from_secs(900);
+
+fn build(args: &[&str], target: &Path) -> Output {
+    let o = run_with_timeout(
+        tool()
+            .arg("-q")
+            .arg("--cache-dir")
+            .arg(cache())
+            .args(args)
+            .arg(target),
+        LONG,
+    );
+    o.ok();
+    o
+}
+
+/// Mounts of this (the host's) mount namespace under `dir`.
+fn mounts_under(dir: &Path) -> Vec<String> {
+    let prefix = dir.to_string_lossy().into_owned();
+    fs::read_to_string("/proc/self/mountinfo")
+        .expect("mountinfo")
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
+        .filter(|m| m.starts_with(&prefix))
+        .collect()
+}
+
+fn installed(root: &Path) -> Vec<String> {
+    let o = run(Command::new("dpkg-query")
+        .arg(format!("--admindir={}/var/lib/dpkg", root.display()))
+        .args(["-W", "-f=${Package} ${Status}\n"]));
+    o.ok();
+    let mut v: Vec<String> = o
+        .stdout
+        .lines()
+        .map(|l| {
+            assert!(l.ends_with(" install ok installed"), "not installed: {l}");
+            l.split(' ').next().unwrap().to_owned()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn debootstrap_print_debs(suite: &str) -> Vec<String> {
+    let dir = integration::tempdir();
+    let o = run_with_timeout(
+        Command::new("debootstrap")
+            .args(["--print-debs", "--variant=minbase", suite])
+            .arg(dir.path().join("t"))
+            .arg(host_mirror()),
+        LONG,
+    );
+    o.ok();
+    let mut v: Vec<String> = o.stdout.split_whitespace().map(str::to_owned).collect();
+    v.sort();
+    v
+}
+
+fn our_print_debs(suite: &str) -> Vec<String> {
+    let o = run_with_timeout(
+        tool()
+            .args(["-q", "--print-debs", "--variant=minbase", "--cache-dir"])
+            .arg(cache())
+            .arg(suite),
+        LONG,
+    );
+    o.ok();
+    o.stdout.lines().map(str::to_owned).collect()
+}
+
+fn audit_and_verify(root: &Path) {
+    let o = run(Command::new("dpkg")
+        .arg(format!("--root={}", root.display()))
+        .arg("--audit"));
+    o.ok();
+    assert_eq!(o.stdout, "", "dpkg --audit reports problems");
+    let o = run_with_timeout(
+        Command::new("dpkg")
+            .arg(format!("--root={}", root.display()))
+            .arg("--verify"),
+        LONG,
+    );
+    o.ok();
+    assert_eq!(o.stdout, "", "dpkg --verify reports changed files");
+}
+
+// ---- the real mirror ----
+
+#[test]
+fn bookworm_minbase_has_debootstraps_set_is_clean_and_runs_apt_and_figlet() {
+    if !require_root("debootstrap-rs bookworm minbase") {
+        return;
+    }
+    let dir = integration::tempdir();
+    let t = dir.path().join("rootfs");
+    build(&["--variant=minbase", "bookworm"], &t);
+
+    let want = debootstrap_print_debs("bookworm");
+    assert_eq!(want.len(), 88, "debootstrap's bookworm minbase");
+    assert!(want.contains(&"usr-is-merged".to_owned()));
+    assert_eq!(our_print_debs("bookworm"), want);
+    assert_eq!(installed(&t), want);
+    audit_and_verify(&t);
+
+    // Merged /usr, apt sources with signed-by, nothing left behind, nothing mounted.
+    assert_eq!(fs::read_link(t.join("bin")).unwrap(), Path::new("usr/bin"));
+    let sources = fs::read_to_string(t.join("etc/apt/sources.list.d/debian.sources")).unwrap();
+    assert!(sources.contains("Suites: bookworm\n"), "{sources}");
+    assert!(
+        sources.contains("Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"),
+        "{sources}"
+    );
+    assert!(!t.join("usr/sbin/policy-rc.d").exists());
+    assert!(!t.join("debootstrap").exists());
+    let lists: Vec<_> = fs::read_dir(t.join("var/lib/apt/lists"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        lists.iter().all(|n| n == "partial" || n == "lock"),
+        "{lists:?}"
+    );
+    let debs = fs::read_dir(t.join("var/cache/apt/archives"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "deb"))
+        .count();
+    assert_eq!(debs, 0);
+    let scratch = fs::read_dir(&t)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".debootstrap-rs")
+        })
+        .count();
+    assert_eq!(scratch, 0);
+    assert_eq!(mounts_under(dir.path()), Vec::<String>::new());
+
+    // The course's `vzctl exec 105 apt-get install figlet`.
+    let o = run_with_timeout(
+        cmd(bin("chroot-rs")).arg("--api-fs").arg(&t).args([
+            "/bin/sh",
+            "-c",
+            "apt-get update -qq && apt-get install -y -qq figlet >/dev/null && figlet ok",
+        ]),
+        LONG,
+    );
+    o.ok();
+    assert!(o.stdout.contains(r"| (_) |"), "figlet output:\n{o}");
+    assert_eq!(mounts_under(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn trixie_minbase_has_debootstraps_set_and_is_clean() {
+    if !require_root("debootstrap-rs trixie minbase") {
+        return;
+    }
+    let dir = integration::tempdir();
+    let t = dir.path().join("rootfs");
+    build(&["--variant=minbase", "trixie"], &t);
+    let want = debootstrap_print_debs("trixie");
+    assert!(!want.contains(&"usrmerge".to_owned()));
+    assert_eq!(installed(&t), want);
+    audit_and_verify(&t);
+}
+
+#[test]
+fn tarball_is_bit_identical_with_source_date_epoch() {
+    if !require_root("debootstrap-rs tarball") {
+        return;
+    }
+    let dir = integration::tempdir();
+    let (a, b) = (dir.path().join("a.tar"), dir.path().join("b.tar"));
+    for t in [&a, &b] {
+        let o = run_with_timeout(
+            tool()
+                .env("SOURCE_DATE_EPOCH", "1700000000")
+                .args(["-q", "--variant=minbase", "--cache-dir"])
+                .arg(cache())
+                .arg("bookworm")
+                .arg(t),
+            LONG,
+        );
+        o.ok();
+    }
+    let (ba, bb) = (fs::read(&a).unwrap(), fs::read(&b).unwrap());
+    assert!(ba.len() > 50 << 20, "a whole system: {} bytes", ba.len());
+    assert!(ba == bb, "the two tarballs differ");
+    let o = run(Command::new("tar").arg("-tvf").arg(&a));
+    o.ok();
+    assert!(
+        o.stdout
+            .lines()
+            .any(|l| l.ends_with("./usr/bin/apt") || l.ends_with(" usr/bin/apt")),
+        "apt in the tarball"
+    );
+    // Clamped modification times: nothing after SOURCE_DATE_EPOCH (2023-11-14).
+    assert!(
+        !o.stdout.contains(" 2024-") && !o.stdout.contains(" 2026-"),
+        "unclamped mtimes"
+    );
+    // No scratch directory left beside the output.
+    let left: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+}
+
+#[test]
+fn ext4_image_mounts_and_holds_the_tree() {
+    if !require_root("debootstrap-rs ext4 image") {
+        return;
+    }
+    let dir = integration::tempdir();
+    let img = dir.path().join("rootfs.img");
+    build(
+        &["--variant=minbase", "--image-size=600M", "bookworm"],
+        &img,
+    );
+    assert_eq!(fs::metadata(&img).unwrap().len(), 600 << 20);
+    let mnt = dir.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    // Mounted in a private mount namespace only; the loop device detaches on umount.
+    let o = run_with_timeout(
+        Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg("mount -o loop,ro \"$1\" \"$2\" && test -x \"$2\"/usr/bin/apt && dpkg --root=\"$2\" --audit && dpkg-query --admindir=\"$2\"/var/lib/dpkg -W | wc -l; umount \"$2\"")
+            .arg("sh")
+            .arg(&img)
+            .arg(&mnt),
+        LONG,
+    );
+    o.ok();
+    assert_eq!(o.stdout.trim(), "88");
+    assert_eq!(mounts_under(dir.path()), Vec::<String>::new());
+    let loops = run(Command::new("losetup").arg("-j").arg(&img));
+    assert_eq!(loops.stdout, "");
+}
+
+#[test]
+fn foreign_then_second_stage_inside_with_security_updates() {
+    if !require_root("debootstrap-rs --foreign / --second-stage") {
+        return;
+    }
+    let dir = integration::tempdir();
+    let t = dir.path().join("rootfs");
+    build(
+        &[
+            "--foreign",
+            "--variant=minbase",
+            "--extra-suites=bookworm-updates,bookworm-security",
+            "bookworm",
+        ],
+        &t,
+    );
+    assert!(t.join("debootstrap/state.json").is_file());
+    assert!(t.join("debootstrap/debootstrap-rs").is_file());
+    let status = fs::read_to_string(t.join("var/lib/dpkg/status")).unwrap();
+    assert!(status.contains("Status: install ok unpacked\n"));
+    // The second stage from inside, with the API filesystems chroot-rs mounts.
+    let o = run_with_timeout(
+        cmd(bin("chroot-rs")).arg("--api-fs").arg(&t).args([
+            "/debootstrap/debootstrap-rs",
+            "-q",
+            "--second-stage",
+        ]),
+        LONG,
+    );
+    o.ok();
+    assert!(!t.join("debootstrap").exists());
+    audit_and_verify(&t);
+    let sources = fs::read_to_string(t.join("etc/apt/sources.list.d/debian.sources")).unwrap();
+    assert!(
+        sources.contains("Suites: bookworm bookworm-updates\n"),
+        "{sources}"
+    );
+    assert!(sources.contains("Suites: bookworm-security\n"), "{sources}");
+    // Up to date with the security and updates suites: apt has nothing to upgrade.
+    let o = run_with_timeout(
+        cmd(bin("chroot-rs")).arg("--api-fs").arg(&t).args([
+            "/bin/sh",
+            "-c",
+            "apt-get update -qq && apt-get -s upgrade",
+        ]),
+        LONG,
+    );
+    o.ok();
+    assert!(o.stdout.contains("0 upgraded, 0 newly installed"), "{o}");
+    assert_eq!(mounts_under(dir.path()), Vec::<String>::new());
+}
+
+// ---- command line, no network ----
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = run(tool().args(["--variant=huge", "bookworm", "/nonexistent"]));
+    o.expect_code(2);
+    assert_eq!(
+        o.stderr,
+        "debootstrap-rs: unsupported variant 'huge' (use minbase, buildd, fakechroot or -)\n\
+         Try 'debootstrap-rs --help' for more information.\n"
+    );
+    let o = run(tool().arg("bookworm"));
+    o.expect_code(2);
+    assert_eq!(
+        o.stderr,
+        "debootstrap-rs: missing TARGET\nTry 'debootstrap-rs --help' for more information.\n"
+    );
+    let o = run(tool().arg("--help"));
+    o.ok();
+    assert!(
+        o.stdout
+            .contains("debootstrap-rs [OPTION]... SUITE TARGET [MIRROR]")
+    );
+}
+
+#[test]
+fn non_empty_target_is_refused() {
+    let dir = integration::tempdir();
+    fs::write(dir.path().join("x"), b"x").unwrap();
+    let o = run(tool()
+        .args(["-q", "bookworm"])
+        .arg(dir.path())
+        .arg("http://127.0.0.1:9/debian"));
+    o.expect_code(1);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "debootstrap-rs: target '{}' exists and is not empty (use --force to build into it anyway)\n",
+            dir.path().display()
+        )
+    );
+}
+
+#[test]
+fn without_mirror_and_host_sources_it_asks_for_one() {
+    if !require_root("an empty /etc/apt in a private mount namespace") {
+        return;
+    }
+    let dir = integration::tempdir();
+    let o = run(Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg("mount -t tmpfs tmpfs /etc/apt && exec \"$1\" -q --print-debs bookworm")
+        .arg("sh")
+        .arg(bin("debootstrap-rs"))
+        .current_dir(dir.path()));
+    o.expect_code(1);
+    assert_eq!(
+        o.stderr,
+        "debootstrap-rs: no MIRROR given and the host's apt sources name no mirror for 'bookworm': give MIRROR (e.g. http://<mirror>/debian)\n"
+    );
+}
+
+// ---- a signed archive on loopback ----
+
+struct Lab {
+    _dir: tempfile::TempDir,
+    key: Key,
+    archive: Archive,
+    server: Server,
+    target: PathBuf,
+    cache: PathBuf,
+    outside: PathBuf,
+}
+
+impl Lab {
+    fn new(extra: Vec<Package>, release_fields: &str) -> Self {
+        Self::with(|_| extra, release_fields)
+    }
+
+    /// A lab whose extra packages may name its `outside` directory.
+    fn with(extra: impl FnOnce(&Path) -> Vec<Package>, release_fields: &str) -> Self {
+        let dir = integration::tempdir();
+        let outside = dir.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        let key = Key::new();
+        let mut pkgs = vec![
+            Package::plain("base", "required"),
+            Package::plain("apt", "important"),
+        ];
+        pkgs.extend(extra(&outside));
+        let archive = Archive::build(&dir.path().join("archive"), &pkgs, &key, release_fields);
+        let server = Server::start(&archive.root);
+        Self {
+            target: dir.path().join("target"),
+            cache: dir.path().join("cache"),
+            outside,
+            _dir: dir,
+            key,
+            archive,
+            server,
+        }
+    }
+
+    /// debootstrap-rs --foreign (first stage only: nothing runs in the target).
+    fn run(&self, extra: &[&str]) -> Output {
+        run_with_timeout(
+            tool()
+                .args([
+                    "-q",
+                    "--foreign",
+                    "--variant=minbase",
+                    "--arch=amd64",
+                    "--keyring",
+                ])
+                .arg(&self.key.keyring)
+                .arg("--cache-dir")
+                .arg(&self.cache)
+                .args(extra)
+                .arg("testsuite")
+                .arg(&self.target)
+                .arg(self.server.url()),
+            Duration::from_secs(120),
+        )
+    }
+
+    fn outside_is_untouched(&self) {
+        let left: Vec<_> = fs::read_dir(&self.outside)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(left.is_empty(), "written outside TARGET: {left:?}");
+    }
+
+    fn cache_holds_only_verified_files(&self) {
+        for sub in ["debs", "indexes"] {
+            let Ok(rd) = fs::read_dir(self.cache.join(sub)) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                assert!(
+                    !n.contains(".partial"),
+                    "partial file left in the cache: {n}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn signed_local_archive_unpacks() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let lab = Lab::new(vec![], "");
+    lab.run(&[]).ok();
+    assert_eq!(
+        fs::read(lab.target.join("usr/share/base/hello")).unwrap(),
+        b"hello\n"
+    );
+    let status = fs::read_to_string(lab.target.join("var/lib/dpkg/status")).unwrap();
+    assert!(
+        status.contains("Package: base\nStatus: install ok unpacked\n"),
+        "{status}"
+    );
+    assert!(lab.target.join("var/lib/dpkg/info/apt.list").is_file());
+    let sources =
+        fs::read_to_string(lab.target.join("etc/apt/sources.list.d/debian.sources")).unwrap();
+    assert!(
+        sources.contains("Signed-By: /etc/apt/keyrings/debootstrap-rs.gpg\n"),
+        "{sources}"
+    );
+    // A bundle of the same run, unpacked elsewhere with nothing fetched.
+    let bundle = lab.target.with_extension("tar");
+    run_with_timeout(
+        tool()
+            .args(["-q", "--variant=minbase", "--arch=amd64", "--keyring"])
+            .arg(&lab.key.keyring)
+            .arg("--make-tarball")
+            .arg(&bundle)
+            .arg("testsuite")
+            .arg(lab.target.with_extension("work"))
+            .arg(lab.server.url()),
+        Duration::from_secs(120),
+    )
+    .ok();
+    drop(lab.server);
+    let second = lab.target.with_extension("second");
+    run_with_timeout(
+        tool()
+            .args([
+                "-q",
+                "--foreign",
+                "--variant=minbase",
+                "--arch=amd64",
+                "--keyring",
+            ])
+            .arg(&lab.key.keyring)
+            .arg("--unpack-tarball")
+            .arg(&bundle)
+            .arg("testsuite")
+            .arg(&second),
+        Duration::from_secs(120),
+    )
+    .ok();
+    assert_eq!(
+        fs::read(second.join("usr/share/apt/hello")).unwrap(),
+        b"hello\n"
+    );
+}
+
+#[test]
+fn modified_inrelease_is_refused() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let lab = Lab::new(vec![], "");
+    let p = lab.archive.root.join("dists/testsuite/InRelease");
+    let text = fs::read_to_string(&p)
+        .unwrap()
+        .replace("Label: Test", "Label: Evil");
+    fs::write(&p, text).unwrap();
+    let o = lab.run(&[]);
+    o.expect_code(1);
+    let url = format!("{}/dists/testsuite/InRelease", lab.server.url());
+    assert!(
+        o.stderr.starts_with(&format!(
+            "debootstrap-rs: testsuite: InRelease from '{url}': no good signature from a trusted key ("
+        )),
+        "{o}"
+    );
+    assert!(
+        o.stderr
+            .ends_with(": BAD signature (the file was modified))\n"),
+        "{o}"
+    );
+    assert!(!lab.target.join("var/lib/dpkg/status").exists());
+}
+
+#[test]
+fn inrelease_by_an_unknown_key_is_refused() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let lab = Lab::new(vec![], "");
+    let o = run(tool()
+        .args([
+            "-q",
+            "--foreign",
+            "--variant=minbase",
+            "--arch=amd64",
+            "--cache-dir",
+        ])
+        .arg(&lab.cache)
+        .arg("testsuite")
+        .arg(&lab.target)
+        .arg(lab.server.url()));
+    o.expect_code(1);
+    assert!(o.stderr.ends_with(": no such key in the keyring)\n"), "{o}");
+}
+
+#[test]
+fn expired_release_is_refused_unless_overridden() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let lab = Lab::new(vec![], "Valid-Until: Fri, 02 Jan 2026 00:00:00 UTC\n");
+    let o = lab.run(&[]);
+    o.expect_code(1);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "debootstrap-rs: testsuite: Release file from '{}/dists/testsuite/InRelease': it expired on Fri, 02 Jan 2026 00:00:00 UTC (Valid-Until); use --no-check-valid-until for a snapshot mirror\n",
+            lab.server.url()
+        )
+    );
+    lab.run(&["--no-check-valid-until"]).ok();
+}
+
+#[test]
+fn modified_packages_index_is_refused() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let lab = Lab::new(vec![], "");
+    let p = lab
+        .archive
+        .root
+        .join("dists/testsuite/main/binary-amd64/Packages");
+    let text = fs::read_to_string(&p)
+        .unwrap()
+        .replace("Description: test package", "Description: evil package");
+    fs::write(&p, text).unwrap();
+    let o = lab.run(&[]);
+    o.expect_code(1);
+    assert!(
+        o.stderr.starts_with(&format!(
+            "debootstrap-rs: {}/dists/testsuite/main/binary-amd64/Packages: SHA256 ",
+            lab.server.url()
+        )),
+        "{o}"
+    );
+    assert!(
+        o.stderr
+            .ends_with(", expected by the signed Release of testsuite\n"),
+        "{o}"
+    );
+    lab.cache_holds_only_verified_files();
+}
+
+#[test]
+fn modified_deb_is_refused() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let lab = Lab::new(vec![], "");
+    let p = lab.archive.deb_path("base");
+    let mut bytes = fs::read(&p).unwrap();
+    let at = bytes.len() - 600;
+    bytes[at] ^= 0xff;
+    fs::write(&p, bytes).unwrap();
+    let o = lab.run(&[]);
+    o.expect_code(1);
+    assert!(
+        o.stderr.starts_with(&format!(
+            "debootstrap-rs: {}/pool/main/base_1.0_all.deb: SHA256 ",
+            lab.server.url()
+        )),
+        "{o}"
+    );
+    assert!(
+        o.stderr
+            .ends_with(", expected by the Packages index of testsuite\n"),
+        "{o}"
+    );
+    assert!(!lab.target.join("usr/share/base/hello").exists());
+    lab.cache_holds_only_verified_files();
+}
+
+fn evil(name: &str, entries: Vec<Entry>) -> Package {
+    Package {
+        name: name.to_owned(),
+        priority: "optional",
+        entries,
+    }
+}
+
+#[test]
+fn dotdot_entry_is_refused() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let lab = Lab::new(
+        vec![evil(
+            "evil",
+            vec![
+                Entry::Dir("./"),
+                Entry::File("./../outside/escape".into(), b"x".to_vec()),
+            ],
+        )],
+        "",
+    );
+    let o = lab.run(&["--include=evil"]);
+    o.expect_code(1);
+    assert_eq!(
+        o.stderr,
+        "debootstrap-rs: package 'evil': unsafe path './../outside/escape' in data.tar (has '..')\n"
+    );
+    lab.outside_is_untouched();
+}
+
+#[test]
+fn absolute_entry_lands_inside_target() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let probe = format!("debootstrap-rs-abs-probe-{}", std::process::id());
+    let lab = Lab::new(
+        vec![evil(
+            "evil",
+            vec![Entry::File(format!("/tmp/{probe}"), b"x".to_vec())],
+        )],
+        "",
+    );
+    lab.run(&["--include=evil"]).ok();
+    assert!(lab.target.join("tmp").join(&probe).is_file());
+    assert!(!Path::new("/tmp").join(&probe).exists());
+}
+
+#[test]
+fn symlink_then_file_cannot_escape() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let lab = Lab::with(
+        |outside| {
+            let outside = outside.to_string_lossy().into_owned();
+            let up = format!("../../../../../../../../../..{outside}");
+            vec![evil(
+                "evil",
+                vec![
+                    Entry::Dir("./"),
+                    Entry::Dir("./tmp/"),
+                    Entry::Symlink("./abs".into(), outside),
+                    Entry::Symlink("./tmplink".into(), "/tmp".into()),
+                    Entry::Symlink("./up".into(), up),
+                    Entry::File(
+                        "./tmplink/debootstrap-rs-through-symlink".into(),
+                        b"x".to_vec(),
+                    ),
+                    Entry::File("./up/pwned".into(), b"x".to_vec()),
+                    Entry::File("./abs/pwned".into(), b"x".to_vec()),
+                ],
+            )]
+        },
+        "",
+    );
+    // The outside directory of this lab: the symlinks name it by its absolute path.
+    let o = lab.run(&["--include=evil"]);
+    // Whatever the outcome, nothing is written outside TARGET: the file through
+    // `tmplink` lands in TARGET/tmp, and the others cannot be created at all.
+    assert!(!Path::new("/tmp/debootstrap-rs-through-symlink").exists());
+    lab.outside_is_untouched();
+    o.expect_code(1);
+    assert!(
+        lab.target
+            .join("tmp/debootstrap-rs-through-symlink")
+            .is_file()
+    );
+    assert!(
+        o.stderr.starts_with(
+            "debootstrap-rs: package 'evil': cannot create the directory of '/up/pwned'"
+        ),
+        "{o}"
+    );
+}
+
+#[test]
+fn mirror_down_is_a_clear_error() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let lab = Lab::new(vec![], "");
+    // A port nothing listens on any more.
+    let dead = {
+        let dir = integration::tempdir();
+        Server::start(dir.path()).url()
+    };
+    let o = run(tool()
+        .args(["-q", "--foreign", "--keyring"])
+        .arg(&lab.key.keyring)
+        .arg("testsuite")
+        .arg(&lab.target)
+        .arg(&dead));
+    o.expect_code(1);
+    assert_eq!(
+        o.stderr,
+        format!(
+            "debootstrap-rs: cannot fetch '{dead}/dists/testsuite/InRelease': Connection refused\n"
+        )
+    );
+}
+
+#[test]
+fn truncated_download_fails_and_a_rerun_completes() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let lab = Lab::new(vec![], "");
+    lab.server
+        .set(Behaviour::Truncate("base_1.0_all.deb".into()));
+    let o = lab.run(&[]);
+    o.expect_code(1);
+    assert!(
+        o.stderr.starts_with(&format!(
+            "debootstrap-rs: cannot fetch '{}/pool/main/base_1.0_all.deb': ",
+            lab.server.url()
+        )),
+        "{o}"
+    );
+    lab.cache_holds_only_verified_files();
+    lab.server.set(Behaviour::Normal);
+    lab.run(&["--force"]).ok();
+    assert!(lab.target.join("usr/share/base/hello").is_file());
+}
+
+#[test]
+fn sigint_stops_cleanly_and_a_rerun_completes() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let lab = Lab::new(vec![], "");
+    lab.server.set(Behaviour::Delay(Duration::from_secs(2)));
+    let child = tool()
+        .args([
+            "-q",
+            "--foreign",
+            "--variant=minbase",
+            "--arch=amd64",
+            "--keyring",
+        ])
+        .arg(&lab.key.keyring)
+        .arg("--cache-dir")
+        .arg(&lab.cache)
+        .arg("testsuite")
+        .arg(&lab.target)
+        .arg(lab.server.url())
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert_eq!(stderr, "debootstrap-rs: interrupted\n");
+    lab.cache_holds_only_verified_files();
+    lab.server.set(Behaviour::Normal);
+    lab.run(&["--force"]).ok();
+    assert!(lab.target.join("usr/share/base/hello").is_file());
+}
+
+#[test]
+fn full_disk_is_a_clear_error() {
+    if !require_root("a small tmpfs in a private mount namespace") {
+        return;
+    }
+    let big: Vec<u8> = (0..3 << 20)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let lab = Lab::new(
+        vec![evil(
+            "big",
+            vec![Entry::Dir("./"), Entry::File("./big".into(), big)],
+        )],
+        "",
+    );
+    fs::create_dir(&lab.target).unwrap();
+    let o = run_with_timeout(
+        Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg("mount -t tmpfs -o size=1m tmpfs \"$1\" && shift && exec \"$@\"")
+            .arg("sh")
+            .arg(&lab.target)
+            .arg(bin("debootstrap-rs"))
+            .args([
+                "-q",
+                "--foreign",
+                "--variant=minbase",
+                "--arch=amd64",
+                "--include=big",
+                "--force",
+                "--keyring",
+            ])
+            .arg(&lab.key.keyring)
+            .arg("--cache-dir")
+            .arg(&lab.cache)
+            .arg("testsuite")
+            .arg(&lab.target)
+            .arg(lab.server.url()),
+        Duration::from_secs(120),
+    );
+    o.expect_code(1);
+    assert!(o.stderr.ends_with(": No space left on device\n"), "{o}");
+    assert_eq!(mounts_under(&lab.target), Vec::<String>::new());
+    lab.cache_holds_only_verified_files();
+}
