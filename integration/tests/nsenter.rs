@@ -375,6 +375,75 @@ fn unshare_maps_users_and_groups() {
     assert_eq!(o.stdout, "1000\n1000\nallow\n");
 }
 
+/// True when a user other than root may run `path` (it and every directory above it
+/// are open to others).
+fn runnable_by_others(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.ancestors().all(|p| {
+        p.as_os_str().is_empty()
+            || fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o001 != 0)
+    })
+}
+
+#[test]
+fn unshare_works_for_an_unprivileged_user() {
+    if !require_root("setpriv to another user") {
+        return;
+    }
+    let unshare_rs = bin("unshare-rs");
+    if !runnable_by_others(&unshare_rs) {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP: {} is not reachable by other users",
+            unshare_rs.display()
+        );
+        return;
+    }
+    let as_nobody = || {
+        let mut c = cmd("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&unshare_rs);
+        c
+    };
+    // Single-ID maps need no privilege: written by the process itself, or (--fork) by
+    // the parent outside, setgroups denied first.
+    for fork in [false, true] {
+        let mut c = as_nobody();
+        if fork {
+            c.arg("--fork");
+        }
+        let o = run(c.args([
+            "--map-root-user",
+            "sh",
+            "-c",
+            "id -u; cat /proc/self/uid_map /proc/self/setgroups",
+        ]));
+        o.ok();
+        let words: Vec<&str> = o.stdout.split_whitespace().collect();
+        assert_eq!(words, ["0", "0", "65534", "1", "deny"], "fork={fork}: {o}");
+    }
+    // PID, mount and user namespaces together: the user namespace is made first and
+    // owns the others, so its root may mount a proc for the new PID namespace.
+    let o = run(as_nobody().args([
+        "--fork",
+        "--pid",
+        "--mount",
+        "--map-root-user",
+        "--mount-proc",
+        "sh",
+        "-c",
+        "echo $$; ls /proc | grep -c '^[0-9]'",
+    ]));
+    o.ok();
+    assert_eq!(o.stdout.lines().next(), Some("1"), "{o}");
+    // Ranges need root or newuidmap (with /etc/subuid lines for this user).
+    let o = run(as_nobody().args(["--fork", "--map-users=100000,0,10", "true"]));
+    assert_eq!(o.code, 125, "{o}");
+    assert!(o.stderr.starts_with("unshare-rs: newuidmap "), "{o}");
+    assert_eq!(o.stderr.lines().count(), 1, "{o}");
+}
+
 #[test]
 fn unshare_passes_exit_statuses_through() {
     if !require_root("unshare(2)") {

@@ -199,7 +199,15 @@ impl Which {
 
 /// newuidmap/newgidmap PID INNER OUTER COUNT…, for an unprivileged caller's ranges.
 fn run_id_helper(program: &'static str, pid: Pid, map: &[Range]) -> Result<(), Error> {
-    let mut cmd = Command::new(program);
+    let Some(path) = find_program(program) else {
+        return Err(Error::IdMapper {
+            program,
+            why: "not found: mapping ID ranges needs root, or newuidmap and newgidmap \
+                  (Debian package uidmap)"
+                .to_owned(),
+        });
+    };
+    let mut cmd = Command::new(&path);
     cmd.arg(pid.to_string()).args(idmap::helper_args(map));
     common::trace::line(1, format_args!("run {cmd:?}"));
     match cmd.status() {
@@ -208,16 +216,27 @@ fn run_id_helper(program: &'static str, pid: Pid, map: &[Range]) -> Result<(), E
             program,
             why: format!("failed ({s})"),
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::IdMapper {
-            program,
-            why: "not found: mapping ID ranges needs root or newuidmap/newgidmap (Debian package uidmap)"
-                .to_owned(),
-        }),
         Err(e) => Err(Error::IdMapper {
             program,
-            why: format!("cannot run: {e}"),
+            why: format!(
+                "cannot run: {}",
+                e.raw_os_error()
+                    .map_or_else(|| e.to_string(), |n| Errno::from_raw(n).desc().to_owned())
+            ),
         }),
     }
+}
+
+/// `program` in $PATH (or the usual sbin directories), as an executable file.
+fn find_program(program: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(PathBuf::from))
+        .map(|d| d.join(program))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 // ---------------------------------------------------------------- steps inside
