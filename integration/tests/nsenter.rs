@@ -630,7 +630,9 @@ fn unshare_init_is_pid_1_and_reaps_orphans() {
         "--mount-proc",
         "sh",
         "-c",
-        "(sleep 0.1 &); sleep 0.4; ps -o pid=,stat=,comm=",
+        // Wait (bounded) until no sleep is left, reaped or not; then list.
+        "(sleep 0.05 &); i=0; while ps -o comm= | grep -q '^sleep$' && [ $i -lt 400 ]; \
+         do i=$((i+1)); sleep 0.05; done; ps -o pid=,stat=,comm=",
     ]));
     o.ok();
     let rows: Vec<Vec<&str>> = o
