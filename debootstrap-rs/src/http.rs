@@ -200,6 +200,13 @@ impl Http {
             let _ = fs::remove_file(&tmp);
             return Err(e);
         }
+        trace::line(
+            1,
+            format_args!(
+                "verified {url}: {count} bytes, SHA256 {} as {by} says",
+                hex(&digest)
+            ),
+        );
         fs::rename(&tmp, dest).map_err(|e| {
             let _ = fs::remove_file(&tmp);
             Error::io(

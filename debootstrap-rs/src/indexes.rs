@@ -44,12 +44,27 @@ impl Cache {
         self.dir.join("inrelease").join(n.to_string())
     }
 
-    /// Create the subdirectories.
+    /// Create the subdirectories, and remove the temporary files of runs that died
+    /// (SIGKILL, power loss): `NAME.partial.PID` whose process is gone. They were never
+    /// trusted; this only reclaims the space.
     pub fn prepare(&self) -> Result<()> {
         for d in ["indexes", "debs", "inrelease"] {
             let p = self.dir.join(d);
             fs::create_dir_all(&p)
                 .map_err(|e| Error::io(format!("cannot create {}", quote(&p)), e))?;
+            for e in fs::read_dir(&p).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let Some((_, pid)) = name.rsplit_once(".partial.") else {
+                    continue;
+                };
+                if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+                    trace::line(
+                        1,
+                        format_args!("removing {} (its run died)", e.path().display()),
+                    );
+                    let _ = fs::remove_file(e.path());
+                }
+            }
         }
         Ok(())
     }

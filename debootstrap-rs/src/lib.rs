@@ -549,7 +549,20 @@ fn cached_ok(path: &Path, want: &Checksum) -> bool {
         }
     }
     let d: [u8; 32] = h.finalize().into();
-    d == want.sha256
+    let ok = d == want.sha256;
+    common::trace::line(
+        1,
+        format_args!(
+            "cached {}: SHA256 {}",
+            path.display(),
+            if ok {
+                "ok"
+            } else {
+                "MISMATCH: fetching it again"
+            }
+        ),
+    );
+    ok
 }
 
 /// Download (or find in the cache) every package, in parallel, largest first; as each

@@ -298,6 +298,9 @@ pub enum Behaviour {
     Truncate(String),
     /// Wait this long before answering anything.
     Delay(Duration),
+    /// For paths ending with the string: send half the body, stall this long, then the
+    /// rest (a download caught in the middle).
+    Stall(String, Duration),
 }
 
 /// An HTTP/1.1 file server on 127.0.0.1 (a random port), stopped on drop.
@@ -341,6 +344,12 @@ fn handle(mut s: TcpStream, root: &Path, behaviour: &Behaviour) {
     match behaviour {
         Behaviour::Truncate(suffix) if path.ends_with(suffix.as_str()) => {
             let _ = s.write_all(&body[..body.len() / 2]);
+        }
+        Behaviour::Stall(suffix, d) if path.ends_with(suffix.as_str()) => {
+            let _ = s.write_all(&body[..body.len() / 2]);
+            let _ = s.flush();
+            thread::sleep(*d);
+            let _ = s.write_all(&body[body.len() / 2..]);
         }
         _ => {
             let _ = s.write_all(&body);

@@ -893,6 +893,63 @@ fn sigint_stops_cleanly_and_a_rerun_completes() {
 }
 
 #[test]
+fn sigkill_mid_download_leaves_a_cache_a_rerun_completes_from() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let lab = Lab::new(vec![], "");
+    lab.server.set(Behaviour::Stall(
+        "base_1.0_all.deb".into(),
+        Duration::from_secs(30),
+    ));
+    let mut child = lab_command(&lab).spawn().unwrap();
+    // Wait until the stalled download's temporary file exists, then SIGKILL.
+    let debs = lab.cache.join("debs");
+    let partial = || {
+        fs::read_dir(&debs)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains(".partial."))
+    };
+    for _ in 0..200 {
+        if partial() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(partial(), "the download did not start");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The rerun removes the dead run's temporary file and completes.
+    lab.server.set(Behaviour::Normal);
+    lab.run(&["--force"]).ok();
+    assert!(lab.target.join("usr/share/base/hello").is_file());
+    lab.cache_holds_only_verified_files();
+}
+
+fn lab_command(lab: &Lab) -> Command {
+    let mut c = tool();
+    c.args([
+        "-q",
+        "--foreign",
+        "--variant=minbase",
+        "--arch=amd64",
+        "--keyring",
+    ])
+    .arg(&lab.key.keyring)
+    .arg("--cache-dir")
+    .arg(&lab.cache)
+    .arg("testsuite")
+    .arg(&lab.target)
+    .arg(lab.server.url())
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    c
+}
+
+#[test]
 fn full_disk_is_a_clear_error() {
     if !require_root("a small tmpfs in a private mount namespace") {
         return;
