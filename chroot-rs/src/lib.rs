@@ -202,6 +202,10 @@ pub fn run(cfg: &Config, warn: &dyn Fn(&str)) -> Result<i32, Error> {
             source,
         })?;
     }
+    sys::default_sigpipe().map_err(|source| Error::Process {
+        what: "cannot restore the default SIGPIPE action",
+        source,
+    })?;
     let argv = command_line(cfg);
     let source = sys::execvp(&argv);
     Err(Error::Exec {

@@ -446,6 +446,19 @@ pub fn caps_clear_ambient() -> Result<(), caps::errors::CapsError> {
     r
 }
 
+/// signal(SIGPIPE, SIG_DFL): Rust's runtime ignores SIGPIPE, and an ignored signal
+/// stays ignored across exec; the command must start with the default, as under GNU
+/// chroot (`yes | head` ends by SIGPIPE).
+pub fn default_sigpipe() -> nix::Result<()> {
+    // SAFETY: installing SIG_DFL involves no handler code; nothing else in this
+    // single-threaded process depends on SIGPIPE being ignored this close to exec.
+    let r =
+        unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) }
+            .map(drop);
+    trace::syscall(format_args!("rt_sigaction(SIGPIPE, SIG_DFL)"), &r);
+    r
+}
+
 /// execvp(3). Returns only on failure.
 pub fn execvp(argv: &[OsString]) -> Errno {
     let cargs: Result<Vec<CString>, _> = argv.iter().map(|a| CString::new(a.as_bytes())).collect();

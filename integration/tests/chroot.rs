@@ -147,6 +147,38 @@ fn changes_to_root_also_when_newroot_is_slash() {
 }
 
 #[test]
+fn the_command_starts_with_default_signal_actions() {
+    if !require_root("chroot(2)") {
+        return;
+    }
+    // Rust ignores SIGPIPE in itself; the command must not inherit that.
+    for mode in [&["--proc"][..], &["--pivot", "--api-fs"][..]] {
+        let r = Rootfs::new();
+        let o = run(chroot_rs().args(mode).arg(r.path()).args([
+            "sh",
+            "-c",
+            "grep -E '^Sig(Ign|Blk)' /proc/self/status",
+        ]));
+        o.ok();
+        let ign = o
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("SigIgn"))
+            .unwrap_or("");
+        let blk = o
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("SigBlk"))
+            .unwrap_or("");
+        assert!(!ign.is_empty() && !blk.is_empty(), "{o}");
+        let ign = u64::from_str_radix(ign.split_whitespace().nth(1).unwrap(), 16).unwrap();
+        let blk = u64::from_str_radix(blk.split_whitespace().nth(1).unwrap(), 16).unwrap();
+        assert_eq!(ign & (1 << (13 - 1)), 0, "SIGPIPE ignored in {mode:?}: {o}");
+        assert_eq!(blk, 0, "signals blocked in {mode:?}: {o}");
+    }
+}
+
+#[test]
 fn options_after_newroot_belong_to_the_command() {
     if !require_root("chroot(2)") {
         return;
