@@ -1,6 +1,7 @@
 //! The command line (clap derive) and its conversion into a plain [`Config`].
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
@@ -34,6 +35,7 @@ the command's status.";
 #[command(
     name = "cgctl",
     version,
+    args_override_self = true,
     about = "One cgroup tool for v1, v2 and hybrid hosts: create, limit, run in, move to, account, freeze, kill, list",
     long_about = "One cgroup tool for v1, v2 and hybrid hosts: create, limit, run in, move to, account, \
 freeze, kill, list. Named limits and raw keys of either version mean the same on every layout \
@@ -65,8 +67,12 @@ struct Cli {
     )]
     hierarchies: Vec<String>,
 
+    /// Run the commands of FILE ('-': standard input), one per line, stopping at the first failure
+    #[arg(long, value_name = "FILE")]
+    batch: Option<PathBuf>,
+
     #[command(subcommand)]
-    command: Cmd,
+    command: Option<Cmd>,
 }
 
 /// The named limits `create` and `set` take.
@@ -379,6 +385,8 @@ pub enum Parsed {
     Run(Config),
     /// Print this and exit 0.
     Print(String),
+    /// Run the commands of a file (`-`: stdin), each after these global options.
+    Batch(PathBuf, Vec<OsString>),
 }
 
 /// Parse the arguments (without argv[0]).
@@ -407,15 +415,36 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
             return Err(Error::Usage(msg.to_owned()));
         }
     };
-    Ok(Parsed::Run(convert(cli)?))
+    convert(cli)
 }
 
-fn convert(cli: Cli) -> Result<Config, Error> {
+fn convert(cli: Cli) -> Result<Parsed, Error> {
     let parent = match cli.parent.as_deref() {
         None | Some("") => Parent::Root,
         Some(p) => Parent::parse(p)?,
     };
-    let command = match cli.command {
+    if let Some(file) = cli.batch {
+        if cli.command.is_some() {
+            return Err(Error::Usage("--batch takes no COMMAND".to_owned()));
+        }
+        // The global options given with --batch apply to every line.
+        let mut defaults: Vec<OsString> = Vec::new();
+        if let Some(p) = &cli.parent {
+            defaults.extend(["--parent".into(), p.into()]);
+        }
+        defaults.extend((0..cli.verbose).map(|_| OsString::from("-v")));
+        if cli.json {
+            defaults.push("--json".into());
+        }
+        if !cli.hierarchies.is_empty() {
+            defaults.extend(["--hierarchies".into(), cli.hierarchies.join(",").into()]);
+        }
+        return Ok(Parsed::Batch(file, defaults));
+    }
+    let Some(command) = cli.command else {
+        return Err(Error::Usage("missing command".to_owned()));
+    };
+    let command = match command {
         Cmd::Create { name, limits } => Command::Create {
             name,
             limits: limits.into_pairs(),
@@ -505,7 +534,7 @@ fn convert(cli: Cli) -> Result<Config, Error> {
         },
         Cmd::Check => Command::Check,
     };
-    Ok(Config {
+    Ok(Parsed::Run(Config {
         parent,
         verbose: cli.verbose,
         json: cli.json,
@@ -515,7 +544,63 @@ fn convert(cli: Cli) -> Result<Config, Error> {
             .filter(|h| !h.is_empty())
             .collect(),
         command,
-    })
+    }))
+}
+
+/// Split a batch line into words as a shell would, without expansions: blanks separate,
+/// '…' is literal, "…" takes \" and \\, a backslash escapes the next character, and `#`
+/// at the start of a word begins a comment.
+pub fn split_words(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut cur: Option<String> = None;
+    let mut it = line.chars();
+    while let Some(c) = it.next() {
+        match c {
+            ' ' | '\t' => {
+                if let Some(w) = cur.take() {
+                    words.push(w);
+                }
+            }
+            '#' if cur.is_none() => break,
+            '\'' => {
+                let w = cur.get_or_insert_with(String::new);
+                loop {
+                    match it.next() {
+                        Some('\'') => break,
+                        Some(ch) => w.push(ch),
+                        None => return Err("unterminated '".to_owned()),
+                    }
+                }
+            }
+            '"' => {
+                let w = cur.get_or_insert_with(String::new);
+                loop {
+                    match it.next() {
+                        Some('"') => break,
+                        Some('\\') => match it.next() {
+                            Some(ch @ ('"' | '\\')) => w.push(ch),
+                            Some(ch) => {
+                                w.push('\\');
+                                w.push(ch);
+                            }
+                            None => return Err("unterminated \"".to_owned()),
+                        },
+                        Some(ch) => w.push(ch),
+                        None => return Err("unterminated \"".to_owned()),
+                    }
+                }
+            }
+            '\\' => {
+                let ch = it.next().ok_or("a line ends in a backslash")?;
+                cur.get_or_insert_with(String::new).push(ch);
+            }
+            ch => cur.get_or_insert_with(String::new).push(ch),
+        }
+    }
+    if let Some(w) = cur {
+        words.push(w);
+    }
+    Ok(words)
 }
 
 /// True when the arguments name the `exec` subcommand (its usage errors exit 125).
@@ -547,8 +632,36 @@ mod tests {
         let v: Vec<OsString> = args.iter().map(OsString::from).collect();
         match parse(&v)? {
             Parsed::Run(c) => Ok(c),
-            Parsed::Print(_) => panic!("printed"),
+            other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn batch_lines() {
+        assert_eq!(
+            split_words(r#"set web cpu.max='50000 100000' "a \"b\"" c\ d # note"#).unwrap(),
+            ["set", "web", "cpu.max=50000 100000", "a \"b\"", "c d"]
+        );
+        assert_eq!(
+            split_words("  # only a comment").unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(split_words("''").unwrap(), [""]);
+        assert!(split_words("set 'x").is_err());
+        let v: Vec<OsString> = ["--parent", "self", "-v", "--batch", "-"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        match parse(&v).unwrap() {
+            Parsed::Batch(f, d) => {
+                assert_eq!(f, PathBuf::from("-"));
+                assert_eq!(d, ["--parent", "self", "-v"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // A line's own option overrides the batch's.
+        let c = p(&["--parent", "self", "--parent", "/x", "list"]).unwrap();
+        assert_eq!(c.parent, Parent::Path("/x".into()));
     }
 
     #[test]

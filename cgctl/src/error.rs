@@ -229,6 +229,16 @@ pub enum Error {
         source: Errno,
     },
 
+    /// A line of a `--batch` file failed; the batch stopped there.
+    #[error("line {line}")]
+    Batch {
+        /// 1-based line number.
+        line: usize,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// Writing to standard output failed (not EPIPE, which ends quietly).
     #[error("cannot write to standard output")]
     Output(#[source] io::Error),
@@ -281,6 +291,7 @@ impl Error {
             | Error::NoEquivalent { .. }
             | Error::ReadOnly(_)
             | Error::BadName { .. } => exit::USAGE,
+            Error::Batch { source, .. } => source.exit_code(),
             _ => exit::FAILURE,
         }
     }

@@ -134,6 +134,47 @@ fn requests_syntax(pairs: &[(String, String)]) -> Result<Vec<Request>, Error> {
         .collect()
 }
 
+/// Run a `--batch`: each line of `text` is a cgctl command line (after the global
+/// options in `defaults`), run in order; the first failure stops the batch with its line
+/// number. `exec` cannot be part of a batch (it would replace cgctl).
+pub fn run_batch(
+    text: &str,
+    defaults: &[std::ffi::OsString],
+    out: &mut dyn Write,
+    note: &dyn Fn(&str),
+) -> Result<i32, Error> {
+    for (i, line) in text.lines().enumerate() {
+        let at = |source: Error| Error::Batch {
+            line: i + 1,
+            source: Box::new(source),
+        };
+        let words = cli::split_words(line).map_err(|why| at(Error::Usage(why)))?;
+        if words.is_empty() {
+            continue;
+        }
+        let mut args = defaults.to_vec();
+        args.extend(words.into_iter().map(std::ffi::OsString::from));
+        let cfg = match cli::parse(&args).map_err(at)? {
+            cli::Parsed::Run(cfg) => cfg,
+            cli::Parsed::Print(text) => {
+                out.write_all(text.as_bytes()).map_err(Error::Output)?;
+                continue;
+            }
+            cli::Parsed::Batch(..) => {
+                return Err(at(Error::Usage("--batch within a batch".to_owned())));
+            }
+        };
+        if matches!(cfg.command, Command::Exec { .. }) {
+            return Err(at(Error::Usage("exec cannot run in a batch".to_owned())));
+        }
+        let code = run(&cfg, out, note).map_err(at)?;
+        if code != 0 {
+            return Ok(code);
+        }
+    }
+    Ok(0)
+}
+
 /// Do the command. Returns the exit status (0, or 1 for `check` with something missing).
 pub fn run(cfg: &Config, out: &mut dyn Write, note: &dyn Fn(&str)) -> Result<i32, Error> {
     let mut out = Out {

@@ -14,6 +14,18 @@ fn main() {
             let _ = std::io::stdout().write_all(text.as_bytes());
             Ok(exit::SUCCESS)
         }
+        Parsed::Batch(file, defaults) => {
+            trace::init(TOOL, defaults.iter().filter(|a| *a == "-v").count() as u8);
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(&file)
+            }
+            .map_err(|source| cgctl::Error::Read { path: file, source })?;
+            cgctl::run_batch(&text, &defaults, &mut std::io::stdout().lock(), &|n| {
+                eprintln!("{TOOL}: {n}");
+            })
+        }
         Parsed::Run(cfg) => {
             trace::init(TOOL, cfg.verbose);
             cgctl::run(&cfg, &mut std::io::stdout().lock(), &|n| {

@@ -1069,3 +1069,55 @@ fn v1_kill_freezes_signals_each_and_thaws() {
     assert_eq!(read(&frz.join("cgroup.procs")), "");
     assert_eq!(reap(child), 137);
 }
+
+#[test]
+fn batch_runs_lines_in_order_and_stops_at_the_first_failure() {
+    if !require_root("cgctl batch") {
+        return;
+    }
+    let g = Group::new();
+    let n = g.name.as_str();
+    let dir = integration::tempdir();
+    let file = dir.path().join("batch");
+    fs::write(
+        &file,
+        format!(
+            "# a comment, then commands\ncreate {n} --memory 64M\nset {n} cpu.max='50000 100000' pids.max=7\n\
+             get {n} memory pids\n\ncreate {n}/a\nset {n}/a --memory lots\ndelete {n}/a\n"
+        ),
+    )
+    .unwrap();
+    let o = run(cgctl().arg("--batch").arg(&file));
+    o.expect_code(2);
+    assert_eq!(o.stdout, "memory=67108864\npids=7\n");
+    assert_eq!(
+        o.stderr,
+        "cgctl: line 7: invalid memory 'lots': unknown unit (use K, M, G, T, P or E)\n"
+    );
+    // Everything before line 7 happened, nothing after it.
+    assert_eq!(
+        existing(&format!("{n}/a")).len(),
+        cgroups::group_dirs(n).len()
+    );
+    let mut c = cgctl()
+        .args(["--batch", "-", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = c.stdin.take().unwrap();
+        write!(stdin, "get {n} pids\nexec {n} -- true\n").unwrap();
+    }
+    let out = c.wait_with_output().unwrap();
+    let o = Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    o.expect_code(2);
+    assert_eq!(o.stdout, "{\"pids\":7}\n");
+    assert_eq!(o.stderr, "cgctl: line 2: exec cannot run in a batch\n");
+}
