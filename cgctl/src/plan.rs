@@ -731,13 +731,15 @@ fn plan_memory(reqs: &[&Request], target: &Target<'_>, out: &mut Vec<Action>) ->
                 (None, None) => match (memory, m0) {
                     // Keep the swap allowance as it was (v2's memory.max leaves
                     // memory.swap.max alone), unless a raw v1 key asked for the file only.
+                    // (memsw ≥ memory in the kernel, so a finite memsw has a finite limit.)
                     (Some((_, l, o)), Some(Limit::Bytes(ms))) if o != Origin::V1 => {
-                        let Limit::Bytes(old) = l0 else {
-                            unreachable!()
+                        let old = match l0 {
+                            Limit::Bytes(old) => old.min(ms),
+                            Limit::Max => ms,
                         };
                         Some(match l {
                             Limit::Max => Limit::Max,
-                            Limit::Bytes(n) => Limit::Bytes(n.saturating_add(ms - old.min(ms))),
+                            Limit::Bytes(n) => Limit::Bytes(n.saturating_add(ms - old)),
                         })
                     }
                     _ => None,
