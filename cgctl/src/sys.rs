@@ -1,7 +1,7 @@
 //! Every call cgctl makes to the kernel, one small function each, traced through
 //! `common::trace`: level 1 (`-v`) shows what changes state (writes, mkdir, rmdir, kill,
 //! exec), level 2 (`-vv`) adds the reads behind each decision. The only module with
-//! `unsafe` (none is needed so far: std and nix cover every call).
+//! `unsafe` (one block: restoring SIGPIPE's default action before exec).
 //!
 //! cgroup files are written with one `write(2)` of the whole value and never created:
 //! a missing control file is an error (ENOENT), not a new regular file.
@@ -112,6 +112,17 @@ pub fn execvp(argv: &[OsString]) -> Errno {
     let Ok(args) = args else {
         return Errno::EINVAL;
     };
+    // Rust's runtime ignores SIGPIPE and an ignored signal survives exec: the command
+    // must start with the default action (`cgctl exec g -- yes | head` must end).
+    // SAFETY: installing SIG_DFL runs no handler code; cgctl is single-threaded here and
+    // nothing after this point relies on SIGPIPE being ignored.
+    let r =
+        unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) }
+            .map(drop);
+    trace::syscall(format_args!("rt_sigaction(SIGPIPE, SIG_DFL)"), &r);
+    if let Err(e) = r {
+        return e;
+    }
     let shown: Vec<String> = argv.iter().map(|a| format!("{a:?}")).collect();
     trace::line(
         1,

@@ -792,6 +792,10 @@ fn exec_exit_codes_are_those_of_a_chain_loader() {
         .count();
     assert_eq!(inside, cgroups::group_dirs(n).len(), "{}", o.stdout);
     assert!(lines >= inside);
+    // The command starts with SIGPIPE at its default action (bit 13 of SigIgn).
+    let o = ok(&["exec", n, "--", "grep", "^SigIgn", "/proc/self/status"]);
+    let ign = u64::from_str_radix(o.stdout.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_eq!(ign & (1 << 12), 0, "SIGPIPE ignored: {}", o.stdout);
     // --create of a group whose command cannot run leaves nothing behind.
     let g2 = Group::new();
     let o = run(cgctl().args(["exec", "--create", &g2.name, "--", "/nonexistent/cmd"]));
