@@ -245,6 +245,11 @@ impl Index {
 
     /// Move the records of `other` (parsed on its own, then verified) into this index.
     pub fn merge(&mut self, other: Index) {
+        if self.records.is_empty() {
+            // The common case (one index): no copy of the arena.
+            *self = other;
+            return;
+        }
         let off = self.arena.len() as u32;
         self.arena.push_str(&other.arena);
         let base = self.records.len() as u32;
