@@ -25,6 +25,10 @@ pub struct Kernel {
     pub vmlinuz: PathBuf,
     /// Modules in the order to insmod them.
     pub modules: Vec<PathBuf>,
+    /// The kernel's build configuration (`/boot/config-*`), for `cgctl check` inside.
+    pub config: PathBuf,
+    /// The release string (`6.1.0-48-amd64`).
+    pub release: String,
 }
 
 /// The image package `linux-image-amd64` depends on.
@@ -110,7 +114,7 @@ pub fn ensure(cache: &Path) -> Result<Kernel> {
     let package = image_package()?;
     let dir = cache.join(&package);
     let order_file = dir.join("modules.order");
-    if !order_file.is_file() {
+    if !order_file.is_file() || !dir.join("config").is_file() {
         let work = cache.join("download");
         let _ = fs::remove_dir_all(&work);
         fs::create_dir_all(&work)?;
@@ -147,6 +151,17 @@ pub fn ensure(cache: &Path) -> Result<Kernel> {
         let _ = fs::remove_dir_all(&staging);
         fs::create_dir_all(&staging)?;
         fs::copy(&boot, staging.join("vmlinuz"))?;
+        let release = boot
+            .file_name()
+            .context("name")?
+            .to_string_lossy()
+            .trim_start_matches("vmlinuz-")
+            .to_owned();
+        fs::copy(
+            tree.join(format!("boot/config-{release}")),
+            staging.join("config"),
+        )?;
+        fs::write(staging.join("release"), &release)?;
         for m in &order {
             fs::copy(&index[m], staging.join(format!("{m}.ko")))?;
         }
@@ -159,9 +174,12 @@ pub fn ensure(cache: &Path) -> Result<Kernel> {
         .lines()
         .map(|m| dir.join(format!("{m}.ko")))
         .collect();
+    let release = fs::read_to_string(dir.join("release"))?.trim().to_owned();
     Ok(Kernel {
         vmlinuz: dir.join("vmlinuz"),
         modules,
+        config: dir.join("config"),
+        release,
         package,
     })
 }

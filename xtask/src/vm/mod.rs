@@ -145,6 +145,11 @@ fn initramfs(kernel: &kernel::Kernel, payload: &Payload, out: &Path) -> Result<(
         order.push('\n');
     }
     c.file("/modules/order", 0o644, order.as_bytes())?;
+    c.file(
+        &format!("/boot/config-{}", kernel.release),
+        0o644,
+        &fs::read(&kernel.config)?,
+    )?;
     c.file("/init", 0o755, INIT.as_bytes())?;
     c.file("/vm-lane/run", 0o755, payload.script.as_bytes())?;
     let mut done = std::collections::BTreeSet::new();
