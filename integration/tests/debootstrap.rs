@@ -364,6 +364,44 @@ fn foreign_then_second_stage_inside_with_security_updates() {
     assert_eq!(mounts_under(dir.path()), Vec::<String>::new());
 }
 
+#[test]
+fn sigint_in_the_second_stage_leaves_nothing_mounted() {
+    if !require_root("debootstrap-rs interrupted in the second stage") {
+        return;
+    }
+    let dir = integration::tempdir();
+    let t = dir.path().join("rootfs");
+    let child = tool()
+        .args(["-q", "--variant=minbase", "--cache-dir"])
+        .arg(cache())
+        .arg("bookworm")
+        .arg(&t)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The second stage opens its log first thing; interrupt it then.
+    let log = t.join("var/log/bootstrap.log");
+    for _ in 0..6000 {
+        if log.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(log.exists(), "the second stage did not start");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id().cast_signed()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert_eq!(stderr, "debootstrap-rs: interrupted\n");
+    assert_eq!(mounts_under(dir.path()), Vec::<String>::new());
+    assert!(!t.join("usr/sbin/policy-rc.d").exists());
+}
+
 // ---- command line, no network ----
 
 #[test]
@@ -878,7 +916,7 @@ fn sigint_stops_cleanly_and_a_rerun_completes() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(500));
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::unistd::Pid::from_raw(child.id().cast_signed()),
         nix::sys::signal::Signal::SIGINT,
     )
     .unwrap();
