@@ -3,7 +3,8 @@
 //! once (xz, zstd, gzip or none) and unpacked straight into the confined TARGET.
 //!
 //! What dpkg --unpack would leave is reproduced: conffiles land as `NAME.dpkg-new`
-//! (dpkg's configure step moves them into place), ownership is numeric from the archive
+//! (dpkg's configure step moves them into place) and, as after debootstrap's first
+//! stage, as `NAME`, ownership is numeric from the archive
 //! (Debian's static IDs), chown precedes chmod so setuid and setgid bits stay, hard links
 //! and symlinks are made as such, modification times are kept. An entry with a `..`
 //! component is refused; an absolute one is taken relative to TARGET; a symlink planted
@@ -513,21 +514,31 @@ fn extract(
         };
         match kind {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
+                // A conffile is written twice: as NAME.dpkg-new, which dpkg's configure
+                // step moves into place (the file being identical, silently), and as
+                // NAME, so that the maintainer scripts that run before its package is
+                // configured find it, as they do after debootstrap's first stage
+                // (`pwconv` reads /etc/login.defs).
                 let is_conffile = conffiles.contains(abs.as_str());
-                let mut fname = name.to_os_string();
+                let mut names = vec![name.to_os_string()];
                 if is_conffile {
-                    fname.push(".dpkg-new");
+                    let mut n = name.to_os_string();
+                    n.push(".dpkg-new");
+                    names.push(n);
                 }
-                let fd = match sys::create_at(pfd, &fname, 0o600) {
-                    Err(Errno::EEXIST) => {
-                        sys::unlinkat(pfd, &fname, false)
-                            .map_err(|x| ioe("cannot replace", errno(x)))?;
-                        sys::create_at(pfd, &fname, 0o600)
+                let mut files = Vec::with_capacity(names.len());
+                for fname in &names {
+                    let fd = match sys::create_at(pfd, fname, 0o600) {
+                        Err(Errno::EEXIST) => {
+                            sys::unlinkat(pfd, fname, false)
+                                .map_err(|x| ioe("cannot replace", errno(x)))?;
+                            sys::create_at(pfd, fname, 0o600)
+                        }
+                        r => r,
                     }
-                    r => r,
+                    .map_err(|x| ioe("cannot create", errno(x)))?;
+                    files.push(File::from(fd));
                 }
-                .map_err(|x| ioe("cannot create", errno(x)))?;
-                let mut f = File::from(fd);
                 let mut md5 = compute_md5.then(Md5::new);
                 loop {
                     let n = match e.read(&mut buf) {
@@ -541,15 +552,19 @@ fn extract(
                         }
                         Err(err) => return Err(Failure::Bad(format!("data.tar: {err}"))),
                     };
-                    f.write_all(&buf[..n])
-                        .map_err(|err| ioe("cannot write", err))?;
+                    for f in &mut files {
+                        f.write_all(&buf[..n])
+                            .map_err(|err| ioe("cannot write", err))?;
+                    }
                     if let Some(m) = md5.as_mut() {
                         m.update(&buf[..n]);
                     }
                 }
-                sys::fchown_fchmod(f.as_fd(), uid, gid, mode)
-                    .and_then(|()| sys::futimens(f.as_fd(), mtime))
-                    .map_err(|x| ioe("cannot set the owner and mode of", errno(x)))?;
+                for f in &files {
+                    sys::fchown_fchmod(f.as_fd(), uid, gid, mode)
+                        .and_then(|()| sys::futimens(f.as_fd(), mtime))
+                        .map_err(|x| ioe("cannot set the owner and mode of", errno(x)))?;
+                }
                 if let Some(m) = md5
                     && !is_conffile
                 {

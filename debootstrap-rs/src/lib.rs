@@ -355,9 +355,11 @@ fn run_inner(cfg: &Config) -> Result<Outcome> {
         arch: arch.clone(),
         packages: unpacked
             .iter()
-            .map(|u| {
-                let a = jobs[u.order].arch.clone();
-                (u.info_name.clone(), u.name.clone(), a, u.has_preinst)
+            .map(|u| stage2::PlanPackage {
+                info: u.info_name.clone(),
+                name: u.name.clone(),
+                arch: jobs[u.order].arch.clone(),
+                preinst_control: u.has_preinst.then(|| u.control.clone()),
             })
             .collect(),
         dpkg_version,

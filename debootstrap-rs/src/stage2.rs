@@ -32,12 +32,26 @@ use crate::sys;
 pub struct Plan {
     /// The target's architecture.
     pub arch: String,
-    /// Packages in install order: (info name, package name, architecture, has preinst).
-    pub packages: Vec<(String, String, String, bool)>,
+    /// Packages in install order.
+    pub packages: Vec<PlanPackage>,
     /// The version of the target's dpkg (DPKG_RUNNING_VERSION for maintainer scripts).
     pub dpkg_version: String,
     /// SOURCE_DATE_EPOCH, passed to the maintainer scripts (shadow honours it).
     pub source_date_epoch: Option<i64>,
+}
+
+/// One package of the plan.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlanPackage {
+    /// Its name in `info/` (`libc6:amd64` for Multi-Arch: same).
+    pub info: String,
+    /// `Package:`.
+    pub name: String,
+    /// `Architecture:`.
+    pub arch: String,
+    /// Its control file, when it has a preinst (dpkg runs a new package's preinst from
+    /// `tmp.ci/` with the control file beside it; debconf reads the owner from there).
+    pub preinst_control: Option<String>,
 }
 
 const POLICY_RC_D: &str = "usr/sbin/policy-rc.d";
@@ -273,24 +287,52 @@ fn child(root: &Root, plan: &Plan, log: Option<&OwnedFd>, inside: bool) -> Resul
         }
     };
     run("ldconfig".into(), &mut Command::new("ldconfig"), &[])?;
-    for (info, name, arch, has_preinst) in &plan.packages {
-        if !has_preinst {
+    // Paths are the target's own from here on (chrooted, or running inside it).
+    let info_dir = Path::new("/var/lib/dpkg/info");
+    let ci = Path::new("/var/lib/dpkg/tmp.ci");
+    let info_names: Vec<String> = std::fs::read_dir(info_dir)
+        .map_err(|e| format!("cannot read /var/lib/dpkg/info: {e}"))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    for p in &plan.packages {
+        let Some(control) = &p.preinst_control else {
             continue;
-        }
-        let script = format!("/var/lib/dpkg/info/{info}.preinst");
-        run(
-            format!("the preinst of {name}"),
-            Command::new(&script).arg("install"),
+        };
+        // As dpkg runs a new package's preinst: from tmp.ci/ with its control members.
+        let prepare_ci = || -> std::io::Result<()> {
+            let _ = std::fs::remove_dir_all(ci);
+            std::fs::create_dir(ci)?;
+            std::fs::write(ci.join("control"), control)?;
+            let prefix = format!("{}.", p.info);
+            for n in &info_names {
+                if let Some(member) = n.strip_prefix(&prefix)
+                    && !member.contains('.')
+                    && member != "list"
+                {
+                    std::fs::copy(info_dir.join(n), ci.join(member))?;
+                }
+            }
+            Ok(())
+        };
+        prepare_ci()
+            .map_err(|e| format!("cannot prepare /var/lib/dpkg/tmp.ci for {}: {e}", p.name))?;
+        let result = run(
+            format!("the preinst of {}", p.name),
+            Command::new(ci.join("preinst")).arg("install"),
             &[
-                ("DPKG_MAINTSCRIPT_PACKAGE", name),
-                ("DPKG_MAINTSCRIPT_ARCH", arch),
+                ("DPKG_MAINTSCRIPT_PACKAGE", &p.name),
+                ("DPKG_MAINTSCRIPT_ARCH", &p.arch),
                 ("DPKG_MAINTSCRIPT_NAME", "preinst"),
                 ("DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT", "1"),
                 ("DPKG_RUNNING_VERSION", &plan.dpkg_version),
                 ("DPKG_ADMINDIR", "/var/lib/dpkg"),
                 ("DPKG_ROOT", ""),
+                ("PERL_DL_NONLAZY", "1"),
             ],
-        )?;
+        );
+        let _ = std::fs::remove_dir_all(ci);
+        result?;
     }
     run(
         "dpkg --configure --pending".into(),
