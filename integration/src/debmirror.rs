@@ -38,6 +38,8 @@ pub struct Package {
     pub priority: &'static str,
     /// What data.tar holds.
     pub entries: Vec<Entry>,
+    /// More control fields (`Replaces: x\n`), in the .deb and in the index alike.
+    pub fields: String,
 }
 
 impl Package {
@@ -52,6 +54,7 @@ impl Package {
                 Entry::Dir("./usr/share/"),
                 Entry::File(format!("./usr/share/{name}/hello"), b"hello\n".to_vec()),
             ],
+            fields: String::new(),
         }
     }
 }
@@ -119,8 +122,8 @@ fn ar_member(out: &mut Vec<u8>, name: &str, data: &[u8]) {
 pub fn deb(p: &Package) -> Vec<u8> {
     let control = format!(
         "Package: {}\nVersion: 1.0\nArchitecture: all\nMaintainer: test <test@invalid>\n\
-         Priority: {}\nDescription: test package\n",
-        p.name, p.priority
+         Priority: {}\n{}Description: test package\n",
+        p.name, p.priority, p.fields
     );
     let ctl = tar(&[
         Entry::Dir("./"),
@@ -259,12 +262,13 @@ impl Archive {
             index.push_str(&format!(
                 "Package: {}\nVersion: 1.0\nArchitecture: all\nPriority: {}\n\
                  Maintainer: test <test@invalid>\nFilename: pool/main/{}_1.0_all.deb\n\
-                 Size: {}\nSHA256: {}\nDescription: test package\n\n",
+                 Size: {}\nSHA256: {}\n{}Description: test package\n\n",
                 p.name,
                 p.priority,
                 p.name,
                 bytes.len(),
-                sha256(&file)
+                sha256(&file),
+                p.fields
             ));
         }
         let packages_file = bin.join("Packages");

@@ -747,7 +747,44 @@ fn evil(name: &str, entries: Vec<Entry>) -> Package {
         name: name.to_owned(),
         priority: "optional",
         entries,
+        fields: String::new(),
     }
+}
+
+#[test]
+fn a_file_in_two_packages_goes_to_the_one_that_replaces_the_other() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let shared = |name: &str, fields: &str| Package {
+        fields: fields.to_owned(),
+        ..evil(
+            name,
+            vec![
+                Entry::Dir("./"),
+                Entry::Dir("./usr/"),
+                Entry::Dir("./usr/share/"),
+                Entry::Dir("./usr/share/shared/"),
+                Entry::File("./usr/share/shared/f".into(), name.as_bytes().to_vec()),
+            ],
+        )
+    };
+    // aaa comes first in install order, but it Replaces zzz: it keeps the file.
+    let lab = Lab::new(
+        vec![shared("aaa", "Replaces: zzz\n"), shared("zzz", "")],
+        "",
+    );
+    let o = lab.run(&["--include=aaa,zzz"]);
+    o.ok();
+    assert_eq!(
+        fs::read(lab.target.join("usr/share/shared/f")).unwrap(),
+        b"aaa"
+    );
+    let list = |p: &str| {
+        fs::read_to_string(lab.target.join(format!("var/lib/dpkg/info/{p}.list"))).unwrap()
+    };
+    assert!(list("aaa").lines().any(|l| l == "/usr/share/shared/f"));
+    assert!(!list("zzz").lines().any(|l| l == "/usr/share/shared/f"));
 }
 
 #[test]
