@@ -1,0 +1,158 @@
+//! `--make-tarball` / `--unpack-tarball`: the verified InRelease files, the indexes and
+//! the .debs of a run in one tarball, which a later run (offline) verifies again exactly
+//! as downloads: signature, then index and .deb hashes.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::Path;
+
+use crate::error::{Error, Result, quote};
+use crate::fetch::Job;
+use crate::indexes::{Cache, Loaded, Source};
+use crate::output::{self, Format};
+use crate::{http, root};
+
+/// The manifest of a `--make-tarball` bundle.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Manifest {
+    sources: Vec<(String, String)>,
+}
+
+/// `--make-tarball`: the verified InRelease files, the indexes and the .debs, as a
+/// tarball (compressed as its name says) that `--unpack-tarball` verifies again.
+pub(crate) fn write_bundle(
+    file: &Path,
+    cache: &Cache,
+    loaded: &[Loaded],
+    jobs: &[Job],
+) -> Result<()> {
+    let dir = &cache.dir;
+    let manifest = Manifest {
+        sources: loaded
+            .iter()
+            .map(|l| (l.source.suite.clone(), l.source.mirror.clone()))
+            .collect(),
+    };
+    let ctx = |e: io::Error| Error::io(format!("cannot write {}", quote(file)), e);
+    fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_vec_pretty(&manifest).map_err(|e| ctx(io::Error::other(e)))?,
+    )
+    .map_err(ctx)?;
+    for (n, l) in loaded.iter().enumerate() {
+        fs::write(cache.inrelease_path(n), &l.inrelease).map_err(ctx)?;
+    }
+    // Compressed as the name says; gzip (debootstrap's choice) for any other name.
+    let compression = match output::Format::from_name(file) {
+        Format::Tar(c) => c,
+        _ => output::Compression::Gzip,
+    };
+    // Write only the relevant files: stage them in a directory of hard links.
+    let stage = crate::scratch(dir)?;
+    let s = stage.path();
+    for sub in ["debs", "indexes", "inrelease"] {
+        fs::create_dir_all(s.join(sub)).map_err(ctx)?;
+    }
+    let link = |from: &Path, to: &Path| {
+        fs::hard_link(from, to).or_else(|_| fs::copy(from, to).map(|_| ()))
+    };
+    link(&dir.join("manifest.json"), &s.join("manifest.json")).map_err(ctx)?;
+    for j in jobs {
+        link(
+            &j.dest,
+            &s.join("debs").join(j.dest.file_name().unwrap_or_default()),
+        )
+        .map_err(ctx)?;
+    }
+    for (n, l) in loaded.iter().enumerate() {
+        link(
+            &cache.inrelease_path(n),
+            &s.join("inrelease").join(n.to_string()),
+        )
+        .map_err(ctx)?;
+        for (path, ck) in &l.release.files {
+            if path.ends_with("/Packages") {
+                let p = cache.index_path(&ck.sha256);
+                if p.exists() {
+                    let _ = link(
+                        &p,
+                        &s.join("indexes").join(p.file_name().unwrap_or_default()),
+                    );
+                }
+            }
+        }
+    }
+    let tmp = http::partial_name(file);
+    output::write_tar(s, &tmp, compression, Some(0))
+        .and_then(|()| fs::rename(&tmp, file).map_err(ctx))
+        .inspect_err(|_| {
+            let _ = fs::remove_file(&tmp);
+        })
+}
+
+/// The sources a bundle was made from (its first suite must be SUITE).
+pub(crate) fn bundle_sources(cache: &Cache, suite: &str) -> Result<Vec<Source>> {
+    let p = cache.dir.join("manifest.json");
+    let data = fs::read(&p).map_err(|e| {
+        Error::io(
+            "the tarball has no manifest.json (not made by --make-tarball)",
+            e,
+        )
+    })?;
+    let m: Manifest = serde_json::from_slice(&data)
+        .map_err(|e| Error::io("the tarball's manifest.json", io::Error::other(e)))?;
+    let sources: Vec<Source> = m
+        .sources
+        .into_iter()
+        .map(|(suite, mirror)| Source { suite, mirror })
+        .collect();
+    match sources.first() {
+        Some(s) if s.suite == suite => Ok(sources),
+        Some(s) => Err(Error::Usage(format!(
+            "the tarball holds suite '{}', not '{suite}'",
+            s.suite
+        ))),
+        None => Err(Error::Usage("the tarball's manifest names no suite".into())),
+    }
+}
+
+/// Extract a bundle into `dir` (a cache layout). Its contents are verified again like
+/// downloads: InRelease by signature, indexes and .debs by SHA-256.
+pub(crate) fn unpack_bundle(bundle: &Path, dir: &Path) -> Result<()> {
+    let ctx = |e: io::Error| Error::io(format!("cannot read {}", quote(bundle)), e);
+    let f = File::open(bundle).map_err(ctx)?;
+    let r: Box<dyn Read> = match output::Format::from_name(bundle) {
+        Format::Tar(output::Compression::Gzip) => Box::new(flate2::read::GzDecoder::new(f)),
+        Format::Tar(output::Compression::Xz) => Box::new(liblzma::read::XzDecoder::new(f)),
+        Format::Tar(output::Compression::Zstd) => Box::new(zstd::Decoder::new(f).map_err(ctx)?),
+        _ => Box::new(f),
+    };
+    let mut ar = tar::Archive::new(r);
+    for e in ar.entries().map_err(ctx)? {
+        let mut e = e.map_err(ctx)?;
+        if e.header().entry_type() != tar::EntryType::Regular {
+            continue;
+        }
+        let p = e.path().map_err(ctx)?.into_owned();
+        let Some(rel) = root::normalize(&p) else {
+            return Err(ctx(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "unsafe path in the tarball",
+            )));
+        };
+        let allowed = rel == Path::new("manifest.json")
+            || ["debs", "indexes", "inrelease"]
+                .iter()
+                .any(|d| rel.parent() == Some(Path::new(d)));
+        if !allowed {
+            continue;
+        }
+        let out = dir.join(&rel);
+        if let Some(parent) = out.parent() {
+            fs::create_dir_all(parent).map_err(ctx)?;
+        }
+        let mut w = File::create(&out).map_err(ctx)?;
+        io::copy(&mut e, &mut w).map_err(ctx)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,292 @@
+//! Packages fetched in parallel (largest first), each verified against the signed
+//! index before use, and unpacked as soon as it is verified on as many threads as there
+//! are cores; then files that two packages ship are given to the one dpkg would keep.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use crate::deb::{self, Shared, Unpacked};
+use crate::error::{Error, Result};
+use crate::http::Http;
+use crate::indexes::Cache;
+use crate::progress::Progress;
+use crate::release::Checksum;
+use crate::{control, signals};
+
+/// One package to fetch and unpack.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub name: String,
+    pub arch: String,
+    pub replaces: String,
+    pub url: String,
+    pub dest: PathBuf,
+    pub checksum: Checksum,
+    pub by: String,
+}
+
+/// Is the cached file there and intact?
+pub(crate) fn cached_ok(path: &Path, want: &Checksum) -> bool {
+    let Ok(f) = File::open(path) else {
+        return false;
+    };
+    if f.metadata().map(|m| m.len()).ok() != Some(want.size) {
+        return false;
+    }
+    let mut h = Sha256::new();
+    let mut r = io::BufReader::with_capacity(256 << 10, f);
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => h.update(&buf[..n]),
+            Err(_) => return false,
+        }
+    }
+    let d: [u8; 32] = h.finalize().into();
+    let ok = d == want.sha256;
+    common::trace::line(
+        1,
+        format_args!(
+            "cached {}: SHA256 {}",
+            path.display(),
+            if ok {
+                "ok"
+            } else {
+                "MISMATCH: fetching it again"
+            }
+        ),
+    );
+    ok
+}
+
+/// Download (or find in the cache) every package, in parallel, largest first; as each
+/// one is verified, unpack it (when `shared` is given) on as many threads as there are
+/// cores. Returns the unpacked packages in install order.
+pub(crate) fn fetch_and_unpack(
+    http: &Http,
+    cache: &Cache,
+    jobs: &[Job],
+    shared: Option<&Shared>,
+    arch: &str,
+    njobs: usize,
+    progress: &Progress,
+) -> Result<Vec<Unpacked>> {
+    let mut by_size: Vec<usize> = (0..jobs.len()).collect();
+    by_size.sort_by_key(|&i| std::cmp::Reverse(jobs[i].checksum.size));
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let failed: Mutex<Option<Error>> = Mutex::new(None);
+    let fetched_bytes = AtomicU64::new(0);
+    let from_cache = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Unpacked>>> = Mutex::new(vec![None; jobs.len()]);
+    let fail = |e: Error| {
+        stop.store(true, Ordering::SeqCst);
+        let mut f = failed.lock().expect("failed");
+        if f.is_none() {
+            *f = Some(e);
+        }
+    };
+    let t0 = Instant::now();
+    progress.start(
+        jobs.len() as u64,
+        if shared.is_some() {
+            "unpacking"
+        } else {
+            "fetching"
+        },
+    );
+    let unpackers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let (tx, rx) = mpsc::channel::<usize>();
+    let rx = Mutex::new(rx);
+    std::thread::scope(|s| {
+        for _ in 0..njobs.min(jobs.len()).max(1) {
+            let tx = tx.clone();
+            let (next, stop, by_size, fetched_bytes, from_cache) =
+                (&next, &stop, &by_size, &fetched_bytes, &from_cache);
+            let fail = &fail;
+            s.spawn(move || {
+                loop {
+                    if stop.load(Ordering::SeqCst) || signals::interrupted() {
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&j) = by_size.get(i) else { return };
+                    let job = &jobs[j];
+                    let r = if cached_ok(&job.dest, &job.checksum) {
+                        from_cache.fetch_add(1, Ordering::Relaxed);
+                        Ok(())
+                    } else if cache.offline {
+                        Err(Error::io(
+                            format!("package '{}' is not in the tarball", job.name),
+                            io::Error::from_raw_os_error(libc::ENOENT),
+                        ))
+                    } else {
+                        let _ = fs::remove_file(&job.dest);
+                        http.fetch_file(&job.url, &job.dest, &job.checksum, &job.by)
+                            .map(|()| {
+                                fetched_bytes.fetch_add(job.checksum.size, Ordering::Relaxed);
+                            })
+                    };
+                    match r {
+                        Ok(()) => {
+                            if shared.is_none() {
+                                progress.step(&job.name);
+                            }
+                            let _ = tx.send(j);
+                        }
+                        Err(e) => {
+                            fail(e);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+        drop(tx);
+        if let Some(shared) = shared {
+            for _ in 0..unpackers {
+                let (rx, stop, results) = (&rx, &stop, &results);
+                let fail = &fail;
+                s.spawn(move || {
+                    loop {
+                        let msg = rx.lock().expect("rx").recv();
+                        let Ok(j) = msg else { return };
+                        if stop.load(Ordering::SeqCst) || signals::interrupted() {
+                            continue;
+                        }
+                        let job = &jobs[j];
+                        match deb::unpack(shared, &job.dest, j, arch, None) {
+                            Ok(u) => {
+                                progress.step(&job.name);
+                                results.lock().expect("results")[j] = Some(u);
+                            }
+                            Err(e) => fail(e),
+                        }
+                    }
+                });
+            }
+        }
+    });
+    progress.finish();
+    if signals::interrupted() {
+        return Err(Error::Interrupted);
+    }
+    if let Some(e) = failed.into_inner().expect("failed") {
+        return Err(e);
+    }
+    let mb = fetched_bytes.load(Ordering::Relaxed) as f64 / 1e6;
+    progress.phase(format_args!(
+        "fetched {:.1} MB ({} of {} packages from the cache) in {:.1}s",
+        mb,
+        from_cache.load(Ordering::Relaxed),
+        jobs.len(),
+        t0.elapsed().as_secs_f64()
+    ));
+    if shared.is_none() {
+        return Ok(Vec::new());
+    }
+    Ok(results
+        .into_inner()
+        .expect("results")
+        .into_iter()
+        .map(|u| u.expect("every package unpacked"))
+        .collect())
+}
+
+/// Does `replaces` (a Replaces field) name `pkg`?
+pub(crate) fn names(replaces: &str, pkg: &str) -> bool {
+    control::parse_deps(replaces)
+        .iter()
+        .flatten()
+        .any(|a| a.name == pkg)
+}
+
+/// The owner that keeps a file two packages ship: the one that Replaces the other, else
+/// the later in install order (what `dpkg --force-overwrite` leaves).
+pub(crate) fn winner(jobs: &[Job], a: usize, b: usize) -> usize {
+    let a_replaces_b = names(&jobs[a].replaces, &jobs[b].name);
+    let b_replaces_a = names(&jobs[b].replaces, &jobs[a].name);
+    match (a_replaces_b, b_replaces_a) {
+        (true, false) => a,
+        (false, true) => b,
+        _ => a.max(b),
+    }
+}
+
+/// Re-extract files two packages ship from the package that keeps them.
+pub(crate) fn resolve_conflicts(
+    shared: &Shared,
+    jobs: &[Job],
+    _u: &[Unpacked],
+    arch: &str,
+    progress: &Progress,
+) -> Result<()> {
+    let conflicts = shared.conflicts.lock().expect("conflicts").clone();
+    let mut per_winner: HashMap<usize, HashSet<PathBuf>> = HashMap::new();
+    for (path, a, b) in &conflicts {
+        let w = winner(jobs, *a, *b);
+        progress.phase(format_args!(
+            "'/{}' is in both {} and {}: {} keeps it",
+            path.display(),
+            jobs[*a].name,
+            jobs[*b].name,
+            jobs[w].name
+        ));
+        per_winner.entry(w).or_default().insert(path.clone());
+    }
+    let mut winners: Vec<_> = per_winner.into_iter().collect();
+    winners.sort_by_key(|(w, _)| *w);
+    for (w, paths) in winners {
+        deb::unpack(shared, &jobs[w].dest, w, arch, Some(&paths))?;
+    }
+    Ok(())
+}
+
+/// Remove a file two packages ship from the `.list` of the one that lost it.
+pub(crate) fn drop_conflicting_lists(shared: &Shared, jobs: &[Job], unpacked: &mut [Unpacked]) {
+    let conflicts = shared.conflicts.lock().expect("conflicts").clone();
+    for (path, a, b) in conflicts {
+        let w = winner(jobs, a, b);
+        let loser = if w == a { b } else { a };
+        let abs = format!("/{}", path.display());
+        unpacked[loser].files.retain(|f| *f != abs);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(name: &str, replaces: &str) -> Job {
+        Job {
+            name: name.into(),
+            arch: "all".into(),
+            replaces: replaces.into(),
+            url: String::new(),
+            dest: PathBuf::new(),
+            checksum: Checksum {
+                size: 0,
+                sha256: [0; 32],
+            },
+            by: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_package_that_replaces_keeps_the_file() {
+        let jobs = [job("aaa", "zzz (<< 2)"), job("mmm", ""), job("zzz", "")];
+        assert_eq!(winner(&jobs, 0, 2), 0, "aaa replaces zzz");
+        assert_eq!(winner(&jobs, 1, 2), 2, "no Replaces: the later one");
+        assert_eq!(winner(&jobs, 2, 1), 2);
+        assert!(names("a, zzz (<< 2) | b", "zzz"));
+        assert!(!names("zzzz", "zzz"));
+    }
+}
