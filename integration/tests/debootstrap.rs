@@ -166,8 +166,10 @@ fn bookworm_minbase_has_debootstraps_set_is_clean_and_runs_apt_and_figlet() {
     build(&["--variant=minbase", "bookworm"], &t);
 
     let want = debootstrap_print_debs("bookworm");
-    assert_eq!(want.len(), 88, "debootstrap's bookworm minbase");
+    // 88 packages when this was written; usr-is-merged, not usrmerge and perl.
+    assert!(want.len() > 60, "debootstrap's bookworm minbase: {want:?}");
     assert!(want.contains(&"usr-is-merged".to_owned()));
+    assert!(!want.contains(&"usrmerge".to_owned()) && !want.contains(&"perl".to_owned()));
     assert_eq!(our_print_debs("bookworm"), want);
     assert_eq!(installed(&t), want);
     audit_and_verify(&t);
@@ -306,7 +308,10 @@ fn ext4_image_mounts_and_holds_the_tree() {
         LONG,
     );
     o.ok();
-    assert_eq!(o.stdout.trim(), "88");
+    assert_eq!(
+        o.stdout.trim(),
+        our_print_debs("bookworm").len().to_string()
+    );
     assert_eq!(mounts_under(dir.path()), Vec::<String>::new());
     let loops = run(Command::new("losetup").arg("-j").arg(&img));
     assert_eq!(loops.stdout, "");
