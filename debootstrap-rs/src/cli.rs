@@ -97,7 +97,7 @@ struct Args {
     cache_dir: Option<PathBuf>,
 
     /// Print the packages that would be installed, one per line, and exit
-    #[arg(long)]
+    #[arg(long, visible_alias = "print-packages")]
     print_debs: bool,
 
     /// Download the packages (to --cache-dir) and stop
@@ -438,6 +438,8 @@ mod tests {
         let c = cfg(&["--second-stage"]).unwrap();
         assert_eq!(c.target, PathBuf::from("/"));
         let c = cfg(&["--print-debs", "bookworm"]).unwrap();
+        assert_eq!(c.mode, Mode::PrintDebs);
+        let c = cfg(&["--print-packages", "bookworm"]).unwrap();
         assert_eq!(c.mode, Mode::PrintDebs);
         let c = cfg(&[
             "--extra-suites=bookworm-updates,bookworm-security=http://s/x/",

@@ -648,6 +648,31 @@ fn modified_inrelease_is_refused() {
 }
 
 #[test]
+fn no_check_gpg_accepts_a_modified_inrelease_and_says_so() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let lab = Lab::new(vec![], "");
+    let p = lab.archive.root.join("dists/testsuite/InRelease");
+    let text = fs::read_to_string(&p)
+        .unwrap()
+        .replace("Label: Test", "Label: Evil");
+    fs::write(&p, text).unwrap();
+    let o = lab.run(&["--no-check-gpg"]);
+    o.ok();
+    assert_eq!(
+        o.stderr,
+        "debootstrap-rs: WARNING: --no-check-gpg: InRelease signatures are NOT checked; \
+         whoever controls the mirror or the network decides what is installed\n"
+    );
+    // Hashes are still checked: the index and the .debs are those the Release lists.
+    assert!(lab.target.join("usr/share/base/hello").is_file());
+    let sources =
+        fs::read_to_string(lab.target.join("etc/apt/sources.list.d/debian.sources")).unwrap();
+    assert!(!sources.contains("Signed-By"), "{sources}");
+}
+
+#[test]
 fn inrelease_by_an_unknown_key_is_refused() {
     if !require_root("debootstrap-rs against a local archive") {
         return;
