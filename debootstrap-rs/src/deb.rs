@@ -210,29 +210,19 @@ fn read_control(r: impl Read) -> io::Result<ControlFiles> {
     Ok(out)
 }
 
-/// Unpack the .deb at `deb` (already verified against the signed chain) into the shared
-/// root, and write its `info/` files (all but the `.list`, written later). With `only`,
-/// just re-extract those paths (conflict resolution).
+/// Unpack the .deb open as `file` (already verified against the signed chain) into the
+/// shared root, and write its `info/` files (all but the `.list`, written later). With
+/// `only`, just re-extract those paths (conflict resolution).
 pub fn unpack(
     shared: &Shared,
-    deb: &Path,
+    file: File,
+    package: &str,
     order: usize,
     arch: &str,
     only: Option<&HashSet<PathBuf>>,
 ) -> Result<Unpacked> {
-    let file = File::open(deb)
-        .map_err(|e| Error::io(format!("cannot open {}", crate::error::quote(deb)), e))?;
     let mut r = BufReader::with_capacity(128 << 10, file);
-    let pkg_of_file = deb
-        .file_name()
-        .map(|n| {
-            n.to_string_lossy()
-                .split('_')
-                .next()
-                .unwrap_or("")
-                .to_owned()
-        })
-        .unwrap_or_default();
+    let pkg_of_file = package.to_owned();
     let bad = |why: String| Error::Deb {
         package: pkg_of_file.clone(),
         why,

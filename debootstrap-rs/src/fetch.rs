@@ -13,7 +13,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 
 use crate::deb::{self, Shared, Unpacked};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, quote};
 use crate::http::Http;
 use crate::indexes::Cache;
 use crate::progress::Progress;
@@ -32,22 +32,22 @@ pub(crate) struct Job {
     pub by: String,
 }
 
-/// Is the cached file there and intact?
-pub(crate) fn cached_ok(path: &Path, want: &Checksum) -> bool {
-    let Ok(f) = File::open(path) else {
-        return false;
-    };
+/// The file at `path`, opened and checked against `want`, rewound: what is unpacked is
+/// exactly what was hashed (the same descriptor), whatever happens to the path.
+pub(crate) fn open_verified(path: &Path, want: &Checksum) -> Option<File> {
+    use std::io::Seek as _;
+    let mut f = File::open(path).ok()?;
     if f.metadata().map(|m| m.len()).ok() != Some(want.size) {
-        return false;
+        return None;
     }
     let mut h = Sha256::new();
-    let mut r = io::BufReader::with_capacity(256 << 10, f);
     let mut buf = vec![0u8; 256 << 10];
     loop {
-        match r.read(&mut buf) {
+        match f.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => h.update(&buf[..n]),
-            Err(_) => return false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && !signals::interrupted() => {}
+            Err(_) => return None,
         }
     }
     let d: [u8; 32] = h.finalize().into();
@@ -55,16 +55,13 @@ pub(crate) fn cached_ok(path: &Path, want: &Checksum) -> bool {
     common::trace::line(
         1,
         format_args!(
-            "cached {}: SHA256 {}",
+            "{}: SHA256 {}",
             path.display(),
-            if ok {
-                "ok"
-            } else {
-                "MISMATCH: fetching it again"
-            }
+            if ok { "ok" } else { "MISMATCH" }
         ),
     );
-    ok
+    f.rewind().ok()?;
+    ok.then_some(f)
 }
 
 /// Download (or find in the cache) every package, in parallel, largest first; as each
@@ -104,7 +101,7 @@ pub(crate) fn fetch_and_unpack(
         },
     );
     let unpackers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    let (tx, rx) = mpsc::channel::<usize>();
+    let (tx, rx) = mpsc::channel::<(usize, File)>();
     let rx = Mutex::new(rx);
     std::thread::scope(|s| {
         for _ in 0..njobs.min(jobs.len()).max(1) {
@@ -120,9 +117,9 @@ pub(crate) fn fetch_and_unpack(
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(&j) = by_size.get(i) else { return };
                     let job = &jobs[j];
-                    let r = if cached_ok(&job.dest, &job.checksum) {
+                    let r = if let Some(f) = open_verified(&job.dest, &job.checksum) {
                         from_cache.fetch_add(1, Ordering::Relaxed);
-                        Ok(())
+                        Ok(f)
                     } else if cache.offline {
                         Err(Error::io(
                             format!("package '{}' is not in the tarball", job.name),
@@ -131,16 +128,25 @@ pub(crate) fn fetch_and_unpack(
                     } else {
                         let _ = fs::remove_file(&job.dest);
                         http.fetch_file(&job.url, &job.dest, &job.checksum, &job.by)
-                            .map(|()| {
+                            .and_then(|()| {
                                 fetched_bytes.fetch_add(job.checksum.size, Ordering::Relaxed);
+                                open_verified(&job.dest, &job.checksum).ok_or_else(|| {
+                                    Error::io(
+                                        format!(
+                                            "{} changed after it was verified",
+                                            quote(&job.dest)
+                                        ),
+                                        io::Error::from_raw_os_error(libc::EIO),
+                                    )
+                                })
                             })
                     };
                     match r {
-                        Ok(()) => {
+                        Ok(f) => {
                             if shared.is_none() {
                                 progress.step(&job.name);
                             }
-                            let _ = tx.send(j);
+                            let _ = tx.send((j, f));
                         }
                         Err(e) => {
                             fail(e);
@@ -158,12 +164,12 @@ pub(crate) fn fetch_and_unpack(
                 s.spawn(move || {
                     loop {
                         let msg = rx.lock().expect("rx").recv();
-                        let Ok(j) = msg else { return };
+                        let Ok((j, file)) = msg else { return };
                         if stop.load(Ordering::SeqCst) || signals::interrupted() {
                             continue;
                         }
                         let job = &jobs[j];
-                        match deb::unpack(shared, &job.dest, j, arch, None) {
+                        match deb::unpack(shared, file, &job.name, j, arch, None) {
                             Ok(u) => {
                                 progress.step(&job.name);
                                 results.lock().expect("results")[j] = Some(u);
@@ -245,7 +251,13 @@ pub(crate) fn resolve_conflicts(
     let mut winners: Vec<_> = per_winner.into_iter().collect();
     winners.sort_by_key(|(w, _)| *w);
     for (w, paths) in winners {
-        deb::unpack(shared, &jobs[w].dest, w, arch, Some(&paths))?;
+        let file = open_verified(&jobs[w].dest, &jobs[w].checksum).ok_or_else(|| {
+            Error::io(
+                format!("{} changed after it was verified", quote(&jobs[w].dest)),
+                io::Error::from_raw_os_error(libc::EIO),
+            )
+        })?;
+        deb::unpack(shared, file, &jobs[w].name, w, arch, Some(&paths))?;
     }
     Ok(())
 }
