@@ -141,6 +141,24 @@ impl Root {
         sys::renameat(d.as_fd(), &tmp, d.as_fd(), name).map_err(io)
     }
 
+    /// Replace `rel` with a copy of the host file `src` (root-owned, `mode`), copied in
+    /// the kernel (copy_file_range), never through an existing symlink.
+    pub fn copy_in(&self, src: &Path, rel: &Path, mode: u32) -> io::Result<()> {
+        let mut from = std::fs::File::open(src)?;
+        let (parent, name) = split(rel);
+        let d = self.dir(parent)?;
+        let mut tmp = OsString::from(".");
+        tmp.push(name);
+        tmp.push(".debootstrap-rs-new");
+        let _ = sys::unlinkat(d.as_fd(), &tmp, false);
+        let fd = sys::create_at(d.as_fd(), &tmp, 0o600).map_err(io)?;
+        let mut to = std::fs::File::from(fd);
+        io::copy(&mut from, &mut to)?;
+        sys::fchown_fchmod(to.as_fd(), 0, 0, mode).map_err(io)?;
+        drop(to);
+        sys::renameat(d.as_fd(), &tmp, d.as_fd(), name).map_err(io)
+    }
+
     /// Remove the non-directory `rel`; a missing one is fine.
     pub fn remove(&self, rel: &Path) -> io::Result<()> {
         let (parent, name) = split(rel);

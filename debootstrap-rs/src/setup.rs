@@ -184,8 +184,14 @@ pub(crate) fn save_first_stage(root: &Root, plan: &Plan) -> Result<()> {
     let json = serde_json::to_vec_pretty(plan)
         .map_err(|e| Error::io("cannot encode the plan", io::Error::other(e)))?;
     write_file(root, STATE, &json, 0o644)?;
-    let me = fs::read("/proc/self/exe").map_err(|e| Error::io("cannot read /proc/self/exe", e))?;
-    write_file(root, "debootstrap/debootstrap-rs", &me, 0o755)
+    let rel = Path::new("debootstrap/debootstrap-rs");
+    root.copy_in(Path::new("/proc/self/exe"), rel, 0o755)
+        .map_err(|e| {
+            Error::io(
+                format!("cannot copy this program to {}", quote(root.host(rel))),
+                e,
+            )
+        })
 }
 
 #[cfg(test)]
