@@ -114,6 +114,9 @@ pub fn write_tar(dir: &Path, out: &Path, c: Compression, clamp: Option<i64>) -> 
         }
     }
     for rel in order {
+        if crate::signals::interrupted() {
+            return Err(Error::Interrupted);
+        }
         let full = dir.join(&rel);
         let md = fs::symlink_metadata(&full).map_err(ctx)?;
         let name = if rel.as_os_str().is_empty() {
