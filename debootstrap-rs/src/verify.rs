@@ -178,8 +178,10 @@ pub fn verify_inrelease(data: &[u8], keyring: &Keyring, now: i64) -> Result<Veri
                 found = true;
                 let r = primary_status(key, now).and_then(|_| {
                     let revoked = sub.signatures.iter().any(|s| {
+                        // A subkey revocation is made over the primary key and the
+                        // subkey, like the binding (RFC 9580 5.2.4).
                         s.typ() == Some(SignatureType::SubkeyRevocation)
-                            && s.verify_key_third_party(&sub.key, pk).is_ok()
+                            && s.verify_subkey_binding(pk, &sub.key).is_ok()
                     });
                     if revoked {
                         return Err("subkey revoked".into());

@@ -155,6 +155,8 @@ pub fn sha256(path: &Path) -> String {
 pub struct Key {
     _dir: tempfile::TempDir,
     home: PathBuf,
+    /// gpg's clock, when the key lives in the past (`--faked-system-time`).
+    clock: Option<&'static str>,
     /// The public keyring (binary), for `--keyring`.
     pub keyring: PathBuf,
 }
@@ -162,6 +164,16 @@ pub struct Key {
 impl Key {
     /// Generate one (a second or two).
     pub fn new() -> Self {
+        Self::make(None, "never")
+    }
+
+    /// A key made on 2020-01-01 whose signing subkey expired a day later; it also signs
+    /// with that date.
+    pub fn expired() -> Self {
+        Self::make(Some("20200101T000000"), "1d")
+    }
+
+    fn make(clock: Option<&'static str>, subkey_expiry: &str) -> Self {
         let dir = crate::tempdir();
         let home = dir.path().join("gnupg");
         std::fs::create_dir(&home).expect("gnupg home");
@@ -177,6 +189,7 @@ impl Key {
                     "--passphrase",
                     "",
                 ])
+                .args(clock.map(|c| ["--faked-system-time", c]).iter().flatten())
                 .args(args)
                 .output()
                 .expect("run gpg");
@@ -197,15 +210,68 @@ impl Key {
             .and_then(|l| l.split(':').find(|f| f.len() == 40))
             .expect("fingerprint")
             .to_owned();
-        gpg(&["--quick-add-key", &fpr, "rsa2048", "sign", "never"]);
+        gpg(&["--quick-add-key", &fpr, "rsa2048", "sign", subkey_expiry]);
         let keyring = dir.path().join("test-keyring.gpg");
         let public = gpg(&["--export", &fpr]);
         std::fs::write(&keyring, public).expect("write keyring");
         Self {
             _dir: dir,
             home,
+            clock,
             keyring,
         }
+    }
+
+    /// Revoke the signing subkey (after it signed) and export the keyring again.
+    pub fn revoke_signing_subkey(&self) {
+        let gpg = |args: &[&str], input: &[u8]| {
+            use std::process::Stdio;
+            let mut child = Command::new("gpg")
+                .arg("--homedir")
+                .arg(&self.home)
+                .args([
+                    "--batch",
+                    "--yes",
+                    "--pinentry-mode",
+                    "loopback",
+                    "--passphrase",
+                    "",
+                ])
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("run gpg");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input)
+                .expect("gpg input");
+            let o = child.wait_with_output().expect("gpg");
+            assert!(
+                o.status.success(),
+                "gpg {args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            o.stdout
+        };
+        let listing =
+            String::from_utf8_lossy(&gpg(&["--with-colons", "--list-keys"], b"")).into_owned();
+        let fpr = listing
+            .lines()
+            .find_map(|l| l.strip_prefix("fpr:"))
+            .and_then(|l| l.split(':').find(|f| f.len() == 40))
+            .expect("fingerprint")
+            .to_owned();
+        // key 1 (the subkey), revkey, confirm, reason 0, no text, confirm, save.
+        gpg(
+            &["--command-fd", "0", "--edit-key", &fpr],
+            b"key 1\nrevkey\ny\n0\n\ny\nsave\n",
+        );
+        let public = gpg(&["--export", &fpr], b"");
+        std::fs::write(&self.keyring, public).expect("write keyring");
     }
 
     /// Clearsign `text` into `out` (an InRelease).
@@ -223,6 +289,12 @@ impl Key {
                 "--passphrase",
                 "",
             ])
+            .args(
+                self.clock
+                    .map(|c| ["--faked-system-time", c])
+                    .iter()
+                    .flatten(),
+            )
             .args(["--digest-algo", "SHA256", "--clearsign", "-o"])
             .arg(out)
             .arg(&input)

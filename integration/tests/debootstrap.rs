@@ -695,6 +695,45 @@ fn inrelease_by_an_unknown_key_is_refused() {
 }
 
 #[test]
+fn inrelease_by_an_expired_subkey_is_refused() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let dir = integration::tempdir();
+    let key = Key::expired();
+    let archive = Archive::build(
+        &dir.path().join("archive"),
+        &[
+            Package::plain("base", "required"),
+            Package::plain("apt", "important"),
+        ],
+        &key,
+        "",
+    );
+    let server = Server::start(&archive.root);
+    let o = run(tool()
+        .args(["-q", "--foreign", "--variant=minbase", "--keyring"])
+        .arg(&key.keyring)
+        .arg("testsuite")
+        .arg(dir.path().join("target"))
+        .arg(server.url()));
+    o.expect_code(1);
+    assert!(o.stderr.ends_with(": subkey expired)\n"), "{o}");
+}
+
+#[test]
+fn inrelease_by_a_revoked_subkey_is_refused() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let lab = Lab::new(vec![], "");
+    lab.key.revoke_signing_subkey();
+    let o = lab.run(&[]);
+    o.expect_code(1);
+    assert!(o.stderr.ends_with(": subkey revoked)\n"), "{o}");
+}
+
+#[test]
 fn expired_release_is_refused_unless_overridden() {
     if !require_root("debootstrap-rs against a local archive") {
         return;
