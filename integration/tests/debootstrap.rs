@@ -174,6 +174,22 @@ fn bookworm_minbase_has_debootstraps_set_is_clean_and_runs_apt_and_figlet() {
     assert_eq!(installed(&t), want);
     audit_and_verify(&t);
 
+    // Ownership, setuid/setgid bits and hard links as the archives have them.
+    use std::os::unix::fs::MetadataExt;
+    let passwd = fs::metadata(t.join("usr/bin/passwd")).unwrap();
+    assert_eq!((passwd.mode() & 0o7777, passwd.uid()), (0o4755, 0));
+    let chage = fs::metadata(t.join("usr/bin/chage")).unwrap();
+    assert_eq!(
+        (chage.mode() & 0o7777, chage.gid()),
+        (0o2755, 42),
+        "root:shadow"
+    );
+    let (perl, perl_v) = (
+        fs::metadata(t.join("usr/bin/perl")).unwrap(),
+        fs::metadata(t.join("usr/bin/perl5.36.0")).unwrap(),
+    );
+    assert_eq!(perl.ino(), perl_v.ino(), "perl-base's hard link");
+
     // Merged /usr, apt sources with signed-by, nothing left behind, nothing mounted.
     assert_eq!(fs::read_link(t.join("bin")).unwrap(), Path::new("usr/bin"));
     let sources = fs::read_to_string(t.join("etc/apt/sources.list.d/debian.sources")).unwrap();
