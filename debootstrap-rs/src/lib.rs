@@ -233,7 +233,6 @@ fn run_inner(cfg: &Config) -> Result<Outcome> {
             include: &cfg.include,
             exclude: &cfg.exclude,
             https,
-            arch: &arch,
         },
     )
     .map_err(Error::Resolve)?;

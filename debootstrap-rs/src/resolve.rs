@@ -70,8 +70,6 @@ pub struct Request<'a> {
     pub exclude: &'a [String],
     /// The first mirror is https (debootstrap then adds ca-certificates).
     pub https: bool,
-    /// The target's architecture (for `:native` and Multi-Arch checks nothing more).
-    pub arch: &'a str,
 }
 
 /// The resolved set.
@@ -167,7 +165,7 @@ pub fn resolve(index: &Index, req: &Request<'_>) -> Result<Selection, NotFound> 
         .copied()
         .chain(req.exclude.iter().map(String::as_str))
         .collect();
-    let added = complete(index, &mut all, &avoid, req.arch);
+    let added = complete(index, &mut all, &avoid);
     Ok(Selection {
         required: required.into_iter().collect(),
         base: base.into_iter().collect(),
@@ -256,8 +254,7 @@ fn providers(index: &Index) -> Providers<'_> {
 }
 
 /// Phase two: add what makes every dependency of the set hold. Returns the additions.
-fn complete(index: &Index, set: &mut BTreeSet<String>, avoid: &[&str], arch: &str) -> Vec<String> {
-    let _ = arch;
+fn complete(index: &Index, set: &mut BTreeSet<String>, avoid: &[&str]) -> Vec<String> {
     let providers = providers(index);
     let mut added = Vec::new();
     loop {
@@ -347,7 +344,6 @@ mod tests {
             include: &[],
             exclude: &[],
             https: false,
-            arch: "amd64",
         }
     }
 
