@@ -43,20 +43,23 @@ pub fn parse_list(list: &str) -> Result<CapsHashSet, Error> {
 }
 
 impl CapChange {
-    /// The change asked for by `--cap-drop` and `--cap-keep` (both may be given: keep
-    /// limits the set first, drop removes from what is left). `None` when neither was.
-    pub fn from_options(drop: Option<&str>, keep: Option<&str>) -> Result<Option<Self>, Error> {
-        if drop.is_none() && keep.is_none() {
+    /// The change asked for by every `--cap-drop` and `--cap-keep` (each repeatable,
+    /// their lists joined; both may be given: keep limits the set first, drop removes
+    /// from what is left). `None` when neither was.
+    pub fn from_options(drop: &[String], keep: &[String]) -> Result<Option<Self>, Error> {
+        if drop.is_empty() && keep.is_empty() {
             return Ok(None);
         }
-        let mut removed = match keep {
-            Some(list) => {
-                let kept = parse_list(list)?;
-                caps::all().difference(&kept).copied().collect()
+        let mut removed = if keep.is_empty() {
+            CapsHashSet::new()
+        } else {
+            let mut kept = CapsHashSet::new();
+            for list in keep {
+                kept.extend(parse_list(list)?);
             }
-            None => CapsHashSet::new(),
+            caps::all().difference(&kept).copied().collect()
         };
-        if let Some(list) = drop {
+        for list in drop {
             removed.extend(parse_list(list)?);
         }
         Ok(Some(Self { drop: removed }))
@@ -139,18 +142,28 @@ mod tests {
 
     #[test]
     fn keep_and_drop_combine() {
-        assert_eq!(CapChange::from_options(None, None).unwrap(), None);
-        let c = CapChange::from_options(None, Some("net_bind_service"))
+        let v = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert_eq!(CapChange::from_options(&[], &[]).unwrap(), None);
+        let c = CapChange::from_options(&[], &v(&["net_bind_service"]))
             .unwrap()
             .unwrap();
         assert_eq!(c.dropped().len(), caps::all().len() - 1);
         assert!(!c.dropped().contains(&Capability::CAP_NET_BIND_SERVICE));
-        let c = CapChange::from_options(Some("chown"), Some("chown,kill"))
+        let c = CapChange::from_options(&v(&["chown"]), &v(&["chown,kill"]))
             .unwrap()
             .unwrap();
         assert!(c.dropped().contains(&Capability::CAP_CHOWN));
         assert!(!c.dropped().contains(&Capability::CAP_KILL));
-        let c = CapChange::from_options(Some("all"), None).unwrap().unwrap();
+        let c = CapChange::from_options(&v(&["all"]), &[]).unwrap().unwrap();
         assert_eq!(c.dropped(), &caps::all());
+        // repeated options add up
+        let c = CapChange::from_options(&v(&["chown", "kill"]), &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.dropped().len(), 2);
+        let c = CapChange::from_options(&[], &v(&["chown", "kill"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.dropped().len(), caps::all().len() - 2);
     }
 }

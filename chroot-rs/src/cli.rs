@@ -17,11 +17,18 @@ use crate::mounts::{ApiFs, BindSpec};
 /// Run COMMAND with root directory set to NEWROOT
 ///
 /// A drop-in for GNU chroot. Plain mode is chroot(2), compatible and, like GNU's, escapable
-/// by root (chroot(2) is not a security boundary). --pivot is not: it runs in a private
-/// mount namespace, pivot_root(2)s into NEWROOT and detaches the old root, so nothing of
-/// the host's filesystem stays reachable. API filesystems, binds, a read-only root and
-/// loop-mounted images are set up inside a private mount namespace only: nothing shows on
-/// the host and nothing stays mounted after COMMAND exits.
+/// by root (chroot(2) is not a security boundary). --pivot runs in private mount and PID
+/// namespaces, pivot_root(2)s into NEWROOT and detaches the old root: no path, no `..`, no
+/// inherited descriptor and no /proc/PID/root leads back to the host's filesystem. A root
+/// COMMAND still holds its capabilities, though, and some reach the host by other means
+/// (CAP_SYS_ADMIN and CAP_MKNOD: mount a host disk; CAP_DAC_READ_SEARCH:
+/// open_by_handle_at); for a boundary against root, drop them too (--cap-drop
+/// sys_admin,mknod,dac_read_search,sys_module,sys_rawio,sys_ptrace), run COMMAND as
+/// another user, or give it a user namespace (unshare-rs --user --map-root-user).
+///
+/// API filesystems, binds, a read-only root and loop-mounted images are set up inside a
+/// private mount namespace only: nothing shows on the host and nothing stays mounted
+/// after COMMAND exits.
 #[derive(Debug, Parser)]
 #[command(
     name = "chroot-rs",
@@ -48,7 +55,7 @@ pub struct Cli {
     #[arg(long)]
     skip_chdir: bool,
 
-    /// Pivot into NEWROOT in a private mount namespace and detach the old root
+    /// Pivot into NEWROOT in private mount and PID namespaces and detach the old root
     #[arg(long)]
     pivot: bool,
 
@@ -56,7 +63,7 @@ pub struct Cli {
     #[arg(long)]
     api_fs: bool,
 
-    /// Mount proc on /proc (with --pivot: in a new PID namespace unless already PID 1)
+    /// Mount proc on /proc
     #[arg(long)]
     proc: bool,
 
@@ -72,7 +79,7 @@ pub struct Cli {
     #[arg(long, value_name = "SRC:DST[:ro]")]
     bind: Vec<String>,
 
-    /// Mount the new root read-only
+    /// Mount the new root read-only, with the mounts below it
     #[arg(long)]
     read_only: bool,
 
@@ -80,17 +87,17 @@ pub struct Cli {
     #[arg(long)]
     resolv_conf: bool,
 
-    /// Loop-mount an ext4 or squashfs image FILE on NEWROOT and use it as the root
+    /// Loop-mount an ext4 or squashfs image FILE on NEWROOT and use it as the root (one writer at a time)
     #[arg(long, value_name = "FILE")]
     image: Option<PathBuf>,
 
-    /// Drop capabilities from COMMAND's bounding set (names like net_raw, or all)
+    /// Drop capabilities from COMMAND's bounding set (names like net_raw, or all; repeatable)
     #[arg(long, value_name = "CAP,...|all")]
-    cap_drop: Option<String>,
+    cap_drop: Vec<String>,
 
-    /// Keep only these capabilities in COMMAND's bounding set
+    /// Keep only these capabilities in COMMAND's bounding set (repeatable)
     #[arg(long, value_name = "CAP,...")]
-    cap_keep: Option<String>,
+    cap_keep: Vec<String>,
 
     /// Set no_new_privs: COMMAND cannot gain privileges through setuid or file caps
     #[arg(long)]
@@ -275,7 +282,7 @@ fn config_from(cli: Cli, command: Vec<OsString>) -> Result<Config, Error> {
         .iter()
         .map(|s| BindSpec::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let caps = CapChange::from_options(cli.cap_drop.as_deref(), cli.cap_keep.as_deref())?;
+    let caps = CapChange::from_options(&cli.cap_drop, &cli.cap_keep)?;
     if cli.skip_chdir && cli.pivot {
         return Err(Error::Usage(
             "option --skip-chdir cannot be combined with --pivot".to_owned(),
@@ -443,6 +450,21 @@ mod tests {
         assert!(c.api.proc && !c.api.sys && !c.api.dev);
         assert!(c.needs_mount_ns());
         assert!(!run(&["/r"]).needs_mount_ns());
+    }
+
+    #[test]
+    fn repeated_lists_add_up() {
+        let c = run(&[
+            "--cap-drop",
+            "chown",
+            "--cap-drop=kill",
+            "--bind",
+            "/a:/b",
+            "--bind=/c",
+            "/r",
+        ]);
+        assert_eq!(c.caps.unwrap().dropped().len(), 2);
+        assert_eq!(c.binds.len(), 2);
     }
 
     #[test]

@@ -162,25 +162,30 @@ pub fn parse_user_spec(spec: &str, prev: Ids, db: &dyn Db) -> Result<(Ids, bool)
     result.map(|ids| (ids, false))
 }
 
-/// GNU `parse_additional_groups`: the gids of a `--groups` list.
+/// GNU `parse_additional_groups`: the gids of a `--groups` list. Every entry that is
+/// neither a group nor a number is named in the error, as GNU names each.
 pub fn parse_groups(list: &str, db: &dyn Db) -> Result<Vec<u32>, Error> {
     let mut gids = Vec::new();
+    let mut bad = Vec::new();
     for item in list.split(',').filter(|s| !s.is_empty()) {
-        let gid = match parse_id(item) {
+        match parse_id(item) {
             Some(n) => {
                 let trimmed = item.trim_start();
                 // A numeric name ("1000" as a group name) wins over the number, unless '+'.
-                if trimmed.starts_with('+') {
+                gids.push(if trimmed.starts_with('+') {
                     n
                 } else {
                     db.group_by_name(trimmed).unwrap_or(n)
-                }
+                });
             }
-            None => db
-                .group_by_name(item)
-                .ok_or_else(|| Error::InvalidGroup(item.to_owned()))?,
-        };
-        gids.push(gid);
+            None => match db.group_by_name(item) {
+                Some(gid) => gids.push(gid),
+                None => bad.push(item.to_owned()),
+            },
+        }
+    }
+    if !bad.is_empty() {
+        return Err(Error::InvalidGroup(bad));
     }
     if gids.is_empty() {
         return Err(Error::InvalidGroupList(list.to_owned()));
@@ -289,6 +294,59 @@ pub fn resolve_inside(
 }
 
 impl Creds {
+    /// One line for the pipe from the look-up child: `uid gid warn groups`, `-` for
+    /// "not set", groups as `N` (no setgroups) or `S` followed by a comma list.
+    fn encode(&self) -> String {
+        let id = |v: Option<u32>| v.map_or_else(|| "-".to_owned(), |n| n.to_string());
+        let groups = match &self.groups {
+            None => "N".to_owned(),
+            Some(g) => format!(
+                "S{}",
+                g.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        };
+        format!(
+            "{} {} {} {groups}",
+            id(self.uid),
+            id(self.gid),
+            u8::from(self.warn_dot)
+        )
+    }
+
+    fn decode(line: &str) -> Option<Self> {
+        let mut it = line.split(' ');
+        let id = |s: &str| {
+            if s == "-" {
+                Some(None)
+            } else {
+                s.parse().ok().map(Some)
+            }
+        };
+        let uid = id(it.next()?)?;
+        let gid = id(it.next()?)?;
+        let warn_dot = it.next()? == "1";
+        let groups = match it.next()? {
+            "N" => None,
+            g => Some(
+                g.strip_prefix('S')?
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::parse)
+                    .collect::<Result<Vec<u32>, _>>()
+                    .ok()?,
+            ),
+        };
+        Some(Self {
+            uid,
+            gid,
+            groups,
+            warn_dot,
+        })
+    }
+
     /// The first half of GNU's order: supplementary groups, then the gid.
     pub fn apply_groups(&self) -> Result<(), Error> {
         if let Some(groups) = &self.groups {
@@ -307,6 +365,52 @@ impl Creds {
             sys::setuid(Uid::from_raw(uid)).map_err(Error::SetUid)?;
         }
         Ok(())
+    }
+}
+
+/// The inside look-up, done before chroot-rs changes anything in the new root (mount
+/// points, mounts): a forked child chroots into `root`, looks the names up there, and
+/// sends the result back. Bad names thus fail with nothing changed.
+pub fn lookup_inside(
+    root: &std::path::Path,
+    userspec: Option<&str>,
+    groups: Option<&str>,
+    outside: &Outside,
+) -> Result<Creds, Error> {
+    use std::io::{Read, Write};
+    let fail = |what: &'static str| move |source| Error::Process { what, source };
+    let (r, w) = sys::pipe(false).map_err(fail("cannot create a pipe"))?;
+    match sys::fork().map_err(fail("cannot fork"))? {
+        nix::unistd::ForkResult::Child => {
+            drop(r);
+            let line = match sys::chroot(root)
+                .map_err(|source| Error::ChangeRoot {
+                    path: root.to_owned(),
+                    source,
+                })
+                .and_then(|()| sys::chdir(std::path::Path::new("/")).map_err(Error::ChdirRoot))
+                .and_then(|()| resolve_inside(userspec, groups, outside, &SystemDb))
+            {
+                Ok(creds) => format!("O{}", creds.encode()),
+                Err(e) => format!("E{}", common::exit::message(&e)),
+            };
+            let _ = std::fs::File::from(w).write_all(line.as_bytes());
+            // Only this process's own code ran since fork; no destructors, no atexit.
+            sys::exit_child(0);
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(w);
+            let mut line = String::new();
+            let read = std::fs::File::from(r).read_to_string(&mut line);
+            let _ = sys::waitpid(Some(child), None);
+            read.map_err(|e| Error::Lookup(format!("the look-up in the new root failed: {e}")))?;
+            if let Some(msg) = line.strip_prefix('E') {
+                return Err(Error::Lookup(msg.to_owned()));
+            }
+            line.strip_prefix('O')
+                .and_then(Creds::decode)
+                .ok_or_else(|| Error::Lookup("the look-up in the new root failed".to_owned()))
+        }
     }
 }
 
@@ -411,7 +515,10 @@ mod tests {
         assert_eq!(parse_groups(" 1, +2,,3", &FakeDb).unwrap(), vec![1, 2, 3]);
         assert_eq!(parse_groups("7", &FakeDb).unwrap(), vec![77]);
         assert_eq!(parse_groups("+7", &FakeDb).unwrap(), vec![7]);
-        assert!(matches!(parse_groups(" ", &FakeDb), Err(Error::InvalidGroup(g)) if g == " "));
+        assert!(matches!(parse_groups(" ", &FakeDb), Err(Error::InvalidGroup(g)) if g == [" "]));
+        assert!(
+            matches!(parse_groups("x,lab,y", &FakeDb), Err(Error::InvalidGroup(g)) if g == ["x", "y"])
+        );
         assert!(matches!(
             parse_groups(",", &FakeDb),
             Err(Error::InvalidGroupList(_))
@@ -425,6 +532,28 @@ mod tests {
     fn creds(userspec: Option<&str>, groups: Option<&str>) -> Result<Creds, Error> {
         let out = resolve_outside(userspec, groups, &FakeDb);
         resolve_inside(userspec, groups, &out, &FakeDb)
+    }
+
+    #[test]
+    fn creds_cross_the_pipe_unchanged() {
+        for c in [
+            Creds::default(),
+            Creds {
+                uid: Some(0),
+                gid: Some(5),
+                groups: Some(vec![]),
+                warn_dot: true,
+            },
+            Creds {
+                uid: None,
+                gid: Some(1235),
+                groups: Some(vec![1, 2, 3]),
+                warn_dot: false,
+            },
+        ] {
+            assert_eq!(Creds::decode(&c.encode()), Some(c.clone()));
+        }
+        assert_eq!(Creds::decode("x y"), None);
     }
 
     #[test]

@@ -42,13 +42,17 @@ pub enum Error {
     #[error("{0}")]
     UserSpec(&'static str),
 
+    /// The look-up inside the new root failed (its message, as the child gave it).
+    #[error("{0}")]
+    Lookup(String),
+
     /// A numeric uid with no passwd entry and no group given.
     #[error("no group specified for unknown uid: {0}")]
     UnknownUid(u32),
 
-    /// A `--groups` entry that is neither a group nor a number.
-    #[error("invalid group {}", quote(.0))]
-    InvalidGroup(String),
+    /// `--groups` entries that are neither a group nor a number (GNU says each).
+    #[error("{}", .0.iter().map(|g| format!("invalid group {}", quote(g))).collect::<Vec<_>>().join("\nchroot-rs: "))]
+    InvalidGroup(Vec<String>),
 
     /// A `--groups` list with no entry at all (`,`).
     #[error("invalid group list {}", quote(.0))]
@@ -152,6 +156,10 @@ pub enum Error {
     /// `--image` is not an ext4 or squashfs filesystem.
     #[error("{} is not an ext4 or squashfs image", quote(.0))]
     NotAnImage(PathBuf),
+
+    /// Another chroot-rs (or any flock(2) user) has the image: it is in use.
+    #[error("{} is in use by another process", quote(.0))]
+    ImageBusy(PathBuf),
 
     /// Setting up the loop device for `--image` failed.
     #[error("cannot set up a loop device for {}", quote(.path))]

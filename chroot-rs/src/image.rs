@@ -84,6 +84,12 @@ impl Image {
                 Err(e) => return Err(access(e.into())),
             }
         }
+        // Two writers of one ext4 image corrupt it: one writer or many readers at a time.
+        match sys::flock(&file, !read_only) {
+            Ok(()) => {}
+            Err(Errno::EWOULDBLOCK) => return Err(Error::ImageBusy(path.to_owned())),
+            Err(e) => return Err(access(e.into())),
+        }
         Ok(Self {
             path: path.to_owned(),
             file,

@@ -5,8 +5,7 @@
 //! mount namespace made first ([`mounts`]): `--pivot` (pivot_root and a detached old
 //! root), API filesystems, binds, a read-only root, the resolver config, loop-mounted
 //! images ([`image`]), then capabilities ([`capabilities`]) and no_new_privs. With
-//! `--pivot` and /proc, a PID namespace is added unless chroot-rs is already PID 1
-//! ([`supervise`]).
+//! `--pivot`, a PID namespace is added unless chroot-rs is already PID 1 ([`supervise`]).
 //!
 //! The order of the steps is the point of the tool, so it is written out in [`run`].
 
@@ -20,7 +19,7 @@ pub mod supervise;
 pub mod sys;
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
@@ -28,18 +27,34 @@ use nix::sched::CloneFlags;
 pub use cli::Config;
 pub use error::Error;
 
-use crate::creds::SystemDb;
+use crate::creds::{Creds, Outside, SystemDb};
 use crate::image::Image;
 use crate::mounts::NewRoot;
-use crate::supervise::Role;
+use crate::supervise::{Ended, Role, Supervisor};
 
-/// True when `path` is the current root (same device and inode as `/`), as GNU's
-/// `is_oldroot` decides it: `/`, `/.`, `/../` and a symlink to `/` all are.
-fn is_old_root(path: &Path) -> bool {
-    match (sys::stat(path), sys::stat(Path::new("/"))) {
-        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
-        _ => false,
+/// How chroot-rs ends when it did not become the command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Exit with this code.
+    Exit(i32),
+    /// Die of this signal, as the command did.
+    Signal(nix::sys::signal::Signal),
+}
+
+impl From<Ended> for Status {
+    fn from(e: Ended) -> Self {
+        match e {
+            Ended::Exited(code) => Status::Exit(code),
+            Ended::Signaled(sig) => Status::Signal(sig),
+        }
     }
+}
+
+/// True when `path` is the current root, decided as GNU's `is_oldroot` does: the
+/// canonical path is `/` (`/.`, `/../` and a symlink to `/` are; a bind mount of `/`
+/// elsewhere is not).
+fn is_old_root(path: &Path) -> bool {
+    std::fs::canonicalize(path).is_ok_and(|p| p == Path::new("/"))
 }
 
 /// The command to run: the given one, or `"$SHELL" -i` (`/bin/sh -i`).
@@ -52,9 +67,15 @@ fn command_line(cfg: &Config) -> Vec<OsString> {
     }
 }
 
-/// Check what can be checked before anything changes, so that bad input fails with
-/// nothing done: NEWROOT a directory, the image a filesystem, bind sources present.
-fn preflight(cfg: &Config) -> Result<Option<Image>, Error> {
+/// What is checked before anything changes, so that bad input fails with nothing done.
+struct Checked {
+    image: Option<Image>,
+    resolv_conf: Option<PathBuf>,
+}
+
+/// NEWROOT a directory, the image a filesystem (and not in use), bind sources and the
+/// host's resolver config present.
+fn preflight(cfg: &Config) -> Result<Checked, Error> {
     let change_root = |source| Error::ChangeRoot {
         path: cfg.newroot.clone(),
         source,
@@ -69,16 +90,27 @@ fn preflight(cfg: &Config) -> Result<Option<Image>, Error> {
             source,
         })?;
     }
-    cfg.image
+    let resolv_conf = cfg.resolv_conf.then(mounts::host_resolv_conf).transpose()?;
+    let image = cfg
+        .image
         .as_deref()
         .map(|path| Image::open(path, cfg.read_only))
-        .transpose()
+        .transpose()?;
+    Ok(Checked { image, resolv_conf })
 }
 
-/// Set up the private mount namespace and enter the new root through it. Returns
-/// `Some(status)` in a process whose job ends here (a waiting parent or the init).
-fn enter_isolated(cfg: &Config, image: Option<&Image>) -> Result<Option<i32>, Error> {
-    let new_pid = cfg.pivot && cfg.api.proc && sys::getpid().as_raw() != 1;
+/// Where `enter_isolated` left this process.
+enum Entered {
+    /// A process whose job ends here (the waiting parent or the init).
+    Done(Status),
+    /// The process that goes on to become the command, with the credentials looked up
+    /// inside the new root (when --userspec or --groups asked for any).
+    Continue(Option<Creds>),
+}
+
+/// Set up the private mount namespace and enter the new root through it.
+fn enter_isolated(cfg: &Config, checked: Checked, outside: &Outside) -> Result<Entered, Error> {
+    let new_pid = cfg.pivot && sys::getpid().as_raw() != 1;
     let mut flags = CloneFlags::CLONE_NEWNS;
     if new_pid {
         flags |= CloneFlags::CLONE_NEWPID;
@@ -88,18 +120,39 @@ fn enter_isolated(cfg: &Config, image: Option<&Image>) -> Result<Option<i32>, Er
         source,
     })?;
     mounts::make_private()?;
-    if new_pid && let Role::Exit(code) = supervise::fork_supervised(true)? {
-        return Ok(Some(code));
+    let mut supervisor = None;
+    if new_pid {
+        let mut s = Supervisor::block()?;
+        if let Role::Parent(ended) = s.fork_init()? {
+            return Ok(Entered::Done(ended.into()));
+        }
+        supervisor = Some(s);
     }
 
     // Device nodes, mount points and tmpfs modes exactly as asked; restored before exec.
     let umask = sys::umask(0);
-    match image {
+    match &checked.image {
         Some(img) => img.mount_on(&cfg.newroot)?,
         None if cfg.pivot || cfg.read_only => mounts::bind_onto_itself(&cfg.newroot)?,
         None => {}
     }
+    drop(checked.image);
     let root = NewRoot::open(&cfg.newroot)?;
+    // Names are looked up inside before anything is created in the new root.
+    let creds = (cfg.userspec.is_some() || cfg.groups.is_some())
+        .then(|| {
+            creds::lookup_inside(
+                &cfg.newroot,
+                cfg.userspec.as_deref(),
+                cfg.groups.as_deref(),
+                outside,
+            )
+        })
+        .transpose()?;
+    if cfg.read_only {
+        root.prepare_mount_points(cfg.api, &cfg.binds, cfg.resolv_conf)?;
+        root.make_read_only()?;
+    }
     if cfg.api.proc {
         root.mount_proc()?;
     }
@@ -110,11 +163,8 @@ fn enter_isolated(cfg: &Config, image: Option<&Image>) -> Result<Option<i32>, Er
         root.mount_dev()?;
     }
     root.bind_all(&cfg.binds)?;
-    if cfg.resolv_conf {
-        root.bind_resolv_conf()?;
-    }
-    if cfg.read_only && image.is_none() {
-        root.make_read_only()?;
+    if let Some(real) = &checked.resolv_conf {
+        root.bind_resolv_conf(real)?;
     }
     sys::umask(umask);
 
@@ -123,10 +173,21 @@ fn enter_isolated(cfg: &Config, image: Option<&Image>) -> Result<Option<i32>, Er
     } else {
         enter_plain(cfg)?;
     }
-    if new_pid && let Role::Exit(code) = supervise::fork_supervised(false)? {
-        return Ok(Some(code));
+    drop(root);
+    if let Some(mut s) = supervisor {
+        // Nothing the caller passed in stays open in the init (/proc/1/fd).
+        s.close_inherited()?;
+        if let Role::Parent(ended) = s.fork_command()? {
+            // The init cannot die of a signal it sends itself: it exits 128+N, and the
+            // outer process, told N, dies of it.
+            let code = match ended {
+                Ended::Exited(code) => code,
+                Ended::Signaled(sig) => common::exit::signal_status(sig),
+            };
+            return Ok(Entered::Done(Status::Exit(code)));
+        }
     }
-    Ok(None)
+    Ok(Entered::Continue(creds))
 }
 
 /// GNU's root change: chroot(NEWROOT), then chdir("/") unless --skip-chdir.
@@ -142,18 +203,13 @@ fn enter_plain(cfg: &Config) -> Result<(), Error> {
 }
 
 /// Run `cfg`: on success this process becomes the command (execvp does not return), so
-/// `Ok` carries the status of a process that waited for the command instead. `warn`
+/// `Ok` carries how a process that waited for the command is to end instead. `warn`
 /// receives warnings (GNU's "'.' should be ':'") to print before the exec.
-pub fn run(cfg: &Config, warn: &dyn Fn(&str)) -> Result<i32, Error> {
+pub fn run(cfg: &Config, warn: &dyn Fn(&str)) -> Result<Status, Error> {
     let old_root = is_old_root(&cfg.newroot);
     if cfg.skip_chdir && !old_root {
         return Err(Error::SkipChdir);
     }
-    let image = if cfg.needs_mount_ns() {
-        preflight(cfg)?
-    } else {
-        None
-    };
     let db = SystemDb;
     // GNU looks names up outside first (loading NSS plugins; a fallback for groups)…
     let outside = if old_root {
@@ -162,22 +218,22 @@ pub fn run(cfg: &Config, warn: &dyn Fn(&str)) -> Result<i32, Error> {
         creds::resolve_outside(cfg.userspec.as_deref(), cfg.groups.as_deref(), &db)
     };
 
-    if cfg.needs_mount_ns() {
-        if let Some(code) = enter_isolated(cfg, image.as_ref())? {
-            return Ok(code);
+    let creds = if cfg.needs_mount_ns() {
+        let checked = preflight(cfg)?;
+        match enter_isolated(cfg, checked, &outside)? {
+            Entered::Done(status) => return Ok(status),
+            Entered::Continue(creds) => creds.unwrap_or_default(),
         }
     } else {
         enter_plain(cfg)?;
-    }
-    drop(image);
-
-    // …then inside, where the answer counts.
-    let creds = creds::resolve_inside(
-        cfg.userspec.as_deref(),
-        cfg.groups.as_deref(),
-        &outside,
-        &db,
-    )?;
+        // …then inside, where the answer counts.
+        creds::resolve_inside(
+            cfg.userspec.as_deref(),
+            cfg.groups.as_deref(),
+            &outside,
+            &db,
+        )?
+    };
     if creds.warn_dot {
         warn("warning: '.' should be ':'");
     }

@@ -1,5 +1,6 @@
 use std::io::Write;
 
+use chroot_rs::Status;
 use chroot_rs::cli::{self, Parsed};
 use common::{exit, trace};
 
@@ -11,7 +12,7 @@ fn main() {
         Parsed::Print(text) => {
             // A closed stdout (`chroot-rs --help | head -1`) is not an error.
             let _ = std::io::stdout().write_all(text.as_bytes());
-            Ok(exit::SUCCESS)
+            Ok(Status::Exit(exit::SUCCESS))
         }
         Parsed::Run(cfg) => {
             trace::init(TOOL, cfg.verbose);
@@ -19,7 +20,11 @@ fn main() {
         }
     });
     match result {
-        Ok(code) => std::process::exit(code),
+        Ok(Status::Exit(code)) => std::process::exit(code),
+        Ok(Status::Signal(sig)) => {
+            chroot_rs::sys::die_of(sig);
+            std::process::exit(exit::signal_status(sig));
+        }
         Err(e) => {
             exit::report(TOOL, &e);
             if e.is_usage() {

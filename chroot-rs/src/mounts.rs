@@ -15,7 +15,6 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
 use nix::sys::stat::Mode;
-use nix::sys::statvfs::FsFlags;
 
 use crate::error::{Error, quote};
 use crate::sys;
@@ -229,7 +228,7 @@ impl NewRoot {
         if read_only {
             // The handle taken before the mount points below it: resolve again.
             let top = self.open_inner(inner, OFlag::O_PATH).map_err(mount_err)?;
-            remount_read_only(&sys::fd_path(&top), &shown).map_err(mount_err)?;
+            sys::make_read_only_recursive(&top, &shown).map_err(mount_err)?;
         }
         Ok(())
     }
@@ -323,15 +322,11 @@ impl NewRoot {
         Ok(())
     }
 
-    /// The host's /etc/resolv.conf (followed to the real file) bound read-only over the
-    /// guest's, which is created (through its symlink, if dangling) when missing.
-    pub fn bind_resolv_conf(&self) -> Result<(), Error> {
-        let host = Path::new("/etc/resolv.conf");
-        let real = host.canonicalize().map_err(|source| Error::Access {
-            path: host.to_owned(),
-            source,
-        })?;
-        self.bind(&real, Path::new("etc/resolv.conf"), true)
+    /// The host's resolver config (`real`: /etc/resolv.conf followed to the real file)
+    /// bound read-only over the guest's, which is created (through its symlink, if
+    /// dangling) when missing.
+    pub fn bind_resolv_conf(&self, real: &Path) -> Result<(), Error> {
+        self.bind(real, Path::new("etc/resolv.conf"), true)
     }
 
     /// Apply the user's `--bind`s.
@@ -342,9 +337,38 @@ impl NewRoot {
         Ok(())
     }
 
-    /// Remount the root mount itself read-only (submounts keep their own flags).
+    /// Create the mount points the later mounts need (for a root about to be made
+    /// read-only, which would refuse them then).
+    pub fn prepare_mount_points(
+        &self,
+        api: ApiFs,
+        binds: &[BindSpec],
+        resolv_conf: bool,
+    ) -> Result<(), Error> {
+        for (wanted, dir) in [(api.proc, "proc"), (api.sys, "sys"), (api.dev, "dev")] {
+            if wanted {
+                self.ensure(Path::new(dir), Kind::Dir)?;
+            }
+        }
+        for b in binds {
+            let kind = if b.src.is_dir() {
+                Kind::Dir
+            } else {
+                Kind::File
+            };
+            self.ensure(&b.dst, kind)?;
+        }
+        if resolv_conf {
+            self.ensure(Path::new("etc/resolv.conf"), Kind::File)?;
+        }
+        Ok(())
+    }
+
+    /// Make the root read-only, with every mount below it (those that came with the
+    /// bind of NEWROOT). Done before the API filesystems and binds are mounted (on
+    /// mount points prepared first), which keep their own modes.
     pub fn make_read_only(&self) -> Result<(), Error> {
-        remount_read_only(&sys::fd_path(&self.fd), &self.path).map_err(|source| Error::Mount {
+        sys::make_read_only_recursive(&self.fd, &self.path).map_err(|source| Error::Mount {
             what: "the root read-only".to_owned(),
             target: self.path.clone(),
             source,
@@ -365,24 +389,13 @@ impl NewRoot {
     }
 }
 
-/// Remount one mount read-only, keeping its nosuid/nodev/noexec/atime flags (a bind
-/// remount replaces them, and the kernel refuses to clear locked ones).
-fn remount_read_only(target: &Path, shown: &Path) -> nix::Result<()> {
-    let current = sys::statvfs(target)?;
-    let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
-    for (have, want) in [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
-    ] {
-        if current.flags().contains(have) {
-            flags |= want;
-        }
-    }
-    sys::mount(None, target, shown, None, flags, None)
+/// The host's /etc/resolv.conf, followed to the file it names.
+pub fn host_resolv_conf() -> Result<PathBuf, Error> {
+    let host = Path::new("/etc/resolv.conf");
+    host.canonicalize().map_err(|source| Error::Access {
+        path: host.to_owned(),
+        source,
+    })
 }
 
 /// Make NEWROOT a mount point of its own: a recursive bind onto itself.

@@ -3,7 +3,7 @@
 
 use std::ffi::{CString, OsString};
 use std::fs::File;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -242,17 +242,6 @@ pub fn create_file_at(dir: BorrowedFd<'_>, name: &Path) -> nix::Result<()> {
     r.map(drop)
 }
 
-/// statvfs(3): the mount flags of the mount at `path`.
-pub fn statvfs(path: &Path) -> nix::Result<nix::sys::statvfs::Statvfs> {
-    let r = nix::sys::statvfs::statvfs(path);
-    trace::syscall_at(
-        2,
-        format_args!("statvfs({})", q(path)),
-        &r.as_ref().map(|_| ()).map_err(|e| *e),
-    );
-    r
-}
-
 /// umask(2); returns the previous mask.
 pub fn umask(mask: u32) -> u32 {
     let old = nix::sys::stat::umask(Mode::from_bits_truncate(mask));
@@ -301,6 +290,13 @@ pub fn fork() -> nix::Result<ForkResult> {
     r
 }
 
+/// _exit(2): end a forked helper without running the parent's atexit handlers or
+/// flushing buffers it copied.
+pub fn exit_child(code: i32) -> ! {
+    // SAFETY: _exit takes a plain integer and never returns.
+    unsafe { libc::_exit(code) }
+}
+
 /// waitpid(2), retried on EINTR.
 pub fn waitpid(pid: Option<Pid>, flags: Option<WaitPidFlag>) -> nix::Result<WaitStatus> {
     loop {
@@ -325,11 +321,15 @@ pub fn sigprocmask(how: SigmaskHow, set: &SigSet) -> nix::Result<SigSet> {
     Ok(old)
 }
 
-/// pipe2(O_CLOEXEC|O_NONBLOCK): (read end, write end).
-pub fn pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
-    let r = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK);
+/// pipe2(O_CLOEXEC[|O_NONBLOCK]): (read end, write end).
+pub fn pipe(nonblock: bool) -> nix::Result<(OwnedFd, OwnedFd)> {
+    let mut flags = OFlag::O_CLOEXEC;
+    if nonblock {
+        flags |= OFlag::O_NONBLOCK;
+    }
+    let r = nix::unistd::pipe2(flags);
     trace::syscall(
-        format_args!("pipe2(O_CLOEXEC|O_NONBLOCK)"),
+        format_args!("pipe2({})", oflags(flags)),
         &r.as_ref()
             .map(|(a, b)| format!("[{}, {}]", a.as_raw_fd(), b.as_raw_fd()))
             .map_err(|e| *e),
@@ -409,6 +409,82 @@ pub fn cloexec_from_3() -> nix::Result<()> {
     let r = Errno::result(rc).map(drop);
     trace::syscall(format_args!("close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)"), &r);
     r
+}
+
+/// close_range(3, keep-1) and close_range(keep+1, ~0): close every descriptor above 2
+/// but `keep` (u32::MAX: none kept).
+pub fn close_all_from_3_except(keep: u32) -> nix::Result<()> {
+    let mut ranges = Vec::new();
+    if keep == u32::MAX || keep < 3 {
+        ranges.push((3u32, u32::MAX));
+    } else {
+        if keep > 3 {
+            ranges.push((3, keep - 1));
+        }
+        ranges.push((keep + 1, u32::MAX));
+    }
+    for (first, last) in ranges {
+        // SAFETY: close_range takes plain integers. The caller (the init, after the
+        // pivot) holds no Rust object owning a descriptor in these ranges.
+        let rc = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+        let r = Errno::result(rc).map(drop);
+        trace::syscall(format_args!("close_range({first}, {last:#x}, 0)"), &r);
+        r?;
+    }
+    Ok(())
+}
+
+/// mount_setattr(fd, "", AT_EMPTY_PATH|AT_RECURSIVE, {MOUNT_ATTR_RDONLY}): make the
+/// mount `fd` is on, and every mount below it, read-only (other flags unchanged).
+pub fn make_read_only_recursive(fd: &OwnedFd, shown: &Path) -> nix::Result<()> {
+    /// `struct mount_attr` from linux/mount.h.
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const MOUNT_ATTR_RDONLY: u64 = 0x1;
+    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: the path is a NUL-terminated empty string, `attr` is a properly laid out
+    // struct mount_attr that outlives the call and its size is passed; `fd` is open.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            (libc::AT_EMPTY_PATH as libc::c_uint) | AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    let r = Errno::result(rc).map(drop);
+    trace::syscall(
+        format_args!(
+            "mount_setattr({}, \"\", AT_EMPTY_PATH|AT_RECURSIVE, {{attr_set=MOUNT_ATTR_RDONLY}})",
+            trace::Fd(fd.as_raw_fd(), &shown.to_string_lossy())
+        ),
+        &r,
+    );
+    r
+}
+
+/// Die of `sig` as the command did: default action, unblocked, sent to ourselves.
+/// Returns only if the signal's default action does not end the process.
+pub fn die_of(sig: Signal) {
+    // SAFETY: installing SIG_DFL runs no handler code; the process is about to end.
+    let _ = unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) };
+    let mut set = SigSet::empty();
+    set.add(sig);
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
+    let _ = nix::sys::signal::raise(sig);
 }
 
 /// prctl(PR_CAPBSET_DROP) and the other set changes, through the caps crate.
@@ -540,7 +616,9 @@ pub fn loop_configure(dev: &File, dev_path: &Path, backing: &File, flags: u32) -
     let mut info: LoopInfo64 = unsafe { std::mem::zeroed() };
     info.lo_flags = flags;
     info.lo_file_name = {
-        let link = fd_path_raw(backing.as_raw_fd());
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", backing.as_raw_fd()))
+            .map(std::path::PathBuf::into_os_string)
+            .unwrap_or_default();
         let bytes = link.as_bytes();
         let n = bytes.len().min(63);
         name[..n].copy_from_slice(&bytes[..n]);
@@ -577,10 +655,27 @@ pub fn loop_configure(dev: &File, dev_path: &Path, backing: &File, flags: u32) -
     r
 }
 
-fn fd_path_raw(fd: RawFd) -> String {
-    std::fs::read_link(format!("/proc/self/fd/{fd}"))
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default()
+/// flock(2) with LOCK_NB: LOCK_EX for a writer, LOCK_SH for readers. The lock belongs
+/// to the open file description, which the loop device keeps: it lasts as long as the
+/// device, not as long as this descriptor.
+pub fn flock(file: &File, exclusive: bool) -> nix::Result<()> {
+    let op = if exclusive {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_SH
+    } | libc::LOCK_NB;
+    // SAFETY: flock takes an open descriptor and an integer operation.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
+    let r = Errno::result(rc).map(drop);
+    trace::syscall(
+        format_args!(
+            "flock({}, {}|LOCK_NB)",
+            file.as_raw_fd(),
+            if exclusive { "LOCK_EX" } else { "LOCK_SH" }
+        ),
+        &r,
+    );
+    r
 }
 
 /// open(2) of a file, traced (images, loop devices).

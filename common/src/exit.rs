@@ -53,10 +53,11 @@ pub fn from_wait(status: WaitStatus) -> Option<i32> {
 }
 
 /// The chain-loader's exit code when `execve` of the command failed with `errno`:
-/// 127 when it does not exist, 126 for every other reason (as GNU chroot and env).
+/// 127 when it does not exist (ENOENT), 126 for every other reason, ENOTDIR included
+/// (as GNU chroot and env, and util-linux).
 pub fn exec_failure(errno: Errno) -> i32 {
     match errno {
-        Errno::ENOENT | Errno::ENOTDIR => NOT_FOUND,
+        Errno::ENOENT => NOT_FOUND,
         _ => CANNOT_INVOKE,
     }
 }
@@ -176,6 +177,7 @@ mod tests {
         assert_eq!(exec_failure(Errno::ENOENT), 127);
         assert_eq!(exec_failure(Errno::EACCES), 126);
         assert_eq!(exec_failure(Errno::ENOEXEC), 126);
+        assert_eq!(exec_failure(Errno::ENOTDIR), 126);
         let pid = nix::unistd::Pid::from_raw(5);
         assert_eq!(from_wait(WaitStatus::Exited(pid, 3)), Some(3));
         assert_eq!(

@@ -98,8 +98,9 @@ pub fn parse_size(input: &str) -> Result<u64, SizeError> {
     } else {
         int.parse().map_err(|_| overflow())?
     };
+    // A multiplication, not a shift: a shift would drop the high bits silently.
     let mut bytes = int_val
-        .checked_shl(shift)
+        .checked_mul(1u128 << shift)
         .filter(|v| *v <= u128::from(u64::MAX))
         .ok_or_else(overflow)?;
     if !frac.is_empty() {

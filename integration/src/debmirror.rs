@@ -161,6 +161,19 @@ pub struct Key {
     pub keyring: PathBuf,
 }
 
+impl Drop for Key {
+    fn drop(&mut self) {
+        // gpg started an agent for this home; end it with the home (ours, by its socket).
+        let _ = std::process::Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(&self.home)
+            .args(["--kill", "all"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
 impl Key {
     /// Generate one (a second or two).
     pub fn new() -> Self {

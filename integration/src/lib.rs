@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 pub use guard::Guard;
 pub use rootfs::Rootfs;
-pub use run::{Output, cmd, run, run_with_timeout};
+pub use run::{Background, Output, cmd, run, run_with_timeout};
 
 /// The path of one of the toolkit's binaries (`"chroot-rs"`).
 ///

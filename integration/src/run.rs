@@ -17,6 +17,8 @@ pub struct Output {
     pub stdout: String,
     /// Standard error, lossily decoded.
     pub stderr: String,
+    /// The signal that ended it, when one did (then `code` is 128+N).
+    pub signal: Option<i32>,
 }
 
 impl Output {
@@ -95,5 +97,82 @@ pub fn run_with_timeout(command: &mut Command, limit: Duration) -> Output {
         code,
         stdout,
         stderr,
+        signal: status.signal(),
+    }
+}
+
+/// A command left running while a test looks at it, with every wait bounded: a test that
+/// fails hangs no more. The child is killed (through its handle, never by a PID that
+/// may have been reused) when the `Background` is dropped.
+#[derive(Debug)]
+pub struct Background {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Background {
+    /// Start `command` with stdin and stdout piped (stderr inherited).
+    pub fn spawn(command: &mut Command) -> Self {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// The child's PID.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next line of its stdout (without the newline); panics after `limit`.
+    #[track_caller]
+    pub fn line(&mut self, limit: Duration) -> String {
+        self.lines
+            .recv_timeout(limit)
+            .unwrap_or_else(|e| panic!("no output line within {limit:?}: {e}"))
+    }
+
+    /// Write to its stdin.
+    pub fn send(&mut self, data: &[u8]) {
+        use std::io::Write;
+        self.child
+            .stdin
+            .as_mut()
+            .expect("stdin")
+            .write_all(data)
+            .expect("write to stdin");
+    }
+
+    /// Wait for it to end; panics after `limit`.
+    #[track_caller]
+    pub fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(start.elapsed() < limit, "did not end within {limit:?}");
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

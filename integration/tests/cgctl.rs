@@ -1128,6 +1128,7 @@ fn batch_runs_lines_in_order_and_stops_at_the_first_failure() {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        signal: None,
     };
     o.expect_code(2);
     assert_eq!(o.stdout, "{\"pids\":7}\n");

@@ -39,7 +39,16 @@ pub fn build(root: &Path, packages: &[&str]) -> Result<PathBuf> {
         packages.iter().partition(|p| DYNAMIC.contains(p));
     let mut runs: Vec<(Vec<&str>, bool)> = Vec::new();
     if packages.is_empty() {
+        // Everything: the workspace statically, less the dynamic packages, then those.
         runs.push((Vec::new(), true));
+        let present: Vec<&str> = DYNAMIC
+            .iter()
+            .copied()
+            .filter(|d| root.join(d).join("Cargo.toml").is_file())
+            .collect();
+        if !present.is_empty() {
+            runs.push((present, false));
+        }
     } else {
         if !static_.is_empty() {
             runs.push((static_, true));

@@ -72,8 +72,9 @@ fn depends(package: &str) -> Result<Vec<String>> {
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| {
-            let l = l.trim_start();
-            // "|Depends:" marks an alternative; the first one is enough.
+            let l = l.trim_start().trim_start_matches('|');
+            // Alternatives ("|Depends:" before the last) are all taken: fetching one
+            // too many is cheaper than guessing which the host lacks.
             l.strip_prefix("Depends: ")
                 .or_else(|| l.strip_prefix("PreDepends: "))
         })
