@@ -13,7 +13,7 @@
 # cgctl's chain makes and removes the group in every mounted hierarchy (10 here), the
 # others in the three they name. Every group lives below this script's own cgroup in
 # each hierarchy (as the tests' do) and is removed on exit.
-# Run as root: cargo xtask bench cgroups [RUNS]
+# Run as root: cargo xtask bench cgroup [RUNS]
 set -euo pipefail
 
 BIN_DIR=${BIN_DIR:?set by cargo xtask bench}
