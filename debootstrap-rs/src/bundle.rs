@@ -3,7 +3,7 @@
 //! as downloads: signature, then index and .deb hashes.
 
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use crate::error::{Error, Result, quote};
@@ -34,13 +34,14 @@ pub(crate) fn write_bundle(
             .collect(),
     };
     let ctx = |e: io::Error| Error::io(format!("cannot write {}", quote(file)), e);
-    fs::write(
-        dir.join("manifest.json"),
-        serde_json::to_vec_pretty(&manifest).map_err(|e| ctx(io::Error::other(e)))?,
+    let write = |p: &Path, data: &[u8]| http::create_fresh(p)?.write_all(data);
+    write(
+        &dir.join("manifest.json"),
+        &serde_json::to_vec_pretty(&manifest).map_err(|e| ctx(io::Error::other(e)))?,
     )
     .map_err(ctx)?;
     for (n, l) in loaded.iter().enumerate() {
-        fs::write(cache.inrelease_path(n), &l.inrelease).map_err(ctx)?;
+        write(&cache.inrelease_path(n), &l.inrelease).map_err(ctx)?;
     }
     // Compressed as the name says; gzip (debootstrap's choice) for any other name.
     let compression = match output::Format::from_name(file) {
@@ -151,7 +152,7 @@ pub(crate) fn unpack_bundle(bundle: &Path, dir: &Path) -> Result<()> {
         if let Some(parent) = out.parent() {
             fs::create_dir_all(parent).map_err(ctx)?;
         }
-        let mut w = File::create(&out).map_err(ctx)?;
+        let mut w = http::create_fresh(&out).map_err(ctx)?;
         io::copy(&mut e, &mut w).map_err(ctx)?;
     }
     Ok(())

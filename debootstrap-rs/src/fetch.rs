@@ -33,11 +33,32 @@ pub(crate) struct Job {
 }
 
 /// The file at `path`, opened and checked against `want`, rewound: what is unpacked is
-/// exactly what was hashed (the same descriptor), whatever happens to the path.
+/// exactly what was hashed (the same descriptor), whatever happens to the path. The file
+/// is read twice (hashed, then unpacked), so only a regular file that no one but this
+/// user can write is taken: nobody else could change it between the two reads (a cache
+/// directory others may write to would otherwise be a way around the hash).
 pub(crate) fn open_verified(path: &Path, want: &Checksum) -> Option<File> {
     use std::io::Seek as _;
-    let mut f = File::open(path).ok()?;
-    if f.metadata().map(|m| m.len()).ok() != Some(want.size) {
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    let md = f.metadata().ok()?;
+    if !md.is_file()
+        || md.uid() != nix::unistd::geteuid().as_raw()
+        || md.mode() & 0o022 != 0
+        || md.len() != want.size
+    {
+        common::trace::line(
+            1,
+            format_args!(
+                "{}: not taken from the cache (not our own {} bytes, or writable by others)",
+                path.display(),
+                want.size
+            ),
+        );
         return None;
     }
     let mut h = Sha256::new();
@@ -290,6 +311,39 @@ mod tests {
             },
             by: String::new(),
         }
+    }
+
+    #[test]
+    fn only_our_own_unwritable_files_are_taken_from_the_cache() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a_1_all.deb");
+        let data = b"a package";
+        let want = Checksum {
+            size: data.len() as u64,
+            sha256: Sha256::digest(data).into(),
+        };
+        fs::write(&p, data).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        let mut f = open_verified(&p, &want).expect("a good cached file");
+        let mut back = Vec::new();
+        f.read_to_end(&mut back).unwrap();
+        assert_eq!(back, data, "rewound");
+        // Writable by others: it could change between the hash and the unpacking.
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(open_verified(&p, &want).is_none());
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        // Owned by someone else.
+        nix::unistd::chown(&p, Some(nix::unistd::Uid::from_raw(65534)), None).ok();
+        if nix::unistd::geteuid().is_root() {
+            assert!(open_verified(&p, &want).is_none());
+        }
+        // A symlink to a good file is not taken either.
+        let good = dir.path().join("good");
+        fs::write(&good, data).unwrap();
+        let l = dir.path().join("l.deb");
+        std::os::unix::fs::symlink(&good, &l).unwrap();
+        assert!(open_verified(&l, &want).is_none());
     }
 
     #[test]

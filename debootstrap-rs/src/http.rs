@@ -216,8 +216,10 @@ impl Http {
         let tmp = partial_name(dest);
         let result = retry(url, || {
             let (r, _) = self.open(url)?;
-            let mut hashing = Hashing::new(r);
-            let file = File::create(&tmp).map_err(FetchError::Io)?;
+            // One byte more than promised is enough to know it is wrong: a mirror that
+            // sends without end does not fill the disk.
+            let mut hashing = Hashing::new(r.take(want.size.saturating_add(1)));
+            let file = create_fresh(&tmp).map_err(FetchError::Io)?;
             let mut out = BufWriter::with_capacity(256 << 10, file);
             io::copy(&mut hashing, &mut out).map_err(FetchError::Io)?;
             out.flush().map_err(FetchError::Io)?;
@@ -261,6 +263,23 @@ impl<R> Hashing<R> {
     fn digest_and_count(&self) -> ([u8; 32], u64) {
         (self.hasher.clone().finalize().into(), self.count)
     }
+}
+
+/// Create `path` afresh (mode 0644) for writing. Its name is predictable (a
+/// [`partial_name`]), so whatever is there is unlinked first and the file is made with
+/// O_CREAT|O_EXCL: a symlink planted under that name (in a shared directory) cannot turn
+/// the write into one through it, which `File::create` would follow.
+pub fn create_fresh(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(path)
 }
 
 /// The temporary name of a file being written: never trusted, removed on failure, and
@@ -327,6 +346,49 @@ mod tests {
         let bad = [0u8; 32];
         let e = check("x", "the index", 5, &bad, &want).unwrap_err();
         assert!(e.to_string().starts_with("x: SHA256 0000"));
+    }
+
+    #[test]
+    fn a_symlink_planted_at_the_partial_name_is_not_followed() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src.deb");
+        fs::write(&src, b"the package").unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        let dest = dir.path().join("a_1_all.deb");
+        std::os::unix::fs::symlink(&victim, partial_name(&dest)).unwrap();
+        let want = Checksum {
+            size: 11,
+            sha256: Sha256::digest(b"the package").into(),
+        };
+        let url = format!("file://{}", src.display());
+        Http::new().fetch_file(&url, &dest, &want, "x").unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(fs::read(&dest).unwrap(), b"the package");
+        let mode = fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o022, 0, "{mode:o}");
+        assert!(!partial_name(&dest).exists());
+    }
+
+    #[test]
+    fn a_mirror_that_sends_too_much_is_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("big");
+        fs::write(&src, vec![7u8; 1 << 20]).unwrap();
+        let dest = dir.path().join("small.deb");
+        let want = Checksum {
+            size: 10,
+            sha256: [0; 32],
+        };
+        let url = format!("file://{}", src.display());
+        let e = Http::new().fetch_file(&url, &dest, &want, "x").unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with(": size 11 instead of 10, expected by x"),
+            "{e}"
+        );
+        assert!(!dest.exists() && !partial_name(&dest).exists());
     }
 
     #[test]

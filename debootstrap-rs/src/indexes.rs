@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use common::trace;
 
 use crate::error::{Error, Result, quote};
-use crate::http::{Hashing, Http, check, partial_name};
+use crate::http::{Hashing, Http, check, create_fresh, partial_name};
 use crate::index::Index;
 use crate::release::{Checksum, Release, hex};
 use crate::verify::{self, Keyring};
@@ -220,6 +220,7 @@ pub fn load_packages(
         let p = cache.index_path(&want.sha256);
         if let Ok(f) = File::open(&p) {
             let mut scratch = Index::new();
+            let f = f.take(want.size.saturating_add(1));
             let mut h = Hashing::new(BufReader::with_capacity(1 << 20, f));
             let parsed = scratch.add(BufReader::with_capacity(256 << 10, &mut h), source_id);
             if h.count == want.size && h.digest() == want.sha256 {
@@ -312,14 +313,17 @@ fn fetch_and_parse(
         source: e,
     };
     let (body, _) = http.open(url).map_err(fetch)?;
-    let mut compressed = Hashing::new(body);
+    // Never more than one byte beyond what the Release promises, compressed or not: a
+    // mirror (or a decompression bomb) cannot fill the disk or the memory of the parser
+    // before the hashes say no.
+    let mut compressed = Hashing::new(body.take(want.size.saturating_add(1)));
     let keep = cache.persistent && plain.is_some();
     let dest = plain.map(|p| cache.index_path(&p.sha256));
     let tmp = dest.as_deref().map(partial_name);
     let file = match (&tmp, keep) {
         (Some(t), true) => Some(io::BufWriter::with_capacity(
             1 << 20,
-            File::create(t).map_err(|e| Error::io(format!("cannot create {}", quote(t)), e))?,
+            create_fresh(t).map_err(|e| Error::io(format!("cannot create {}", quote(t)), e))?,
         )),
         _ => None,
     };
@@ -330,6 +334,7 @@ fn fetch_and_parse(
             "xz" => Box::new(liblzma::read::XzDecoder::new(&mut compressed)),
             _ => Box::new(&mut compressed),
         };
+        let decoded = decoded.take(plain.map_or(u64::MAX, |p| p.size.saturating_add(1)));
         let mut tee = TeeReader {
             inner: decoded,
             tee: Tee {

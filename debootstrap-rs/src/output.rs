@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::error::{Error, Result, quote};
+use crate::http::create_fresh;
 
 /// How the tarball is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +91,7 @@ fn compressor(file: File, c: Compression) -> io::Result<Box<dyn Write>> {
 /// Write the tree at `dir` as a tarball `out`, entries named `./…` in byte order.
 pub fn write_tar(dir: &Path, out: &Path, c: Compression, clamp: Option<i64>) -> Result<()> {
     let ctx = |e: io::Error| Error::io(format!("cannot write {}", quote(out)), e);
-    let file = File::create(out).map_err(ctx)?;
+    let file = create_fresh(out).map_err(ctx)?;
     let w = compressor(file, c).map_err(ctx)?;
     let mut b = tar::Builder::new(w);
     b.follow_symlinks(false);
@@ -214,7 +215,7 @@ pub fn auto_size(dir: &Path) -> u64 {
 /// Make an ext4 image of `size` bytes holding the tree at `dir`.
 pub fn write_ext4(dir: &Path, out: &Path, size: u64, clamp: Option<i64>) -> Result<()> {
     let ctx = |e: io::Error| Error::io(format!("cannot write {}", quote(out)), e);
-    let f = File::create(out).map_err(ctx)?;
+    let f = create_fresh(out).map_err(ctx)?;
     f.set_len(size).map_err(ctx)?;
     drop(f);
     let mut cmd = Command::new("mkfs.ext4");

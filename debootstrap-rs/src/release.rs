@@ -52,6 +52,9 @@ pub enum ReleaseError {
         /// `Codename:`.
         codename: String,
     },
+    /// `Valid-Until:` is there but is no date (never read as "valid forever").
+    #[error("invalid Valid-Until '{0}'")]
+    BadValidUntil(String),
     /// `Valid-Until:` lies in the past.
     #[error(
         "it expired on {until} (Valid-Until); use --no-check-valid-until for a snapshot mirror"
@@ -87,11 +90,15 @@ impl Release {
             };
             files.insert(path.to_owned(), Checksum { size, sha256 });
         }
+        let valid_until = match stanza.get("Valid-Until") {
+            None => None,
+            Some(v) => Some(parse_date(v).ok_or_else(|| ReleaseError::BadValidUntil(v.into()))?),
+        };
         Ok(Self {
             suite: get("Suite"),
             codename: get("Codename"),
             date: stanza.get("Date").and_then(parse_date),
-            valid_until: stanza.get("Valid-Until").and_then(parse_date),
+            valid_until,
             by_hash: get("Acquire-By-Hash").eq_ignore_ascii_case("yes"),
             architectures: words("Architectures"),
             components: words("Components"),
@@ -257,6 +264,15 @@ f230d61720e789abf5df55d6026230c6 50060337 main/binary-amd64/Packages\nSHA256:\n 
             Release::parse("Suite: x\n"),
             Err(ReleaseError::NoChecksums)
         ));
+        // A Valid-Until that is no date is an error, not a Release valid forever.
+        let bad = SAMPLE.replace(
+            "Valid-Until: Sat, 18 Jul 2026 10:16:37 UTC",
+            "Valid-Until: 2026-07-18",
+        );
+        assert_eq!(
+            Release::parse(&bad).unwrap_err(),
+            ReleaseError::BadValidUntil("2026-07-18".into())
+        );
     }
 
     #[test]

@@ -241,7 +241,9 @@ impl Root {
         sys::renameat(fd.as_fd(), fname, td.as_fd(), tname).map_err(io)
     }
 
-    /// Create a character device (mode, major, minor) unless `rel` exists.
+    /// Create a character device (mode, major, minor) unless `rel` exists. Something
+    /// else already there (a package's symlink) is left alone, as debootstrap leaves it,
+    /// and never followed.
     pub fn mknod_char(&self, rel: &Path, mode: u32, major: u64, minor: u64) -> io::Result<()> {
         let (parent, name) = split(rel);
         let d = self.dir(parent)?;
@@ -253,9 +255,16 @@ impl Root {
             major,
             minor,
         ) {
-            Ok(()) | Err(Errno::EEXIST) => {}
+            Ok(()) => {}
+            Err(Errno::EEXIST) => {
+                let st = sys::lstatat(d.as_fd(), name).map_err(io)?;
+                if st.st_mode & libc::S_IFMT != libc::S_IFCHR {
+                    return Ok(());
+                }
+            }
             Err(e) => return Err(io(e)),
         }
+        // The mode without the umask; not through a symlink should one appear meanwhile.
         sys::fchmodat(d.as_fd(), name, mode).map_err(io)
     }
 
@@ -310,5 +319,34 @@ mod tests {
         assert!(root.write(Path::new("dangling/f"), b"x", 0o644).is_err());
         root.remove_tree(Path::new(""), false).unwrap();
         assert!(Root::is_empty_dir(dir.path()).unwrap());
+    }
+
+    #[test]
+    fn device_nodes_never_chmod_through_a_symlink() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim");
+        std::fs::write(&victim, b"secret").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::create_dir(dir.path().join("dev")).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("dev/null")).unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        root.mknod_char(Path::new("dev/null"), 0o666, 1, 3).unwrap();
+        let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o600, "chmod went through the symlink");
+        assert!(
+            std::fs::symlink_metadata(dir.path().join("dev/null"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        // The chmod itself refuses a symlink.
+        let d = root.dir(Path::new("dev")).unwrap();
+        assert!(sys::fchmodat(d.as_fd(), OsStr::new("null"), 0o666).is_err());
+        assert_eq!(
+            std::fs::metadata(&victim).unwrap().permissions().mode() & 0o7777,
+            0o600
+        );
     }
 }

@@ -252,17 +252,23 @@ pub fn lchownat(dir: BorrowedFd<'_>, name: &OsStr, uid: u32, gid: u32) -> nix::R
     r
 }
 
-/// fchmodat(2) (the kernel follows a symlink; callers only chmod non-symlinks).
+/// fchmodat(2) with AT_SYMLINK_NOFOLLOW: never through a symlink, whose target the kernel
+/// would resolve from the host's root, not TARGET's (a symlink gives EOPNOTSUPP; glibc
+/// emulates the flag with an O_PATH descriptor on kernels without fchmodat2).
 pub fn fchmodat(dir: BorrowedFd<'_>, name: &OsStr, mode: u32) -> nix::Result<()> {
     let r = nix::sys::stat::fchmodat(
         dir,
         name,
         Mode::from_bits_truncate(mode),
-        FchmodatFlags::FollowSymlink,
+        FchmodatFlags::NoFollowSymlink,
     );
     trace::syscall_at(
         2,
-        format_args!("fchmodat({}, {}, 0{mode:o})", dir.as_raw_fd(), q(name)),
+        format_args!(
+            "fchmodat({}, {}, 0{mode:o}, AT_SYMLINK_NOFOLLOW)",
+            dir.as_raw_fd(),
+            q(name)
+        ),
         &r,
     );
     r

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use common::trace;
 use pgp::composed::{CleartextSignedMessage, Deserializable, SignedPublicKey};
+use pgp::crypto::hash::HashAlgorithm;
 use pgp::packet::{Signature, SignatureType};
 use pgp::types::{KeyDetails, Tag, VerifyingKey};
 
@@ -247,6 +248,20 @@ fn check_sig(
     signed: &str,
     now: i64,
 ) -> Result<(), String> {
+    // As apt (gpgv --weak-digest): MD5, SHA-1 and RIPEMD-160 signatures are refused, a
+    // collision being within reach for the first two.
+    match sig.hash_alg() {
+        Some(
+            HashAlgorithm::Sha224
+            | HashAlgorithm::Sha256
+            | HashAlgorithm::Sha384
+            | HashAlgorithm::Sha512
+            | HashAlgorithm::Sha3_256
+            | HashAlgorithm::Sha3_512,
+        ) => {}
+        Some(weak) => return Err(format!("weak digest algorithm {weak}")),
+        None => return Err("unknown digest algorithm".into()),
+    }
     let created = sig.created().map_or(0, secs);
     if created > now + 86_400 {
         return Err("signature made in the future".into());

@@ -289,6 +289,11 @@ impl Key {
 
     /// Clearsign `text` into `out` (an InRelease).
     pub fn clearsign(&self, text: &str, out: &Path) {
+        self.clearsign_with(text, out, "SHA256");
+    }
+
+    /// Clearsign `text` into `out` with the digest algorithm `digest` (`SHA1`, `SHA512`…).
+    pub fn clearsign_with(&self, text: &str, out: &Path, digest: &str) {
         let input = out.with_extension("unsigned");
         std::fs::write(&input, text).expect("write Release");
         let o = Command::new("gpg")
@@ -308,7 +313,7 @@ impl Key {
                     .iter()
                     .flatten(),
             )
-            .args(["--digest-algo", "SHA256", "--clearsign", "-o"])
+            .args(["--digest-algo", digest, "--clearsign", "-o"])
             .arg(out)
             .arg(&input)
             .output()
@@ -369,6 +374,29 @@ impl Archive {
         Self {
             root: root.to_path_buf(),
         }
+    }
+
+    /// The signed text of the InRelease (the Release file, as signed).
+    pub fn release_text(&self) -> String {
+        let inrelease = std::fs::read_to_string(self.root.join("dists/testsuite/InRelease"))
+            .expect("read InRelease");
+        let body = inrelease.split_once("\n\n").expect("armor headers").1;
+        let text = body
+            .split_once("-----BEGIN PGP SIGNATURE-----")
+            .expect("a signature")
+            .0;
+        // The line break before the signature belongs to the armor, not the text.
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        text.lines()
+            .map(|l| l.strip_prefix("- ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    }
+
+    /// Sign `text` as this archive's InRelease again, with `key` and `digest`.
+    pub fn resign(&self, text: &str, key: &Key, digest: &str) {
+        key.clearsign_with(text, &self.root.join("dists/testsuite/InRelease"), digest);
     }
 
     /// The path of a package's .deb.

@@ -285,11 +285,18 @@ fn tarball_is_bit_identical_with_source_date_epoch() {
             .any(|l| l.ends_with("./usr/bin/apt") || l.ends_with(" usr/bin/apt")),
         "apt in the tarball"
     );
-    // Clamped modification times: nothing after SOURCE_DATE_EPOCH (2023-11-14).
-    assert!(
-        !o.stdout.contains(" 2024-") && !o.stdout.contains(" 2026-"),
-        "unclamped mtimes"
-    );
+    // Clamped modification times: nothing after SOURCE_DATE_EPOCH (2023-11-14 22:13 UTC;
+    // the listing is in local time, so allow the next day).
+    let late: Vec<&str> = o
+        .stdout
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(3)
+                .is_none_or(|d| d > "2023-11-15")
+        })
+        .collect();
+    assert!(late.is_empty(), "unclamped mtimes: {late:?}");
     // No scratch directory left beside the output.
     let left: Vec<_> = fs::read_dir(dir.path())
         .unwrap()
@@ -557,7 +564,35 @@ impl Lab {
         assert!(left.is_empty(), "written outside TARGET: {left:?}");
     }
 
+    /// Every file in the cache is, under its name, what the signed chain promises: no
+    /// partial file, no truncated or modified .deb, no index but the signed one.
     fn cache_holds_only_verified_files(&self) {
+        // The hashes the signed Release gives the index, and the index gives each .deb.
+        let release = self.archive.release_text();
+        let index_sha = release
+            .lines()
+            .find(|l| l.ends_with(" main/binary-amd64/Packages"))
+            .and_then(|l| l.split_whitespace().next())
+            .expect("the Release lists Packages")
+            .to_owned();
+        let packages = fs::read_to_string(
+            self.archive
+                .root
+                .join("dists/testsuite/main/binary-amd64/Packages"),
+        )
+        .unwrap();
+        let deb_sha = |file: &str| {
+            packages.split("\n\n").find_map(|st| {
+                st.lines()
+                    .any(|l| l == format!("Filename: pool/main/{file}"))
+                    .then(|| {
+                        st.lines()
+                            .find_map(|l| l.strip_prefix("SHA256: "))
+                            .map(str::to_owned)
+                    })
+                    .flatten()
+            })
+        };
         for sub in ["debs", "indexes"] {
             let Ok(rd) = fs::read_dir(self.cache.join(sub)) else {
                 continue;
@@ -568,6 +603,14 @@ impl Lab {
                     !n.contains(".partial"),
                     "partial file left in the cache: {n}"
                 );
+                let got = integration::debmirror::sha256(&e.path());
+                let want = if sub == "debs" {
+                    deb_sha(&n).unwrap_or_else(|| panic!("{n} is in no Packages entry"))
+                } else {
+                    assert_eq!(n, index_sha, "the cached index is not the signed one");
+                    index_sha.clone()
+                };
+                assert_eq!(got, want, "{sub}/{n} is not what the signed chain says");
             }
         }
     }
@@ -1153,4 +1196,88 @@ fn full_disk_is_a_clear_error() {
     assert!(o.stderr.ends_with(": No space left on device\n"), "{o}");
     assert_eq!(mounts_under(&lab.target), Vec::<String>::new());
     lab.cache_holds_only_verified_files();
+}
+
+#[test]
+fn a_packaged_dev_symlink_cannot_chmod_a_file_outside() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    // A package ships /dev/null as a symlink to a file outside TARGET; the static device
+    // nodes made afterwards must not follow it (chmod 0666 of the host's file).
+    let lab = Lab::with(
+        |outside| {
+            let victim = outside.join("victim").to_string_lossy().into_owned();
+            vec![evil(
+                "evil",
+                vec![
+                    Entry::Dir("./"),
+                    Entry::Dir("./dev/"),
+                    Entry::Symlink("./dev/null".into(), victim),
+                ],
+            )]
+        },
+        "",
+    );
+    let victim = lab.outside.join("victim");
+    fs::write(&victim, b"secret").unwrap();
+    fs::set_permissions(&victim, fs::Permissions::from_mode(0o600)).unwrap();
+    let o = lab.run(&["--include=evil"]);
+    let mode = fs::metadata(&victim).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(
+        mode, 0o600,
+        "a file outside TARGET was chmod-ed through /dev/null\n{o}"
+    );
+    o.ok();
+    // Left as the package made it, as debootstrap leaves an existing /dev/null.
+    assert!(
+        fs::symlink_metadata(lab.target.join("dev/null"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+#[test]
+fn inrelease_signed_with_a_weak_digest_is_refused() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    // apt and gpgv refuse SHA-1 (and MD5) signatures on InRelease: collisions are cheap.
+    let lab = Lab::new(vec![], "");
+    let text = lab.archive.release_text();
+    lab.archive.resign(&text, &lab.key, "SHA1");
+    let o = lab.run(&[]);
+    o.expect_code(1);
+    assert!(o.stderr.ends_with(": weak digest algorithm SHA1)\n"), "{o}");
+    assert!(!lab.target.join("var/lib/dpkg/status").exists());
+    // The same text signed with SHA-512 is fine (the text round-trips).
+    lab.archive.resign(&text, &lab.key, "SHA512");
+    lab.run(&["--force"]).ok();
+}
+
+#[test]
+fn text_outside_the_signed_part_of_inrelease_is_refused() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    // Only the signed text may be parsed: a second Release appended after the signature,
+    // or one put before the signed part, makes the file invalid, not a source of fields.
+    let lab = Lab::new(vec![], "");
+    let p = lab.archive.root.join("dists/testsuite/InRelease");
+    let good = fs::read_to_string(&p).unwrap();
+    let evil_release =
+        "Suite: testsuite\nCodename: testsuite\nSHA256:\n 00 1 main/binary-amd64/Packages\n";
+    for bad in [
+        format!("{good}\n{evil_release}"),
+        format!("{evil_release}\n{good}"),
+        format!("{good}{good}"),
+    ] {
+        fs::write(&p, &bad).unwrap();
+        let o = lab.run(&[]);
+        o.expect_code(1);
+        assert!(o.stderr.contains(": not a clearsigned file ("), "{o}");
+        assert!(!lab.target.join("var/lib/dpkg/status").exists());
+    }
 }
