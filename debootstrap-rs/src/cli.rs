@@ -84,6 +84,10 @@ struct Args {
     #[arg(long)]
     second_stage: bool,
 
+    /// With --second-stage: the TARGET to complete (debootstrap's spelling of TARGET)
+    #[arg(long, value_name = "DIR", requires = "second_stage")]
+    second_stage_target: Option<PathBuf>,
+
     /// Download the packages and write them, signed indexes included, to a tarball FILE
     #[arg(long, value_name = "FILE")]
     make_tarball: Option<PathBuf>,
@@ -290,7 +294,15 @@ fn convert(a: Args) -> Result<Config, Error> {
     };
     let mut pos = a.args.into_iter();
     let (suite, target, mirror) = if mode == Mode::SecondStage {
-        let target = pos.next().map_or_else(|| PathBuf::from("/"), PathBuf::from);
+        let target = match (a.second_stage_target, pos.next()) {
+            (Some(_), Some(_)) => {
+                return Err(usage(
+                    "--second-stage-target and a TARGET argument exclude each other",
+                ));
+            }
+            (Some(t), None) => t,
+            (None, t) => t.map_or_else(|| PathBuf::from("/"), PathBuf::from),
+        };
         if pos.next().is_some() {
             return Err(usage("--second-stage takes at most one argument, TARGET"));
         }
@@ -437,6 +449,13 @@ mod tests {
         assert_eq!(c.variant, Variant::Default);
         let c = cfg(&["--second-stage"]).unwrap();
         assert_eq!(c.target, PathBuf::from("/"));
+        let c = cfg(&["--second-stage", "--second-stage-target=/srv/arm64"]).unwrap();
+        assert_eq!(
+            (c.mode, c.target),
+            (Mode::SecondStage, PathBuf::from("/srv/arm64"))
+        );
+        let c = cfg(&["--second-stage", "/srv/arm64"]).unwrap();
+        assert_eq!(c.target, PathBuf::from("/srv/arm64"));
         let c = cfg(&["--print-debs", "bookworm"]).unwrap();
         assert_eq!(c.mode, Mode::PrintDebs);
         let c = cfg(&["--print-packages", "bookworm"]).unwrap();
@@ -480,5 +499,13 @@ mod tests {
             "MIRROR 'ftp://x' is not an http://, https:// or file:// URL"
         );
         assert!(cfg(&["--image-size=1G", "bookworm", "/t"]).is_err());
+        // As in debootstrap, --second-stage-target only goes with --second-stage.
+        assert!(cfg(&["--second-stage-target=/t", "bookworm", "/t"]).is_err());
+        assert_eq!(
+            cfg(&["--second-stage", "--second-stage-target=/a", "/b"])
+                .unwrap_err()
+                .to_string(),
+            "--second-stage-target and a TARGET argument exclude each other"
+        );
     }
 }

@@ -252,7 +252,6 @@ pub(crate) fn winner(jobs: &[Job], a: usize, b: usize) -> usize {
 pub(crate) fn resolve_conflicts(
     shared: &Shared,
     jobs: &[Job],
-    _u: &[Unpacked],
     arch: &str,
     progress: &Progress,
 ) -> Result<()> {

@@ -229,7 +229,7 @@ impl Http {
                     want: want.size,
                 });
             }
-            Ok(hashing.digest_and_count())
+            Ok((hashing.digest(), hashing.count))
         });
         let (digest, count) = match result {
             Ok(v) => v,
@@ -256,12 +256,6 @@ impl Http {
                 e,
             )
         })
-    }
-}
-
-impl<R> Hashing<R> {
-    fn digest_and_count(&self) -> ([u8; 32], u64) {
-        (self.hasher.clone().finalize().into(), self.count)
     }
 }
 

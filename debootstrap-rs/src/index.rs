@@ -291,11 +291,6 @@ impl Index {
         }
     }
 
-    /// Every record.
-    pub fn iter(&self) -> impl Iterator<Item = Pkg<'_>> {
-        (0..self.records.len() as u32).map(|id| self.get(id))
-    }
-
     /// Number of records.
     pub fn len(&self) -> usize {
         self.records.len()

@@ -88,8 +88,6 @@ pub struct Loaded {
     pub release: Release,
     /// The InRelease as fetched (kept for bundles).
     pub inrelease: Vec<u8>,
-    /// The components found in it.
-    pub components: Vec<String>,
 }
 
 /// How InRelease files are checked.
@@ -119,7 +117,6 @@ pub fn load_release(
     trust: &Trust,
     n: usize,
     source: &Source,
-    components: &[String],
 ) -> Result<Loaded> {
     let url = format!("{}/dists/{}/InRelease", source.mirror, source.suite);
     let data = if cache.offline {
@@ -164,7 +161,6 @@ pub fn load_release(
         source: source.clone(),
         release,
         inrelease: data,
-        components: components.to_vec(),
     })
 }
 

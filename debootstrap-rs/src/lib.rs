@@ -201,7 +201,7 @@ fn run_inner(cfg: &Config) -> Result<Outcome> {
     let t0 = Instant::now();
     let mut loaded = Vec::new();
     for (n, s) in sources.iter().enumerate() {
-        let l = indexes::load_release(&http, &cache, &trust, n, s, &cfg.components)?;
+        let l = indexes::load_release(&http, &cache, &trust, n, s)?;
         progress.phase(format_args!(
             "{}: InRelease verified{} ({} {})",
             s.suite,
@@ -326,7 +326,7 @@ fn run_inner(cfg: &Config) -> Result<Outcome> {
         cfg.jobs,
         &progress,
     )?;
-    fetch::resolve_conflicts(&shared, &jobs, &unpacked, &arch, &progress)?;
+    fetch::resolve_conflicts(&shared, &jobs, &arch, &progress)?;
     let mut unpacked = unpacked;
     fetch::drop_conflicting_lists(&shared, &jobs, &mut unpacked);
     shared.finish_dirs()?;

@@ -22,16 +22,10 @@ pub struct Release {
     pub suite: String,
     /// `Codename:` (bookworm, trixie, sid…).
     pub codename: String,
-    /// `Date:` in seconds since the epoch.
-    pub date: Option<i64>,
     /// `Valid-Until:` in seconds since the epoch.
     pub valid_until: Option<i64>,
     /// `Acquire-By-Hash: yes`: indexes are also under `by-hash/SHA256/<digest>`.
     pub by_hash: bool,
-    /// `Architectures:`.
-    pub architectures: Vec<String>,
-    /// `Components:`.
-    pub components: Vec<String>,
     /// The `SHA256:` list: path relative to the suite's directory → checksum.
     pub files: HashMap<String, Checksum>,
 }
@@ -73,8 +67,6 @@ impl Release {
             .next()
             .ok_or(ReleaseError::NoChecksums)?;
         let get = |f: &str| stanza.get(f).unwrap_or("").to_owned();
-        let words =
-            |f: &str| -> Vec<String> { get(f).split_whitespace().map(str::to_owned).collect() };
         let mut files = HashMap::new();
         for line in stanza
             .get("SHA256")
@@ -97,11 +89,8 @@ impl Release {
         Ok(Self {
             suite: get("Suite"),
             codename: get("Codename"),
-            date: stanza.get("Date").and_then(parse_date),
             valid_until,
             by_hash: get("Acquire-By-Hash").eq_ignore_ascii_case("yes"),
-            architectures: words("Architectures"),
-            components: words("Components"),
             files,
         })
     }
@@ -236,12 +225,11 @@ f230d61720e789abf5df55d6026230c6 50060337 main/binary-amd64/Packages\nSHA256:\n 
         assert_eq!(r.suite, "oldstable");
         assert_eq!(r.codename, "bookworm");
         assert!(r.by_hash);
-        assert_eq!(r.components, ["main", "contrib"]);
         assert_eq!(r.files.len(), 2);
         let xz = r.files["main/binary-amd64/Packages.xz"];
         assert_eq!(xz.size, 8_790_396);
         assert_eq!(hex(&xz.sha256)[..8], *"9e0b5aab");
-        assert_eq!(r.date, Some(1_783_764_997));
+        assert_eq!(r.valid_until, Some(1_783_764_997 + 7 * 86_400));
     }
 
     #[test]

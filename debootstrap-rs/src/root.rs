@@ -7,7 +7,6 @@
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
@@ -267,16 +266,6 @@ impl Root {
         // The mode without the umask; not through a symlink should one appear meanwhile.
         sys::fchmodat(d.as_fd(), name, mode).map_err(io)
     }
-
-    /// Is the root empty (a fresh TARGET)?
-    pub fn is_empty_dir(path: &Path) -> io::Result<bool> {
-        Ok(std::fs::read_dir(path)?.next().is_none())
-    }
-}
-
-/// A path's bytes, for list files.
-pub fn bytes(p: &Path) -> &[u8] {
-    p.as_os_str().as_bytes()
 }
 
 #[cfg(test)]
@@ -318,7 +307,7 @@ mod tests {
         std::os::unix::fs::symlink("/nonexistent-dir", dir.path().join("dangling")).unwrap();
         assert!(root.write(Path::new("dangling/f"), b"x", 0o644).is_err());
         root.remove_tree(Path::new(""), false).unwrap();
-        assert!(Root::is_empty_dir(dir.path()).unwrap());
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
     }
 
     #[test]

@@ -8,7 +8,6 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use common::trace;
-use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag};
 use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
@@ -401,16 +400,6 @@ pub fn die_with_parent() -> nix::Result<()> {
     let r = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     trace::syscall(format_args!("prctl(PR_SET_PDEATHSIG, SIGKILL)"), &r);
     r
-}
-
-/// waitpid(2), retried on EINTR.
-pub fn waitpid(pid: Pid) -> nix::Result<nix::sys::wait::WaitStatus> {
-    loop {
-        match nix::sys::wait::waitpid(pid, None) {
-            Err(Errno::EINTR) => continue,
-            r => return r,
-        }
-    }
 }
 
 /// kill(2).
