@@ -50,8 +50,21 @@ fn bad_input_is_refused_before_anything_is_sent() {
             "invalid interface name 'eth 0': contains a space or a control character",
         ),
         (
+            // A name template: the kernel would pick eth0, eth1… and connect could not
+            // find (configure, roll back, disconnect) the link it made.
+            &[
+                "connect", "c1", "--type", "phys", "--link", "nic0", "--name", "e%d",
+            ],
+            "invalid interface name 'e%d': contains '%' (a name template: the kernel would choose the name)",
+        ),
+        (
             &["connect", "c1", "--type", "veth", "--addr", "10.0.3.2/33"],
             "invalid CIDR '10.0.3.2/33': prefix /33 is longer than 32 bits",
+        ),
+        (
+            // ip refuses it too; taking 10.1.0.0/16 would change another route.
+            &["route", "del", "10.1.2.3/16", "dev", "eth0"],
+            "invalid destination '10.1.2.3/16': host bits set (the prefix is 10.1.0.0/16)",
         ),
         (
             &["addr", "add", "10.0.3/24", "dev", "eth0"],
@@ -286,6 +299,21 @@ fn link_addr_route_objects_with_iproute2_words() {
     nth(&h, &["link", "set", "v0", "name", "v0x"]).ok();
     nth(&h, &["route", "del", "10.10.0.0/16", "via", "10.9.0.254"]).ok();
     nth(&h, &["route", "del", "fd10::/48", "dev", "br0"]).ok();
+    // A delete matches as ip's does, whatever the protocol, scope and type: a route ip
+    // added (proto boot), by destination alone or by its link.
+    run(cmd("ip").args([
+        "-n",
+        &h.name,
+        "route",
+        "add",
+        "10.12.0.0/16",
+        "via",
+        "10.9.0.254",
+    ]))
+    .ok();
+    run(cmd("ip").args(["-n", &h.name, "route", "add", "10.13.0.0/16", "dev", "br0"])).ok();
+    nth(&h, &["route", "del", "10.12.0.0/16"]).ok();
+    nth(&h, &["route", "del", "10.13.0.0/16", "dev", "br0"]).ok();
     nth(&h, &["addr", "del", "10.9.0.1/24", "dev", "br0"]).ok();
     nth(&h, &["link", "del", "v0x"]).ok();
     nth(&h, &["link", "del", "br0"]).ok();

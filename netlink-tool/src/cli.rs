@@ -446,7 +446,7 @@ fn object(o: Object, json: &mut bool, verbose: &mut u8) -> Result<Command, Error
         Object::Connect(c) => connect_spec(&c).map(|s| Command::Connect(Box::new(s))),
         Object::Disconnect(d) => Ok(Command::Disconnect {
             ns: d.ns,
-            name: parse::ifname(&d.name)?,
+            name: parse::exact_ifname(&d.name)?,
         }),
         Object::Nat(n) => nat(n),
     }
@@ -725,7 +725,8 @@ fn route(words: &[String]) -> Result<Command, Error> {
                 }
             }
             let dest = dest.ok_or_else(|| usage(format!("route {c}: missing DEST")))?;
-            if via.is_none() && dev.is_none() {
+            // `route del DEST` alone deletes the route to DEST, as with ip.
+            if c == "add" && via.is_none() && dev.is_none() {
                 return Err(usage(format!("route {c}: needs 'via GW' or 'dev NAME'")));
             }
             if let (Dest::Prefix(d), Some(g)) = (dest, via)
@@ -786,9 +787,9 @@ fn connect_spec(c: &ConnectArgs) -> Result<Spec, Error> {
         ))
     })?;
     let mut s = Spec::new(&c.ns, ty);
-    s.link = c.link.as_deref().map(parse::ifname).transpose()?;
+    s.link = c.link.as_deref().map(parse::exact_ifname).transpose()?;
     s.create_bridge = c.create_bridge;
-    s.name = parse::ifname(&c.name)?;
+    s.name = parse::exact_ifname(&c.name)?;
     s.addrs = c
         .addrs
         .iter()
@@ -797,7 +798,11 @@ fn connect_spec(c: &ConnectArgs) -> Result<Spec, Error> {
     s.gw = c.gw.as_deref().map(parse::ip).transpose()?;
     s.mtu = c.mtu.as_deref().map(parse::mtu).transpose()?;
     s.hwaddr = c.hwaddr.as_deref().map(parse::mac).transpose()?;
-    s.host_name = c.host_name.as_deref().map(parse::ifname).transpose()?;
+    s.host_name = c
+        .host_name
+        .as_deref()
+        .map(parse::exact_ifname)
+        .transpose()?;
     s.host_addrs = c
         .host_addrs
         .iter()
@@ -828,7 +833,7 @@ fn nat(n: NatCmd) -> Result<Command, Error> {
         } => Command::NatRule {
             rule: Rule::masquerade(
                 parse::cidr(&source)?,
-                out.as_deref().map(parse::ifname).transpose()?,
+                out.as_deref().map(parse::exact_ifname).transpose()?,
             )?,
             delete,
         },
@@ -845,7 +850,7 @@ fn nat(n: NatCmd) -> Result<Command, Error> {
                 })?,
                 port: parse::port(&port)?,
                 to: parse::ipv4_port(&to)?,
-                iface: iface.as_deref().map(parse::ifname).transpose()?,
+                iface: iface.as_deref().map(parse::exact_ifname).transpose()?,
             },
             delete,
         },
@@ -1046,6 +1051,18 @@ mod tests {
             "route add: needs 'via GW' or 'dev NAME'"
         );
         assert_eq!(
+            cmd("route del default"),
+            Command::RouteDel(RouteSpec {
+                dest: Dest::Default,
+                via: None,
+                dev: None
+            })
+        );
+        assert_eq!(
+            err("route add 10.1.2.3/16 via 10.0.0.1"),
+            "invalid destination '10.1.2.3/16': host bits set (the prefix is 10.1.0.0/16)"
+        );
+        assert_eq!(
             err("route add fd00::/64 via 10.0.0.1"),
             "route add: fd00::/64 and gateway 10.0.0.1 are of different families"
         );
@@ -1079,6 +1096,21 @@ mod tests {
             err("connect c1 --type veth --name 'eth 0'"),
             "invalid interface name 'eth 0': contains a space or a control character"
         );
+        // A name template would let the kernel pick the name connect then cannot find.
+        for o in ["--name", "--host-name", "--link"] {
+            assert_eq!(
+                err(&format!("connect c1 --type veth {o} eth%d")),
+                "invalid interface name 'eth%d': contains '%' (a name template: the kernel would choose the name)",
+                "{o}"
+            );
+        }
+        assert!(err("disconnect c1 --name eth%d").contains("contains '%'"));
+        assert!(err("nat masquerade --source 10.0.0.0/8 --out eth%d").contains("contains '%'"));
+        // ip's templates stay available where the kernel's choice is the point.
+        assert!(matches!(
+            cmd("link add v%d type bridge"),
+            Command::LinkAdd { .. }
+        ));
         assert_eq!(
             err("connect c1 --type veth --macvlan-mode vepa"),
             "connect: --macvlan-mode goes with --type macvlan"

@@ -497,7 +497,7 @@ fn host_link(cx: &mut Ctx<'_>, name: &str) -> Result<Option<msg::Link>, Error> {
 fn connect_veth(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
     let routed = spec.ty == Type::Routed;
     let host_end = spec.host_end(cx.sides.ctn_inode());
-    crate::parse::ifname(&host_end)?;
+    crate::parse::exact_ifname(&host_end)?;
     let mut record = Record {
         ty: spec.ty.name().to_owned(),
         host: Some(host_end.clone()),

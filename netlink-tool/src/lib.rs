@@ -369,7 +369,7 @@ fn route_change(net: &mut Net, r: &RouteSpec, add: bool) -> Result<(), Error> {
         Some(d) => Some(ops::need_link(s, d, &what)?.ifindex),
         None => None,
     };
-    let m = msg::route(&msg::Route {
+    let m = msg::Route {
         dest: match r.dest {
             Dest::Default => None,
             Dest::Prefix(c) => Some(c),
@@ -377,12 +377,26 @@ fn route_change(net: &mut Net, r: &RouteSpec, add: bool) -> Result<(), Error> {
         v6: false,
         via: r.via,
         dev,
-    });
-    let shown = format_args!("{dest_text} via {:?} dev {:?}", r.via, r.dev);
+    };
+    let mut shown = dest_text;
+    if let Some(g) = r.via {
+        shown.push_str(&format!(" via {g}"));
+    }
+    if let Some(d) = &r.dev {
+        shown.push_str(&format!(" dev {d:?}"));
+    }
     if add {
-        s.request(M::NewRoute(m), CREATE_EXCL, shown)
+        s.request(
+            M::NewRoute(msg::route(&m)),
+            CREATE_EXCL,
+            format_args!("{shown}"),
+        )
     } else {
-        s.request(M::DelRoute(m), 0, shown)
+        s.request(
+            M::DelRoute(msg::route_delete(&m)),
+            0,
+            format_args!("{shown}"),
+        )
     }
     .map_err(kernel(what))
 }

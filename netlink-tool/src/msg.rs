@@ -420,6 +420,18 @@ pub fn route(r: &Route) -> RouteMessage {
     m
 }
 
+/// RTM_DELROUTE for `r` in the main table, matching as `ip route del` does: any
+/// protocol, scope and type (a route the kernel added for an address, or one `ip`
+/// added with protocol `boot`, is deleted too); the destination, and the gateway and
+/// link when given, select the route.
+pub fn route_delete(r: &Route) -> RouteMessage {
+    let mut m = route(r);
+    m.header.protocol = RouteProtocol::Unspec;
+    m.header.scope = RouteScope::NoWhere;
+    m.header.kind = RouteType::Unspec;
+    m
+}
+
 /// RTM_GETROUTE dump request of one family.
 pub fn get_routes(v6: bool) -> RouteMessage {
     let mut m = RouteMessage::default();
@@ -880,5 +892,24 @@ mod tests {
         });
         assert_eq!(m.header.address_family, AddressFamily::Inet6);
         assert_eq!(route_from(&m).unwrap().dst, "default");
+    }
+
+    #[test]
+    fn route_delete_matches_any_protocol_scope_and_type() {
+        // The kernel compares every non-wildcard field of a delete with the route:
+        // protocol static or scope link would miss routes `ip` or the kernel made.
+        let r = Route {
+            dest: Some(parse::cidr("10.9.0.0/24").unwrap()),
+            v6: false,
+            via: None,
+            dev: Some(3),
+        };
+        let m = route_delete(&r);
+        assert_eq!(m.header.protocol, RouteProtocol::Unspec);
+        assert_eq!(m.header.scope, RouteScope::NoWhere);
+        assert_eq!(m.header.kind, RouteType::Unspec);
+        assert_eq!(m.header.table, RouteHeader::RT_TABLE_MAIN);
+        assert_eq!(m.header.destination_prefix_length, 24);
+        assert!(m.attributes.contains(&RouteAttribute::Oif(3)));
     }
 }

@@ -57,6 +57,23 @@ pub fn ifname(s: &str) -> Result<String, Invalid> {
     Ok(s.to_owned())
 }
 
+/// An interface name that must be used exactly as given: [`ifname`]'s checks, and no
+/// `%`. The kernel takes a name with `%d` as a template and picks the first free
+/// `eth0`, `eth1`…, so a link created under it could not be found again by that name
+/// (connect could neither configure nor roll back what it made). Only `link add` and
+/// `link set … name` accept templates, as `ip` does.
+pub fn exact_ifname(s: &str) -> Result<String, Invalid> {
+    let n = ifname(s)?;
+    if n.contains('%') {
+        return Err(invalid(
+            "interface name",
+            s,
+            "contains '%' (a name template: the kernel would choose the name)",
+        ));
+    }
+    Ok(n)
+}
+
 /// An address with a prefix length: `10.0.3.2/24`, `fd00::2/64`. Without `/N` the
 /// prefix is the whole address (32 or 128), as `ip addr add` takes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -184,7 +201,9 @@ pub enum Dest {
     Prefix(Cidr),
 }
 
-/// Parse a route destination.
+/// Parse a route destination. A prefix with host bits set is refused, as the kernel
+/// (and so `ip`) refuses it: taking its network instead would add, or delete, a route
+/// other than the one typed.
 pub fn dest(s: &str) -> Result<Dest, Invalid> {
     if s == "default" || s == "all" {
         return Ok(Dest::Default);
@@ -193,6 +212,13 @@ pub fn dest(s: &str) -> Result<Dest, Invalid> {
         kind: "destination",
         ..e
     })?;
+    if c.network() != c.addr {
+        return Err(invalid(
+            "destination",
+            s,
+            format!("host bits set (the prefix is {}/{})", c.network(), c.prefix),
+        ));
+    }
     Ok(Dest::Prefix(c))
 }
 
@@ -384,6 +410,14 @@ mod tests {
         assert!(ifname(".").is_err());
         assert!(ifname("..").is_err());
         assert!(ifname("eth0:1").is_err());
+        // Templates are names for `link add` only.
+        assert_eq!(ifname("eth%d").unwrap(), "eth%d");
+        assert_eq!(
+            exact_ifname("eth%d").unwrap_err().to_string(),
+            "invalid interface name 'eth%d': contains '%' (a name template: the kernel would choose the name)"
+        );
+        assert_eq!(exact_ifname("eth0").unwrap(), "eth0");
+        assert!(exact_ifname("a/b").is_err());
     }
 
     #[test]
@@ -431,6 +465,13 @@ mod tests {
             dest("10.1.0.0/16").unwrap(),
             Dest::Prefix(cidr("10.1.0.0/16").unwrap())
         );
+        assert_eq!(
+            dest("10.1.2.3/16").unwrap_err().to_string(),
+            "invalid destination '10.1.2.3/16': host bits set (the prefix is 10.1.0.0/16)"
+        );
+        assert!(dest("fd00::1/64").is_err());
+        assert!(dest("10.1.2.3").is_ok(), "a host route: /32");
+        assert!(dest("::/0").is_ok());
         assert_eq!(
             dest("nowhere").unwrap_err().to_string(),
             "invalid destination 'nowhere': 'nowhere' is not an IPv4 or IPv6 address"
