@@ -612,7 +612,8 @@ pub fn is_exec(args: &[OsString]) -> bool {
             skip = false;
             continue;
         }
-        if a == "--parent" {
+        // The global options that take a separate value.
+        if matches!(a.as_ref(), "--parent" | "--hierarchies" | "--batch") {
             skip = true;
             continue;
         }
@@ -743,6 +744,11 @@ mod tests {
         assert!(p(&["--parent", "rel", "stat", "x"]).is_err());
         assert!(is_exec(&["--parent".into(), "self".into(), "exec".into()]));
         assert!(!is_exec(&["create".into(), "exec".into()]));
+        assert!(is_exec(&[
+            "--hierarchies".into(),
+            "unified".into(),
+            "exec".into()
+        ]));
         let c = p(&["top", "-n", "2", "--interval", "0.1"]).unwrap();
         assert!(matches!(c.command, Command::Top { count: Some(2), .. }));
     }

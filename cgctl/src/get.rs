@@ -274,6 +274,7 @@ pub fn json(def: KeyDef, r: &Reading) -> Json {
 /// One key's answer: the lines to print (and JSON), or None when unavailable and
 /// `lenient` (the no-key listing skips what the host lacks).
 pub fn get_key(key: &str, target: &Target<'_>) -> Result<(Vec<String>, Json), Error> {
+    keys::check_key(key)?;
     let def = keys::lookup(key);
     let raw_native = |file: &str| -> Result<(Vec<String>, Json), Error> {
         let dir = native_dir(file, target)?;

@@ -332,6 +332,7 @@ pub fn parse(
     raw: &str,
     native: &dyn Fn(&str) -> bool,
 ) -> Result<Request, Error> {
+    check_key(key)?;
     let Some(def) = lookup(key) else {
         if native(key) {
             return Ok(Request {
@@ -437,6 +438,20 @@ pub fn parse(
     })
 }
 
+/// Refuse a key that is not a plain file name: an unknown key is passed through to the
+/// file of that name in the group's directory, so `/` (or `.`, `..`) would reach files
+/// outside it (`memory.x/../../memory.max`).
+pub fn check_key(key: &str) -> Result<(), Error> {
+    if key.contains('/') || key == "." || key == ".." || key.chars().any(char::is_control) {
+        return Err(invalid(
+            "key",
+            key,
+            "a key is a named limit or the name of a control file, without '/'",
+        ));
+    }
+    Ok(())
+}
+
 /// Split `KEY=VALUE`.
 pub fn split_assignment(s: &str) -> Result<(&str, &str), Error> {
     s.split_once('=')
@@ -539,6 +554,14 @@ mod tests {
             native.knob,
             Knob::Native("memory.swappiness".into(), "10".into())
         );
+        // A key is a file name: nothing reaches outside the group's directory.
+        let outside = parse("k", "memory.x/../../memory.max", "1", &|_| true).unwrap_err();
+        assert_eq!(
+            outside.to_string(),
+            "invalid key 'memory.x/../../memory.max': a key is a named limit or the name of a control file, without '/'"
+        );
+        assert_eq!(outside.exit_code(), 2);
+        assert!(parse("..", "..", "1", &|_| true).is_err());
         assert!(split_assignment("a=b=c").unwrap() == ("a", "b=c"));
         assert!(split_assignment("=x").is_err());
         assert!(split_assignment("x").is_err());

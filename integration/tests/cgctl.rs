@@ -1075,6 +1075,34 @@ fn v1_kill_freezes_signals_each_and_thaws() {
 }
 
 #[test]
+fn keys_cannot_reach_outside_the_group() {
+    if !require_root("cgctl key paths") {
+        return;
+    }
+    let g = Group::new();
+    let n = g.name.as_str();
+    let h = format!("{n}/h");
+    ok(&["create", n, "--pids", "max"]);
+    ok(&["create", &h, "--pids", "max"]);
+    // A child group whose name starts like a control file (made by another tool) would
+    // let a raw key climb out through it.
+    let (_, pids) = controller_dir(&h, "pids").expect("pids");
+    fs::create_dir(pids.join("pids.x")).unwrap();
+    for args in [
+        &["set", h.as_str(), "pids.x/../../pids.max=7"][..],
+        &["get", h.as_str(), "pids.x/../../pids.max"][..],
+    ] {
+        let o = run(cgctl().args(args));
+        o.expect_code(2);
+        assert_eq!(
+            o.stderr,
+            "cgctl: invalid key 'pids.x/../../pids.max': a key is a named limit or the name of a control file, without '/'\n"
+        );
+    }
+    assert_eq!(read(&pids.parent().unwrap().join("pids.max")), "max");
+}
+
+#[test]
 fn batch_runs_lines_in_order_and_stops_at_the_first_failure() {
     if !require_root("cgctl batch") {
         return;
