@@ -143,11 +143,8 @@ pub fn read(kind: Kind, target: &Target<'_>) -> Result<Reading, Error> {
                 Kind::BfqWeight => IoScale::Bfq,
                 _ => IoScale::Blkio,
             };
-            let files = crate::plan::io_weight_files(ver);
-            let Some((file, from)) = files
-                .iter()
-                .find(|(f, s)| *s == scale && sys::exists(&dir.join(f)))
-                .or_else(|| files.iter().find(|(f, _)| sys::exists(&dir.join(f))))
+            let Some((file, from)) =
+                crate::plan::io_weight_file(ver, scale, |f| sys::exists(&dir.join(f)))
             else {
                 return Err(Error::Unavailable {
                     what: "io weight".to_owned(),
@@ -164,7 +161,7 @@ pub fn read(kind: Kind, target: &Target<'_>) -> Result<Reading, Error> {
                     l.parse().ok()
                 })
                 .unwrap_or(0);
-            Reading::Num(convert::io_weight_between(n, *from, scale))
+            Reading::Num(convert::io_weight_between(n, from, scale))
         }
         Kind::IoMax | Kind::Throttle(_) => {
             if v1 {

@@ -525,6 +525,32 @@ pub fn io_weight_files(ver: Version) -> &'static [(&'static str, IoScale)] {
     }
 }
 
+/// The weight file a weight on `scale` is written to and read from on `ver` (of those
+/// `has` finds), with its scale: the file of the same scale; else, between the two
+/// 1–1000 scales, the other one, value unchanged (runc and crun write `blkio.weight` to
+/// `io.bfq.weight` as it is, and fall back to the converted `io.weight` only without it);
+/// else the first that exists, converted.
+pub fn io_weight_file(
+    ver: Version,
+    scale: IoScale,
+    has: impl Fn(&str) -> bool,
+) -> Option<(&'static str, IoScale)> {
+    let narrow = |s: IoScale| matches!(s, IoScale::Bfq | IoScale::Blkio);
+    io_weight_files(ver)
+        .iter()
+        .filter(|(f, _)| has(f))
+        .min_by_key(|(_, s)| {
+            if *s == scale {
+                0
+            } else if narrow(*s) && narrow(scale) {
+                1
+            } else {
+                2
+            }
+        })
+        .copied()
+}
+
 fn plan_io(reqs: &[&Request], target: &Target<'_>, out: &mut Vec<Action>) -> Result<(), Error> {
     let (ver, dir) = target.home("io")?;
     let has = |f: &str| sys::exists(&dir.join(f));
@@ -548,16 +574,11 @@ fn plan_io(reqs: &[&Request], target: &Target<'_>, out: &mut Vec<Action>) -> Res
                     Knob::BfqWeight(_) => IoScale::Bfq,
                     _ => IoScale::Blkio,
                 };
-                let files = io_weight_files(ver);
-                let Some((file, to)) = files
-                    .iter()
-                    .find(|(f, s)| *s == scale && has(f))
-                    .or_else(|| files.iter().find(|(f, _)| has(f)))
-                else {
-                    let names: Vec<&str> = files.iter().map(|(f, _)| *f).collect();
+                let Some((file, to)) = io_weight_file(ver, scale, has) else {
+                    let names: Vec<&str> = io_weight_files(ver).iter().map(|(f, _)| *f).collect();
                     return Err(io_unavailable(target, "io weight", &names.join(", ")));
                 };
-                let w = convert::io_weight_between(*n, scale, *to);
+                let w = convert::io_weight_between(*n, scale, to);
                 let p = dir.join(file);
                 let old = sys::read(&p).ok().and_then(|t| {
                     t.lines()
@@ -1305,6 +1326,39 @@ mod tests {
         assert_eq!(notes.borrow().len(), 2);
         drop(created);
         assert!(!u.join("p/x").exists(), "an unkept create is undone");
+    }
+
+    #[test]
+    fn blkio_weight_goes_to_bfq_unchanged_where_bfq_is() {
+        // runc and crun: blkio.weight → io.bfq.weight as it is; io.weight (converted)
+        // only without BFQ. --io-weight keeps the io.weight scale.
+        let f = fake_v2();
+        let g = f.group.dir(0).unwrap();
+        fs::write(g.join("io.bfq.weight"), "default 100\n").unwrap();
+        assert_eq!(
+            planned(&f, &[("blkio.weight", "500")]).unwrap(),
+            pairs(&[("io.bfq.weight", "default 500")])
+        );
+        assert_eq!(
+            planned(&f, &[("io-weight", "500")]).unwrap(),
+            pairs(&[("io.weight", "default 500")])
+        );
+        let t = Target {
+            layout: &f.layout,
+            group: &f.group,
+            check_devices: false,
+        };
+        fs::write(g.join("io.bfq.weight"), "default 300\n").unwrap();
+        assert_eq!(crate::get::get_key("blkio.weight", &t).unwrap().0, ["300"]);
+        assert_eq!(
+            crate::get::get_key("io.weight", &t).unwrap().0,
+            ["default 100"]
+        );
+        fs::remove_file(g.join("io.bfq.weight")).unwrap();
+        assert_eq!(
+            planned(&f, &[("blkio.weight", "500")]).unwrap(),
+            pairs(&[("io.weight", "default 4950")])
+        );
     }
 
     #[test]
