@@ -91,8 +91,13 @@ pub(crate) fn write_bundle(
         })
 }
 
-/// The sources a bundle was made from (its first suite must be SUITE).
-pub(crate) fn bundle_sources(cache: &Cache, suite: &str) -> Result<Vec<Source>> {
+/// The sources of a bundle, in the order its InRelease files are stored. The manifest
+/// is not signed: it only says where each suite's files are. Which suites are used and
+/// their mirrors (written into the target's apt sources) come from the command line, as
+/// in a run that downloads: the bundle must hold exactly SUITE (first) and the
+/// `--extra-suites`, so that it can neither add a suite (one whose packages would win by
+/// version) nor point the target's apt at a mirror of its choosing.
+pub(crate) fn bundle_sources(cache: &Cache, wanted: &[Source]) -> Result<Vec<Source>> {
     let p = cache.dir.join("manifest.json");
     let data = fs::read(&p).map_err(|e| {
         Error::io(
@@ -102,19 +107,28 @@ pub(crate) fn bundle_sources(cache: &Cache, suite: &str) -> Result<Vec<Source>> 
     })?;
     let m: Manifest = serde_json::from_slice(&data)
         .map_err(|e| Error::io("the tarball's manifest.json", io::Error::other(e)))?;
-    let sources: Vec<Source> = m
-        .sources
-        .into_iter()
-        .map(|(suite, mirror)| Source { suite, mirror })
-        .collect();
-    match sources.first() {
-        Some(s) if s.suite == suite => Ok(sources),
-        Some(s) => Err(Error::Usage(format!(
-            "the tarball holds suite '{}', not '{suite}'",
-            s.suite
-        ))),
-        None => Err(Error::Usage("the tarball's manifest names no suite".into())),
+    let suites: Vec<String> = m.sources.into_iter().map(|(suite, _)| suite).collect();
+    align(&suites, wanted)
+}
+
+/// The `wanted` sources in the order of the bundle's `suites`, which must be the same.
+fn align(suites: &[String], wanted: &[Source]) -> Result<Vec<Source>> {
+    let names = |v: &[String]| v.join(" ");
+    let asked: Vec<String> = wanted.iter().map(|s| s.suite.clone()).collect();
+    let mut sorted = (suites.to_vec(), asked.clone());
+    sorted.0.sort();
+    sorted.1.sort();
+    if suites.first() != asked.first() || sorted.0 != sorted.1 {
+        return Err(Error::Usage(format!(
+            "the tarball holds suite(s) '{}', the command line asks for '{}' (SUITE, then --extra-suites)",
+            names(suites),
+            names(&asked)
+        )));
     }
+    Ok(suites
+        .iter()
+        .filter_map(|s| wanted.iter().find(|w| &w.suite == s).cloned())
+        .collect())
 }
 
 /// Extract a bundle into `dir` (a cache layout). Its contents are verified again like
@@ -156,4 +170,46 @@ pub(crate) fn unpack_bundle(bundle: &Path, dir: &Path) -> Result<()> {
         io::copy(&mut e, &mut w).map_err(ctx)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(suite: &str, mirror: &str) -> Source {
+        Source {
+            suite: suite.into(),
+            mirror: mirror.into(),
+        }
+    }
+
+    #[test]
+    fn a_bundle_serves_exactly_the_suites_asked_with_the_mirrors_asked() {
+        let wanted = [
+            src("bookworm", "http://m/debian"),
+            src("bookworm-security", "http://s/ds"),
+        ];
+        let suites = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        // The bundle's order (where its InRelease files are), the command line's mirrors.
+        assert_eq!(
+            align(&suites(&["bookworm", "bookworm-security"]), &wanted).unwrap(),
+            wanted
+        );
+        // A suite the command line does not name, one missing, another first suite.
+        for bad in [
+            &["bookworm", "bookworm-security", "experimental"][..],
+            &["bookworm"],
+            &["bookworm-security", "bookworm"],
+            &[],
+        ] {
+            let e = align(&suites(bad), &wanted).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{e}");
+        }
+        assert_eq!(
+            align(&suites(&["trixie"]), &wanted[..1])
+                .unwrap_err()
+                .to_string(),
+            "the tarball holds suite(s) 'trixie', the command line asks for 'bookworm' (SUITE, then --extra-suites)"
+        );
+    }
 }

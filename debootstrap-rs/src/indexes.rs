@@ -230,12 +230,13 @@ pub fn load_packages(
                 format_args!("cached index {} is damaged: fetching it again", p.display()),
             );
             let _ = fs::remove_file(&p);
-        } else if cache.offline {
-            return Err(Error::io(
-                format!("{base} is not in the tarball"),
-                io::Error::from_raw_os_error(libc::ENOENT),
-            ));
         }
+    }
+    if cache.offline {
+        return Err(Error::io(
+            format!("{base} is not in the tarball"),
+            io::Error::from_raw_os_error(libc::ENOENT),
+        ));
     }
     // gz decodes about twice as fast as xz; take the fastest the Release lists.
     let (suffix, want) = ["gz", "xz", ""]

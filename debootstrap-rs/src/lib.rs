@@ -116,11 +116,7 @@ fn run_inner(cfg: &Config) -> Result<Outcome> {
         );
     }
     let arch = cfg.arch.clone().unwrap_or_else(|| host_arch().to_owned());
-    let mut sources = if cfg.unpack_tarball.is_some() {
-        Vec::new()
-    } else {
-        sources_of(cfg)?
-    };
+    let mut sources = sources_of(cfg)?;
 
     // TARGET and the directory the tree is built in.
     let building = matches!(cfg.mode, Mode::Full | Mode::Foreign);
@@ -180,7 +176,7 @@ fn run_inner(cfg: &Config) -> Result<Outcome> {
     };
     cache.prepare()?;
     if cache.offline {
-        sources = bundle::bundle_sources(&cache, &cfg.suite)?;
+        sources = bundle::bundle_sources(&cache, &sources)?;
     }
 
     // Trust and indexes.

@@ -290,11 +290,7 @@ fn tarball_is_bit_identical_with_source_date_epoch() {
     let late: Vec<&str> = o
         .stdout
         .lines()
-        .filter(|l| {
-            l.split_whitespace()
-                .nth(3)
-                .is_none_or(|d| d > "2023-11-15")
-        })
+        .filter(|l| l.split_whitespace().nth(3).is_none_or(|d| d > "2023-11-15"))
         .collect();
     assert!(late.is_empty(), "unclamped mtimes: {late:?}");
     // No scratch directory left beside the output.
@@ -668,7 +664,9 @@ fn signed_local_archive_unpacks() {
             .arg("--unpack-tarball")
             .arg(&bundle)
             .arg("testsuite")
-            .arg(&second),
+            .arg(&second)
+            // Nothing is fetched; MIRROR is what the target's apt sources name.
+            .arg("http://127.0.0.1:9/debian"),
         Duration::from_secs(120),
     )
     .ok();
@@ -1280,4 +1278,84 @@ fn text_outside_the_signed_part_of_inrelease_is_refused() {
         assert!(o.stderr.contains(": not a clearsigned file ("), "{o}");
         assert!(!lab.target.join("var/lib/dpkg/status").exists());
     }
+}
+
+#[test]
+fn a_bundles_unsigned_manifest_chooses_neither_suites_nor_mirrors() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    let lab = Lab::new(vec![], "");
+    let bundle = lab.target.with_extension("tar");
+    run_with_timeout(
+        tool()
+            .args(["-q", "--variant=minbase", "--arch=amd64", "--keyring"])
+            .arg(&lab.key.keyring)
+            .arg("--make-tarball")
+            .arg(&bundle)
+            .arg("testsuite")
+            .arg(lab.target.with_extension("work"))
+            .arg(lab.server.url()),
+        Duration::from_secs(120),
+    )
+    .ok();
+    // Someone rewrites manifest.json (it is not signed): another mirror, another suite.
+    let tamper = |manifest: &str| {
+        let dir = lab.target.with_extension("repack");
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir(&dir).unwrap();
+        run(Command::new("tar")
+            .arg("-xf")
+            .arg(&bundle)
+            .arg("-C")
+            .arg(&dir))
+        .ok();
+        fs::write(dir.join("manifest.json"), manifest).unwrap();
+        let out = lab.target.with_extension(format!("{}.tar", manifest.len()));
+        run(Command::new("tar")
+            .arg("-cf")
+            .arg(&out)
+            .arg("-C")
+            .arg(&dir)
+            .arg("."))
+        .ok();
+        out
+    };
+    let unpack = |file: &Path, target: &Path| {
+        run_with_timeout(
+            tool()
+                .args([
+                    "-q",
+                    "--foreign",
+                    "--variant=minbase",
+                    "--arch=amd64",
+                    "--keyring",
+                ])
+                .arg(&lab.key.keyring)
+                .arg("--unpack-tarball")
+                .arg(file)
+                .arg("testsuite")
+                .arg(target)
+                .arg("http://127.0.0.1:9/debian"),
+            Duration::from_secs(120),
+        )
+    };
+    let evil_mirror = tamper(r#"{"sources":[["testsuite","http://evil.invalid/debian"]]}"#);
+    let t = lab.target.with_extension("one");
+    unpack(&evil_mirror, &t).ok();
+    let sources = fs::read_to_string(t.join("etc/apt/sources.list.d/debian.sources")).unwrap();
+    assert!(
+        sources.contains("URIs: http://127.0.0.1:9/debian\n") && !sources.contains("evil"),
+        "{sources}"
+    );
+    let extra_suite = tamper(
+        r#"{"sources":[["testsuite","http://127.0.0.1:9/debian"],["experimental","http://127.0.0.1:9/debian"]]}"#,
+    );
+    let o = unpack(&extra_suite, &lab.target.with_extension("two"));
+    o.expect_code(2);
+    assert_eq!(
+        o.stderr,
+        "debootstrap-rs: the tarball holds suite(s) 'testsuite experimental', the command line asks for 'testsuite' (SUITE, then --extra-suites)\n\
+         Try 'debootstrap-rs --help' for more information.\n"
+    );
 }
