@@ -1005,6 +1005,52 @@ fn nat_masquerade_and_port_forward_carry_real_tcp() {
     assert_eq!(r.ruleset(), before);
 }
 
+/// NAT changes are read-modify-write of the whole table: writers running at once must
+/// not lose each other's rules (each commit is tied to the generation it read).
+#[test]
+fn nat_commands_run_at_once_keep_every_rule() {
+    if !require_root("netlink-tool nat, parallel") {
+        return;
+    }
+    let r = Netns::new("nth");
+    let ports: Vec<u16> = (9001..=9016).collect();
+    let threads: Vec<_> = ports
+        .iter()
+        .map(|p| {
+            let (host, port) = (r.name.clone(), p.to_string());
+            std::thread::spawn(move || {
+                nt(&[
+                    "-n",
+                    &host,
+                    "nat",
+                    "forward",
+                    "--proto",
+                    "tcp",
+                    "--port",
+                    &port,
+                    "--to",
+                    "10.0.1.2:80",
+                ])
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("a thread running netlink-tool").ok();
+    }
+    let mut listed: Vec<u64> = json_lines(&nth(&r, &["nat", "list", "--json"]))
+        .iter()
+        .map(|v| v["port"].as_u64().unwrap())
+        .collect();
+    listed.sort_unstable();
+    let want: Vec<u64> = ports.iter().map(|p| u64::from(*p)).collect();
+    assert_eq!(
+        listed, want,
+        "every command exited 0, so every rule must be there"
+    );
+    nth(&r, &["nat", "flush"]).ok();
+    assert_eq!(r.ruleset(), Value::Array(Vec::new()));
+}
+
 #[test]
 fn batch_connects_many_containers_in_one_process() {
     if !require_root("netlink-tool --batch") {

@@ -257,7 +257,7 @@ pub fn execute(net: &mut Net, cmd: &Command, json: bool, out: &mut dyn Write) ->
             if *delete {
                 nat::remove(&mut s, rule, &what)
             } else {
-                nat::add(&mut s, rule.clone(), &what)
+                nat::add(&mut s, rule, &what)
             }
         }
         Command::NatList => {

@@ -2,7 +2,10 @@
 //!
 //! Every change rewrites the whole table in one nftables transaction (add table, delete
 //! table, add table, chains, rules: the kernel commits all or nothing), so re-running a
-//! command is idempotent and a failure leaves the previous table untouched. The rules
+//! command is idempotent and a failure leaves the previous table untouched. The
+//! transaction carries the ruleset generation the table was read at, so a concurrent
+//! writer's commit makes the kernel refuse ours (ERESTART) and the change is redone on
+//! the new table instead of overwriting it. The rules
 //! are read back from the kernel: each carries its own description in its comment
 //! (`masquerade source 10.0.3.0/24 out eth0`), which `nat list` shows and the next change
 //! rebuilds from. Rules in other tables, and iptables-legacy rules (another subsystem),
@@ -33,6 +36,14 @@ const PREROUTING: &str = "prerouting";
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFT_MSG_NEWRULE: u16 = 6;
 const NFT_MSG_GETRULE: u16 = 7;
+const NFT_MSG_NEWGEN: u16 = 15;
+const NFT_MSG_GETGEN: u16 = 16;
+const NFTA_GEN_ID: u16 = 1;
+const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
+const NFNL_BATCH_GENID: u16 = 1;
+/// How often a change is re-read and re-sent when another writer changed the ruleset
+/// between our read and our commit (the kernel answers ERESTART).
+const COMMIT_RETRIES: usize = 100;
 const NFTA_RULE_TABLE: u16 = 1;
 const NFTA_RULE_USERDATA: u16 = 7;
 const NFTNL_UDATA_RULE_COMMENT: u8 = 0;
@@ -255,8 +266,14 @@ fn cstr(s: &str) -> CString {
 }
 
 /// The nftables transaction that makes the table hold exactly `rules` (none: the table
-/// is removed). Returns the bytes and a description of each message, in order.
-pub fn transaction(rules: &[Rule]) -> (Vec<u8>, Vec<String>) {
+/// is removed), valid only while the ruleset is at generation `genid` (0: whatever the
+/// generation). Every message gets a fresh sequence number from `next_seq`. Returns the
+/// bytes and a description of each message, in order.
+pub fn transaction(
+    rules: &[Rule],
+    genid: u32,
+    next_seq: &mut dyn FnMut() -> u32,
+) -> (Vec<u8>, Vec<String>) {
     let table_name = cstr(TABLE);
     let table = Table::new(&table_name, ProtoFamily::Ipv4);
     let mut batch = Batch::new();
@@ -300,45 +317,136 @@ pub fn transaction(rules: &[Rule]) -> (Vec<u8>, Vec<String>) {
         }
     }
     let fin = batch.finalize();
-    let mut bytes = Vec::new();
+    let mut raw = Vec::new();
     for part in &fin {
-        bytes.extend_from_slice(part);
+        raw.extend_from_slice(part);
     }
     what.push("commit the transaction".to_owned());
+    // nftnl numbers every batch 1, 2, 3…: give the messages fresh numbers, so that a
+    // late answer to an earlier batch on this socket cannot pass for one of these; and
+    // put the generation id into the begin message.
+    let mut bytes = Vec::with_capacity(raw.len() + 8);
+    for (i, f) in nl::frames(&raw)
+        .expect("nftnl builds well-formed messages")
+        .iter()
+        .enumerate()
+    {
+        let start = bytes.len();
+        if i == 0 && genid != 0 {
+            bytes.extend_from_slice(&batch_begin(f.flags, genid));
+        } else {
+            bytes.extend_from_slice(f.bytes);
+            // Keep each message 4-byte aligned, as it was in the batch.
+            bytes.resize(start + ((f.bytes.len() + 3) & !3), 0);
+        }
+        bytes[start + 8..start + 12].copy_from_slice(&next_seq().to_ne_bytes());
+    }
     (bytes, what)
 }
 
-/// Send a transaction and wait for the kernel's verdict on every message that asks for
-/// one; an error names the object that failed.
-pub fn commit(sock: &mut Sock, rules: &[Rule], context: &str) -> Result<(), Error> {
-    let (bytes, what) = transaction(rules);
+/// NFNL_MSG_BATCH_BEGIN for the nftables subsystem with NFNL_BATCH_GENID: the kernel
+/// refuses the whole batch with ERESTART when the ruleset is no longer at `genid` (what
+/// `nft` does to make its read-modify-write safe). `flags` are those nftnl chose (an ACK
+/// is asked for on kernels that send one).
+fn batch_begin(flags: u16, genid: u32) -> Vec<u8> {
+    let mut b = Vec::with_capacity(28);
+    b.extend_from_slice(&28u32.to_ne_bytes());
+    b.extend_from_slice(&NFNL_MSG_BATCH_BEGIN.to_ne_bytes());
+    b.extend_from_slice(&flags.to_ne_bytes());
+    b.extend_from_slice(&0u32.to_ne_bytes()); // seq, set by the caller
+    b.extend_from_slice(&0u32.to_ne_bytes()); // port id
+    // struct nfgenmsg: AF_UNSPEC, NFNETLINK_V0, res_id = subsystem (big endian).
+    b.extend_from_slice(&[0, 0]);
+    b.extend_from_slice(&NFNL_SUBSYS_NFTABLES.to_be_bytes());
+    b.extend_from_slice(&8u16.to_ne_bytes());
+    b.extend_from_slice(&NFNL_BATCH_GENID.to_ne_bytes());
+    b.extend_from_slice(&genid.to_be_bytes());
+    b
+}
+
+/// The ruleset's generation id (NFT_MSG_GETGEN): it changes with every committed
+/// nftables transaction, by anyone.
+fn generation(sock: &mut Sock, context: &str) -> Result<u32, Error> {
+    let seq = sock.seq();
+    let mut req = Vec::with_capacity(20);
+    req.extend_from_slice(&20u32.to_ne_bytes());
+    req.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN).to_ne_bytes());
+    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
+    req.extend_from_slice(&flags.to_ne_bytes());
+    req.extend_from_slice(&seq.to_ne_bytes());
+    req.extend_from_slice(&0u32.to_ne_bytes());
+    req.extend_from_slice(&[0, 0, 0, 0]); // nfgenmsg: AF_UNSPEC, v0, res_id 0
+    let mut genid = None;
+    let r = sock.raw_request(&req, seq, &mut |f| {
+        if f.ty == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN {
+            genid = gen_id(f.payload);
+        }
+        Ok(())
+    });
+    common::trace::syscall_at(
+        2,
+        format_args!("NFT_MSG_GETGEN() in {}", sock.label),
+        &r.as_ref()
+            .map(|()| genid.unwrap_or(0))
+            .map_err(Clone::clone),
+    );
+    r.map_err(|source| Error::Kernel {
+        context: format!("{context}: read the ruleset generation"),
+        source,
+    })?;
+    genid.ok_or_else(|| Error::Protocol {
+        context: context.to_owned(),
+        why: "no generation id in the NFT_MSG_NEWGEN reply".to_owned(),
+    })
+}
+
+/// NFTA_GEN_ID of an NFT_MSG_NEWGEN payload (after the nfgenmsg header).
+fn gen_id(payload: &[u8]) -> Option<u32> {
+    let mut off = 4;
+    while off + 4 <= payload.len() {
+        let len = usize::from(u16::from_ne_bytes([payload[off], payload[off + 1]]));
+        let ty = u16::from_ne_bytes([payload[off + 2], payload[off + 3]]) & 0x3fff;
+        if len < 4 || off + len > payload.len() {
+            return None;
+        }
+        if ty == NFTA_GEN_ID && len == 8 {
+            let v: [u8; 4] = payload[off + 4..off + 8].try_into().ok()?;
+            return Some(u32::from_be_bytes(v));
+        }
+        off += (len + 3) & !3;
+    }
+    None
+}
+
+/// Send a transaction (valid at generation `genid`, 0: any) and wait for the kernel's
+/// verdict on every message that asks for one; an error names the object that failed.
+pub fn commit(sock: &mut Sock, rules: &[Rule], genid: u32, context: &str) -> Result<(), Error> {
+    let (bytes, what) = transaction(rules, genid, &mut || sock.seq());
     let frames = nl::frames(&bytes).map_err(|why| Error::Protocol {
         context: context.to_owned(),
         why,
     })?;
-    // Messages asking for an ACK (NLM_F_ACK = 4) and their descriptions.
-    let mut seqs = Vec::new();
-    let mut names = Vec::new();
-    for (i, f) in frames.iter().enumerate() {
-        if f.flags & 4 != 0 {
-            seqs.push(f.seq);
-            names.push(what.get(i).cloned().unwrap_or_default());
-        }
-    }
-    let r = sock.raw_batch(&bytes, &seqs);
+    // Messages asking for an ACK (NLM_F_ACK = 4).
+    let acked: Vec<u32> = frames
+        .iter()
+        .filter(|f| f.flags & 4 != 0)
+        .map(|f| f.seq)
+        .collect();
+    let seqs: Vec<u32> = frames.iter().map(|f| f.seq).collect();
+    let r = sock.raw_batch(&bytes, &acked, seqs[0]);
     common::trace::syscall(
         format_args!(
-            "nftables transaction ({} messages: table ip {TABLE}, {} rules) in {}",
+            "nftables transaction ({} messages: table ip {TABLE}, {} rules, generation {genid}) in {}",
             frames.len(),
             rules.len(),
             sock.label
         ),
         &r.as_ref().copied().map_err(|(_, e)| e.clone()),
     );
-    r.map_err(|(i, e)| {
-        let obj = names
-            .get(i)
-            .cloned()
+    r.map_err(|(seq, e)| {
+        let obj = seq
+            .and_then(|s| seqs.iter().position(|x| *x == s))
+            .and_then(|i| what.get(i).cloned())
             .unwrap_or_else(|| "send the transaction".to_owned());
         let e = match e.errno {
             Errno::EOPNOTSUPP | Errno::ENOENT if e.extack.is_none() => {
@@ -351,6 +459,31 @@ pub fn commit(sock: &mut Sock, rules: &[Rule], context: &str) -> Result<(), Erro
             source: e,
         }
     })
+}
+
+/// Read the table, let `change` edit its rules (it returns false for "nothing to do"),
+/// and commit the result, all at one ruleset generation: when another writer (another
+/// netlink-tool, nft) commits in between, the kernel refuses the batch and the change
+/// is made again on what is there now, so no one's rule is lost.
+fn read_modify_write(
+    sock: &mut Sock,
+    context: &str,
+    change: &dyn Fn(&mut Vec<Rule>) -> Result<bool, Error>,
+) -> Result<(), Error> {
+    let mut tries = 0;
+    loop {
+        let genid = generation(sock, context)?;
+        let mut rules = read(sock, context)?;
+        if !change(&mut rules)? {
+            return Ok(());
+        }
+        match commit(sock, &rules, genid, context) {
+            Err(e) if e.errno() == Some(Errno::ERESTART) && tries < COMMIT_RETRIES => {
+                tries += 1;
+            }
+            r => return r,
+        }
+    }
 }
 
 /// The dump request for the rules of the tool's table.
@@ -453,31 +586,33 @@ pub fn read(sock: &mut Sock, context: &str) -> Result<Vec<Rule>, Error> {
 }
 
 /// Add `rule` to the table (idempotent: a rule already there is not added twice).
-pub fn add(sock: &mut Sock, rule: Rule, context: &str) -> Result<(), Error> {
-    let mut rules = read(sock, context)?;
-    if rules.contains(&rule) {
-        return Ok(());
-    }
-    rules.push(rule);
-    commit(sock, &rules, context)
+pub fn add(sock: &mut Sock, rule: &Rule, context: &str) -> Result<(), Error> {
+    read_modify_write(sock, context, &|rules| {
+        if rules.contains(rule) {
+            return Ok(false);
+        }
+        rules.push(rule.clone());
+        Ok(true)
+    })
 }
 
 /// Remove `rule` from the table; removing the last rule removes the table.
 pub fn remove(sock: &mut Sock, rule: &Rule, context: &str) -> Result<(), Error> {
-    let mut rules = read(sock, context)?;
-    let before = rules.len();
-    rules.retain(|r| r != rule);
-    if rules.len() == before {
-        return Err(Error::Refused(format!(
-            "{context}: no such rule in table ip {TABLE}"
-        )));
-    }
-    commit(sock, &rules, context)
+    read_modify_write(sock, context, &|rules| {
+        let before = rules.len();
+        rules.retain(|r| r != rule);
+        if rules.len() == before {
+            return Err(Error::Refused(format!(
+                "{context}: no such rule in table ip {TABLE}"
+            )));
+        }
+        Ok(true)
+    })
 }
 
-/// Remove the tool's table and every rule in it.
+/// Remove the tool's table and every rule in it (whatever the generation).
 pub fn flush(sock: &mut Sock, context: &str) -> Result<(), Error> {
-    commit(sock, &[], context)
+    commit(sock, &[], 0, context)
 }
 
 #[cfg(test)]
@@ -526,9 +661,17 @@ mod tests {
         );
     }
 
+    fn counter() -> impl FnMut() -> u32 {
+        let mut n = 1000;
+        move || {
+            n += 1;
+            n
+        }
+    }
+
     #[test]
     fn transaction_replaces_the_table_atomically() {
-        let (bytes, what) = transaction(&[masq("10.0.3.0/24", None)]);
+        let (bytes, what) = transaction(&[masq("10.0.3.0/24", None)], 0, &mut counter());
         let f = nl::frames(&bytes).unwrap();
         assert_eq!(f.len(), what.len());
         // begin, add table, delete table, add table, 2 chains, 1 rule, end
@@ -547,8 +690,45 @@ mod tests {
             Some("masquerade source 10.0.3.0/24")
         );
         // Flushing is add + delete of the table only.
-        let (bytes, _) = transaction(&[]);
+        let (bytes, _) = transaction(&[], 0, &mut counter());
         assert_eq!(nl::frames(&bytes).unwrap().len(), 4);
+    }
+
+    #[test]
+    fn transaction_is_tied_to_the_generation_it_was_read_at() {
+        let rules = [masq("10.0.3.0/24", Some("eth0"))];
+        let (plain, _) = transaction(&rules, 0, &mut counter());
+        let (bytes, what) = transaction(&rules, 0x0102_0304, &mut counter());
+        let f = nl::frames(&bytes).unwrap();
+        assert_eq!(f.len(), what.len());
+        // The begin message carries NFNL_BATCH_GENID, big-endian, for the nftables
+        // subsystem; the rest of the batch is unchanged.
+        assert_eq!(f[0].ty, NFNL_MSG_BATCH_BEGIN);
+        assert_eq!(f[0].payload[2..4], NFNL_SUBSYS_NFTABLES.to_be_bytes());
+        assert_eq!(f[0].payload[4..], [8, 0, 1, 0, 1, 2, 3, 4]);
+        let p = nl::frames(&plain).unwrap();
+        assert_eq!(p[0].payload.len(), 4, "no generation: no attribute");
+        assert_eq!(p[0].flags, f[0].flags);
+        // (Not byte for byte: libmnl 1.0.4 leaves attribute padding uninitialised.)
+        for (a, b) in p.iter().zip(&f).skip(1) {
+            assert_eq!(
+                (a.ty, a.flags, a.payload.len()),
+                (b.ty, b.flags, b.payload.len())
+            );
+        }
+        // Fresh, distinct sequence numbers (nftnl's own start at 1 in every batch).
+        let seqs: Vec<u32> = f.iter().map(|x| x.seq).collect();
+        assert_eq!(seqs, (1001..=1008).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn generation_id_reads_back() {
+        // nfgenmsg, NFTA_GEN_ID (be32), NFTA_GEN_PROC_PID.
+        let mut p = vec![0, 0, 0, 0];
+        p.extend_from_slice(&[8, 0, 2, 0, 0, 0, 0, 9]);
+        p.extend_from_slice(&[8, 0, 1, 0, 0, 0, 1, 2]);
+        assert_eq!(gen_id(&p), Some(258));
+        assert_eq!(gen_id(&p[..12]), None);
     }
 
     #[test]
@@ -559,14 +739,23 @@ mod tests {
             to: "10.0.3.2:80".parse().unwrap(),
             iface: None,
         };
-        let (bytes, _) = transaction(&[f]);
+        let (bytes, _) = transaction(&[f], 0, &mut counter());
         let fr = nl::frames(&bytes).unwrap();
         let rule = fr[6].payload;
-        let find = |needle: &[u8]| rule.windows(needle.len()).any(|w| w == needle);
-        assert!(find(&8080u16.to_be_bytes()), "dport 8080 big-endian");
-        assert!(find(&80u16.to_be_bytes()));
-        assert!(find(&[10, 0, 3, 2]), "address octets");
-        assert!(find(b"dnat") || find(b"nat"));
+        // Each value is an NFTA_DATA_VALUE attribute: length, type 1, the bytes as the
+        // kernel compares or loads them (network order).
+        let value = |data: &[u8]| {
+            let mut tlv = ((4 + data.len()) as u16).to_ne_bytes().to_vec();
+            tlv.extend_from_slice(&1u16.to_ne_bytes());
+            tlv.extend_from_slice(data);
+            rule.windows(tlv.len()).any(|w| w == tlv.as_slice())
+        };
+        assert!(value(&[0x1f, 0x90]), "cmp tcp dport == 8080, big-endian");
+        assert!(!value(&[0x90, 0x1f]), "8080 in host order");
+        assert!(value(&[0, 80]), "dnat port 80, big-endian");
+        assert!(!value(&[80, 0]), "80 in host order");
+        assert!(value(&[10, 0, 3, 2]), "dnat address octets");
+        assert!(value(&[6]), "meta l4proto == tcp");
     }
 
     #[test]

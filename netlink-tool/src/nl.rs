@@ -292,30 +292,42 @@ impl Sock {
         }
     }
 
-    /// Send raw bytes (an nftables batch) whose messages carry `seqs`, and wait until
-    /// each has been answered; the first error wins, with the index of its message.
-    /// Replies to messages that ask for none do not come, so only `acked` seqs count.
-    pub fn raw_batch(&mut self, bytes: &[u8], acked: &[u32]) -> Result<(), (usize, KernelError)> {
-        sys::nl_send(&self.sock, bytes).map_err(|e| (usize::MAX, io_err(&e)))?;
+    /// Send raw bytes (an nftables batch) and wait until each message in `acked` (those
+    /// that ask for an ACK) has been answered; the first error wins, with the seq of its
+    /// message. An error for the batch's begin message (`begin_seq`: no permission, a
+    /// stale generation id) ends the wait at once: the kernel then sends nothing else,
+    /// whether or not the begin message asked for an ACK.
+    pub fn raw_batch(
+        &mut self,
+        bytes: &[u8],
+        acked: &[u32],
+        begin_seq: u32,
+    ) -> Result<(), (Option<u32>, KernelError)> {
+        sys::nl_send(&self.sock, bytes).map_err(|e| (None, io_err(&e)))?;
         let mut pending: Vec<u32> = acked.to_vec();
-        let mut first_err: Option<(usize, KernelError)> = None;
+        let mut first_err: Option<(Option<u32>, KernelError)> = None;
         while !pending.is_empty() {
-            sys::nl_recv(&self.sock, &mut self.buf).map_err(|e| (usize::MAX, io_err(&e)))?;
+            sys::nl_recv(&self.sock, &mut self.buf).map_err(|e| (None, io_err(&e)))?;
             let fr = frames(&self.buf).map_err(|why| {
                 let mut k = KernelError::new(Errno::EBADMSG);
                 k.extack = Some(why);
-                (usize::MAX, k)
+                (None, k)
             })?;
             for f in fr {
                 if f.ty != NLMSG_ERROR {
                     continue;
                 }
+                let r = parse_error(f.flags, f.payload);
+                if f.seq == begin_seq
+                    && let Err(e) = r
+                {
+                    return Err((Some(f.seq), e));
+                }
                 if let Some(i) = pending.iter().position(|s| *s == f.seq) {
                     pending.swap_remove(i);
-                    if let Err(e) = parse_error(f.flags, f.payload) {
-                        let idx = acked.iter().position(|s| *s == f.seq).unwrap_or(usize::MAX);
+                    if let Err(e) = r {
                         if first_err.is_none() {
-                            first_err = Some((idx, e));
+                            first_err = Some((Some(f.seq), e));
                         }
                         // After an error the kernel aborts the batch; the rest of the
                         // acks may not come.
@@ -325,6 +337,17 @@ impl Sock {
             }
         }
         first_err.map_or(Ok(()), Err)
+    }
+
+    /// Send raw bytes (one request on a non-route family that asks for an ACK) and hand
+    /// each reply message to `each` until the ACK.
+    pub fn raw_request(
+        &mut self,
+        bytes: &[u8],
+        seq: u32,
+        each: &mut dyn FnMut(&Frame<'_>) -> Result<(), KernelError>,
+    ) -> Result<(), KernelError> {
+        self.exchange(bytes, seq, false, each)
     }
 
     /// Send raw bytes (one dump request on a non-route family) and hand each reply
