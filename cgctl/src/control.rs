@@ -282,8 +282,18 @@ pub fn exec(
 ) -> Result<std::convert::Infallible, Error> {
     let mut created = None;
     if create && group.existing().is_empty() {
-        created = Some(group::create(layout, group, &[], note)?);
-    } else {
+        match group::create(layout, group, &[], note) {
+            Ok(c) => created = Some(c),
+            Err(Error::Exists(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if created.is_none() {
+        if create {
+            // A concurrent `exec --create` of the same group may be making it: join it
+            // once it is in every hierarchy.
+            let _ = wait_until(Duration::from_secs(1), "", || group.require(layout).is_ok());
+        }
         group.require(layout)?;
     }
     let me = sys::getpid();

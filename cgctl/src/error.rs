@@ -134,6 +134,23 @@ pub enum Error {
         note: String,
     },
 
+    /// v2: a controller would have to be enabled in an ancestor that holds processes.
+    #[error(
+        "cannot enable {controllers} in {}: the group holds {count} process{} of its own{}, and cgroup v2 lets only a group without processes enable controllers for its children (the no-internal-process rule); use a --parent without processes, or move them into a child group first",
+        quote(.dir), if *.count == 1 { "" } else { "es" },
+        if *.ours { " (cgctl among them)" } else { "" }
+    )]
+    InternalProcesses {
+        /// The controllers (`memory pids`).
+        controllers: String,
+        /// The ancestor.
+        dir: PathBuf,
+        /// Its processes.
+        count: usize,
+        /// True when cgctl itself is one of them (`--parent self`).
+        ours: bool,
+    },
+
     /// A new v1 or v2 memory limit below what the group uses, that reclaim could not reach.
     #[error("cannot lower the memory limit of {} to {limit} bytes: it uses {usage} bytes and the kernel could not reclaim enough", quote(.name))]
     BelowUsage {

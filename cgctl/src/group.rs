@@ -70,6 +70,7 @@ const FILE_PREFIXES: &[&str] = &[
     "rdma",
     "misc",
     "dmem",
+    "irq",
 ];
 
 /// Check a NAME and split it into components: relative, no `.`/`..`, no component that
@@ -237,21 +238,35 @@ fn words(path: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// v2: make `controllers` available in `dir` by enabling them in the `cgroup.subtree_control`
-/// of every ancestor from `top` down to dir's parent that lacks them. Each change is
-/// reported through `note`. Fails when an ancestor has processes of its own (the
-/// no-internal-process rule) or does not offer the controller.
-pub fn enable_controllers(
-    top: &Path,
-    dir: &Path,
-    controllers: &[&str],
-    note: &dyn Fn(&str),
-) -> Result<(), Error> {
+/// One write to a v2 ancestor's `cgroup.subtree_control`: `+c` for each controller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enable {
+    /// The ancestor's directory.
+    pub dir: PathBuf,
+    /// The controllers to enable in it.
+    pub controllers: Vec<String>,
+}
+
+/// True when `dir` is the root of its v2 hierarchy: the kernel gives every other group
+/// a `cgroup.type` file, and only the root may hold processes and enable controllers.
+fn is_v2_root(dir: &Path) -> bool {
+    !sys::exists(&dir.join("cgroup.type"))
+}
+
+/// v2: the writes that make `controllers` available in `dir` — `+c` in the
+/// `cgroup.subtree_control` of every ancestor from `top` down to dir's parent that lacks
+/// it — checked before anything is written: each controller must be offered by `top`,
+/// and no ancestor that needs a write may hold processes of its own (the
+/// no-internal-process rule; the kernel would answer EBUSY for memory and io, and for
+/// cpu, pids and cpuset it would accept the write but then refuse every new process in
+/// that group). Ancestors that do not exist yet (components `create` will make) need
+/// the write too.
+pub fn plan_enable(top: &Path, dir: &Path, controllers: &[&str]) -> Result<Vec<Enable>, Error> {
     if controllers.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let Ok(rel) = dir.strip_prefix(top) else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let mut ancestors = vec![top.to_path_buf()];
     let comps: Vec<_> = rel.components().collect();
@@ -260,35 +275,62 @@ pub fn enable_controllers(
         cur.push(c);
         ancestors.push(cur.clone());
     }
+    let offered = words(&top.join("cgroup.controllers"));
+    if let Some(c) = controllers
+        .iter()
+        .find(|c| !offered.iter().any(|o| o == *c))
+    {
+        return Err(Error::Unavailable {
+            what: format!("the {c} controller"),
+            name: top.display().to_string(),
+            why: "it is not in cgroup.controllers (bound to a v1 hierarchy, or disabled)"
+                .to_owned(),
+        });
+    }
+    let mut out = Vec::new();
     for a in ancestors {
         let enabled = words(&a.join("cgroup.subtree_control"));
-        let missing: Vec<&str> = controllers
+        let missing: Vec<String> = controllers
             .iter()
-            .copied()
-            .filter(|c| !enabled.iter().any(|e| e == c))
+            .filter(|c| !enabled.iter().any(|e| e == *c))
+            .map(|c| (*c).to_owned())
             .collect();
         if missing.is_empty() {
             continue;
         }
-        let offered = words(&a.join("cgroup.controllers"));
-        if let Some(c) = missing.iter().find(|c| !offered.iter().any(|o| o == *c)) {
-            return Err(Error::Unavailable {
-                what: format!("the {c} controller"),
-                name: a.display().to_string(),
-                why: "it is not in cgroup.controllers (bound to a v1 hierarchy, or disabled)"
-                    .to_owned(),
-            });
+        if sys::exists(&a) && !is_v2_root(&a) {
+            let procs = procs_of(&a);
+            if !procs.is_empty() {
+                return Err(Error::InternalProcesses {
+                    controllers: missing.join(" "),
+                    dir: a,
+                    count: procs.len(),
+                    ours: procs.contains(&sys::getpid()),
+                });
+            }
         }
-        let file = a.join("cgroup.subtree_control");
-        let value: Vec<String> = missing.iter().map(|c| format!("+{c}")).collect();
+        out.push(Enable {
+            dir: a,
+            controllers: missing,
+        });
+    }
+    Ok(out)
+}
+
+/// Perform planned enables, top down, reporting each through `note`.
+pub fn enable(plan: &[Enable], note: &dyn Fn(&str)) -> Result<(), Error> {
+    for e in plan {
+        let file = e.dir.join("cgroup.subtree_control");
+        let value: Vec<String> = e.controllers.iter().map(|c| format!("+{c}")).collect();
         let value = value.join(" ");
-        sys::write(&file, &value).map_err(|e| {
-            let busy = e.raw_os_error() == Some(libc::EBUSY);
+        sys::write(&file, &value).map_err(|err| {
+            // A process may have joined since the check.
+            let busy = err.raw_os_error() == Some(libc::EBUSY);
             Error::Write {
                 path: file.clone(),
                 value: value.clone(),
                 source: Cause {
-                    error: e,
+                    error: err,
                     hint: busy.then(|| {
                         "the group has processes of its own and cgroup v2 lets only groups \
                          without processes enable controllers for their children; use a \
@@ -301,11 +343,21 @@ pub fn enable_controllers(
         })?;
         note(&format!(
             "enabled {} in {}",
-            missing.join(" "),
+            e.controllers.join(" "),
             crate::error::quote(&file)
         ));
     }
     Ok(())
+}
+
+/// v2: make `controllers` available in the existing group `dir` (see [`plan_enable`]).
+pub fn enable_controllers(
+    top: &Path,
+    dir: &Path,
+    controllers: &[&str],
+    note: &dyn Fn(&str),
+) -> Result<(), Error> {
+    enable(&plan_enable(top, dir, controllers)?, note)
 }
 
 /// Copy a v1 cpuset parent's `cpus` and `mems` into a new group: a new v1 cpuset group
@@ -358,7 +410,10 @@ impl Drop for Created {
 
 /// Create the group's directory in every hierarchy (with missing intermediate
 /// components), v1 cpusets filled from their parents, v2 controllers `v2_controllers`
-/// enabled above it. All or nothing: the returned guard removes everything unless kept.
+/// enabled above it. Everything that can be checked is checked before the first change
+/// (the parents exist, the v2 controllers can be enabled); then all or nothing: the
+/// returned guard removes the directories unless kept (controllers enabled in ancestors
+/// stay: another group may already use them).
 pub fn create(
     layout: &Layout,
     group: &Group,
@@ -369,7 +424,7 @@ pub fn create(
     if !existing.is_empty() {
         return Err(Error::Exists(group.name.clone()));
     }
-    let mut created = Created::default();
+    let mut todo = Vec::new();
     for (i, h) in layout.hierarchies.iter().enumerate() {
         let (Some(parent), Some(dir)) = (group.parents[i].as_ref(), group.dirs[i].as_ref()) else {
             continue;
@@ -377,36 +432,44 @@ pub fn create(
         if !sys::exists(parent) {
             return Err(Error::NoParent(parent.clone()));
         }
+        let enables = if h.version == Version::V2 {
+            plan_enable(&h.mount, dir, v2_controllers)?
+        } else {
+            Vec::new()
+        };
+        todo.push((h, parent, dir, enables));
+    }
+    let mut created = Created::default();
+    for (h, parent, dir, enables) in todo {
         let is_cpuset = h.version == Version::V1 && h.has("cpuset");
-        if h.version == Version::V2 {
-            enable_controllers(&h.mount, &parent.join("x"), v2_controllers, note)?;
-        }
         let rel = dir.strip_prefix(parent).unwrap_or(dir);
         let mut cur = parent.clone();
         let n = rel.components().count();
         for (k, c) in rel.components().enumerate() {
             cur.push(c);
-            if sys::exists(&cur) && k + 1 < n {
+            let last = k + 1 == n;
+            if !last && sys::exists(&cur) {
                 continue;
             }
-            sys::mkdir(&cur).map_err(|source| {
-                if source.kind() == std::io::ErrorKind::AlreadyExists {
-                    Error::Exists(group.name.clone())
-                } else {
-                    Error::Mkdir {
+            match sys::mkdir(&cur) {
+                Ok(()) => created.dirs.push(cur.clone()),
+                // A concurrent cgctl made the same intermediate component: not ours.
+                Err(e) if !last && e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(Error::Exists(group.name.clone()));
+                }
+                Err(source) => {
+                    return Err(Error::Mkdir {
                         path: cur.clone(),
                         source,
-                    }
+                    });
                 }
-            })?;
-            created.dirs.push(cur.clone());
+            }
             if is_cpuset {
                 fill_cpuset(&cur)?;
             }
-            if h.version == Version::V2 && k + 1 < n {
-                enable_controllers(&h.mount, &cur.join("x"), v2_controllers, note)?;
-            }
         }
+        enable(&enables, note)?;
     }
     Ok(created)
 }
@@ -643,7 +706,57 @@ pub(crate) mod tests {
         );
         assert_eq!(notes.borrow().len(), 1);
         assert!(notes.borrow()[0].starts_with("enabled memory in '"));
-        let err = enable_controllers(top, &top.join("a/b"), &["pids"], &note).unwrap_err();
+        // A controller the root does not offer: refused before any write.
+        let err = enable_controllers(top, &top.join("a/b"), &["pids", "io"], &note).unwrap_err();
         assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
+        assert_eq!(notes.borrow().len(), 1);
+    }
+
+    #[test]
+    fn no_controller_is_enabled_in_a_group_with_processes() {
+        let t = tempfile::tempdir().unwrap();
+        let top = t.path();
+        // The root may hold processes (it has no cgroup.type); `p` below it may not.
+        fs::write(top.join("cgroup.controllers"), "cpu memory pids").unwrap();
+        fs::write(top.join("cgroup.subtree_control"), "").unwrap();
+        fs::write(top.join("cgroup.procs"), "1\n").unwrap();
+        fs::create_dir(top.join("p")).unwrap();
+        fs::write(top.join("p/cgroup.type"), "domain\n").unwrap();
+        fs::write(top.join("p/cgroup.controllers"), "").unwrap();
+        fs::write(top.join("p/cgroup.subtree_control"), "").unwrap();
+        fs::write(top.join("p/cgroup.procs"), "4242\n4243\n").unwrap();
+        for c in ["memory", "pids"] {
+            let err = enable_controllers(top, &top.join("p/x/y"), &[c], &|_| {}).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "cannot enable {c} in '{}': the group holds 2 processes of its own, and \
+                     cgroup v2 lets only a group without processes enable controllers for \
+                     its children (the no-internal-process rule); use a --parent without \
+                     processes, or move them into a child group first",
+                    top.join("p").display()
+                )
+            );
+        }
+        // Nothing was written, not even in the root above.
+        assert_eq!(
+            fs::read_to_string(top.join("cgroup.subtree_control")).unwrap(),
+            ""
+        );
+        // A group that already hands the controller down needs no write, processes or
+        // not; the root itself is exempt from the rule.
+        fs::write(top.join("p/cgroup.subtree_control"), "pids\n").unwrap();
+        let plan = plan_enable(top, &top.join("p/x"), &["pids"]).unwrap();
+        assert_eq!(
+            plan,
+            [Enable {
+                dir: top.to_path_buf(),
+                controllers: vec!["pids".into()]
+            }]
+        );
+        // Components not made yet need the write too (create makes them first).
+        let plan = plan_enable(top, &top.join("p/new/x"), &["pids"]).unwrap();
+        let dirs: Vec<&Path> = plan.iter().map(|e| e.dir.as_path()).collect();
+        assert_eq!(dirs, [top, &top.join("p/new")]);
     }
 }

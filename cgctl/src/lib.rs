@@ -208,14 +208,16 @@ pub fn run(cfg: &Config, out: &mut dyn Write, note: &dyn Fn(&str)) -> Result<i32
     match &cfg.command {
         Command::Create { name, limits } => {
             let group = resolve(name)?;
-            // Every value must parse before anything is made.
-            let syntax = requests_syntax(limits)?;
-            let created = group::create(&layout, &group, &v2_controllers(&layout, &syntax), note)?;
             let target = Target {
                 layout: &layout,
                 group: &group,
                 check_devices: true,
             };
+            // Every value must parse, and fit what the parent allows, before anything is
+            // made or enabled.
+            let syntax = requests_syntax(limits)?;
+            plan::check(&syntax, &target)?;
+            let created = group::create(&layout, &group, &v2_controllers(&layout, &syntax), note)?;
             let reqs = requests(limits, &target)?;
             let actions = plan::plan(&reqs, &target)?;
             plan::apply(&actions, &group.name)?;

@@ -54,6 +54,18 @@ pub struct Target<'a> {
 }
 
 impl Target<'_> {
+    /// The version, hierarchy mount and group directory (made or not) of the hierarchy
+    /// that holds `controller`.
+    pub fn place(&self, controller: &str) -> Option<(Version, &Path, PathBuf)> {
+        let home = self.layout.home(controller)?;
+        let dir = self.group.dir(home.index)?;
+        Some((
+            home.version,
+            &self.layout.hierarchies[home.index].mount,
+            dir.to_path_buf(),
+        ))
+    }
+
     /// The version and group directory that hold `controller` (`freezer` falls back to
     /// the unified core's `cgroup.freeze`).
     pub fn home(&self, controller: &str) -> Result<(Version, PathBuf), Error> {
@@ -178,28 +190,136 @@ fn invalid(r: &Request, why: impl Into<String>) -> Error {
     }
 }
 
+/// The effective CPUs (`what` = "cpus") or memory nodes ("mems") in force at `dir`: its
+/// own `cpuset.effective_cpus` (v1) / `cpuset.cpus.effective` (v2), else the nearest
+/// ancestor's up to `top` — a v2 group without the cpuset controller, or a group not
+/// made yet, runs on what its nearest cpuset ancestor allows.
+fn effective(ver: Version, top: &Path, dir: &Path, what: &str) -> Option<CpuList> {
+    let file = match ver {
+        Version::V1 => format!("cpuset.effective_{what}"),
+        Version::V2 => format!("cpuset.{what}.effective"),
+    };
+    let mut d = dir;
+    loop {
+        if let Ok(t) = sys::read(&d.join(&file)) {
+            return CpuList::parse(&t).ok().filter(|l| !l.is_empty());
+        }
+        if d == top {
+            return None;
+        }
+        d = d.parent()?;
+    }
+}
+
 /// The CPUs a group may use: its cpuset's effective list, else the online CPUs.
 pub fn group_cpus(target: &Target<'_>) -> Option<CpuList> {
-    if let Ok((ver, dir)) = target.home("cpuset") {
-        let f = match ver {
-            Version::V1 => "cpuset.effective_cpus",
-            Version::V2 => "cpuset.cpus.effective",
-        };
-        if let Ok(t) = sys::read(&dir.join(f))
-            && let Ok(l) = CpuList::parse(&t)
-            && !l.is_empty()
-        {
-            return Some(l);
+    target
+        .place("cpuset")
+        .and_then(|(ver, top, dir)| effective(ver, top, &dir, "cpus"))
+        .or_else(|| {
+            sys::read(Path::new("/sys/devices/system/cpu/online"))
+                .ok()
+                .and_then(|t| CpuList::parse(&t).ok())
+        })
+}
+
+/// Refuse what no group below this parent could take, reading only the parent's side:
+/// CPUs or nodes the parent lacks, `--cpu-limit` beyond the CPUs, one weight on two
+/// scales, an `io.max` device that does not exist, a v2-only key on v1. `create` runs it
+/// before it makes anything and `set` before it enables controllers; `plan` runs it too.
+pub fn check(requests: &[Request], target: &Target<'_>) -> Result<(), Error> {
+    let mut new_cpus = None;
+    let mut weight: Option<&Request> = None;
+    for r in requests {
+        match &r.knob {
+            Knob::Cpus(list) | Knob::Mems(list) => {
+                let what = if matches!(r.knob, Knob::Cpus(_)) {
+                    new_cpus = Some(list.clone());
+                    "cpus"
+                } else {
+                    "mems"
+                };
+                if let Some((ver, top, dir)) = target.place("cpuset")
+                    && let Some(allowed) = effective(ver, top, dir.parent().unwrap_or(&dir), what)
+                    && !list.is_subset(&allowed)
+                {
+                    return Err(invalid(
+                        r,
+                        format!("not available to the group: its parent allows {allowed}"),
+                    ));
+                }
+            }
+            Knob::CpuWeight(_) | Knob::CpuShares(_) => {
+                if let Some(other) = weight
+                    && std::mem::discriminant(&other.knob) != std::mem::discriminant(&r.knob)
+                {
+                    return Err(invalid(
+                        r,
+                        format!(
+                            "conflicts with {} (the same knob on another scale)",
+                            other.label
+                        ),
+                    ));
+                }
+                weight = Some(r);
+            }
+            Knob::IoMax(m)
+                if target.check_devices
+                    && !sys::exists(&Path::new("/sys/dev/block").join(m.dev_text())) =>
+            {
+                return Err(invalid(r, format!("no block device {}", m.dev_text())));
+            }
+            Knob::MemoryHigh(_) | Knob::MemoryMin(_)
+                if target
+                    .place("memory")
+                    .is_some_and(|(v, ..)| v == Version::V1) =>
+            {
+                let high = matches!(r.knob, Knob::MemoryHigh(_));
+                return Err(Error::NoEquivalent {
+                    key: if high { "memory.high" } else { "memory.min" }.to_owned(),
+                    version: "v1",
+                    hint: Some(if high {
+                        "v1 has no throttling limit; use memory or memory-soft".to_owned()
+                    } else {
+                        "v1 has no memory protection; memory-soft is the nearest".to_owned()
+                    }),
+                });
+            }
+            _ => {}
         }
     }
-    sys::read(Path::new("/sys/devices/system/cpu/online"))
-        .ok()
-        .and_then(|t| CpuList::parse(&t).ok())
+    // --cpu-limit beyond the CPUs the group may use (quota/period against the CPU count
+    // does not depend on the period).
+    for r in requests {
+        let Knob::CpuLimit(l) = r.knob else { continue };
+        let share = match l {
+            CpuLimit::Max => None,
+            CpuLimit::Percent(p) => Some(p / 100.0),
+            #[allow(clippy::cast_precision_loss)]
+            CpuLimit::QuotaPeriod(q, p) => Some(q as f64 / p as f64),
+        };
+        if let (Some(share), Some(cpus)) = (share, new_cpus.clone().or_else(|| group_cpus(target)))
+        {
+            let n = cpus.len();
+            #[allow(clippy::cast_precision_loss)]
+            if share > n as f64 + 1e-9 {
+                return Err(invalid(
+                    r,
+                    format!(
+                        "more than the {n} CPU{} available to the group",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Turn requests into actions, reading the group's current values where the order or
 /// a conversion depends on them. Nothing is written.
 pub fn plan(requests: &[Request], target: &Target<'_>) -> Result<Vec<Action>, Error> {
+    check(requests, target)?;
     let mut out = Vec::new();
     let of = |pred: fn(&Knob) -> bool| -> Vec<&Request> {
         requests.iter().filter(|r| pred(&r.knob)).collect()
@@ -240,11 +360,7 @@ pub fn plan(requests: &[Request], target: &Target<'_>) -> Result<Vec<Action>, Er
         plan_cpuset(&cpuset, target, &mut out)?;
     }
     if !cpu.is_empty() {
-        let new_cpus = cpuset.iter().rev().find_map(|r| match &r.knob {
-            Knob::Cpus(l) => Some(l.clone()),
-            _ => None,
-        });
-        plan_cpu(&cpu, target, new_cpus, &mut out)?;
+        plan_cpu(&cpu, target, &mut out)?;
     }
     if let Some(r) = pids.last() {
         let (_, dir) = target.home("pids")?;
@@ -319,64 +435,41 @@ pub fn native_exists(file: &str, target: &Target<'_>) -> bool {
 }
 
 fn plan_cpuset(reqs: &[&Request], target: &Target<'_>, out: &mut Vec<Action>) -> Result<(), Error> {
-    let (ver, dir) = target.home("cpuset")?;
+    let (_, dir) = target.home("cpuset")?;
     for r in reqs {
         let (file, list) = match &r.knob {
             Knob::Cpus(l) => ("cpus", l),
             Knob::Mems(l) => ("mems", l),
             _ => continue,
         };
-        let parent = dir.parent().unwrap_or(&dir);
-        let eff = match ver {
-            Version::V1 => format!("cpuset.effective_{file}"),
-            Version::V2 => format!("cpuset.{file}.effective"),
-        };
-        if let Ok(t) = sys::read(&parent.join(eff)) {
-            let allowed = CpuList::parse(&t).unwrap_or_default();
-            if !allowed.is_empty() && !list.is_subset(&allowed) {
-                return Err(invalid(
-                    r,
-                    format!("not available to the group: its parent allows {allowed}"),
-                ));
-            }
-        }
         out.push(write(dir.join(format!("cpuset.{file}")), list.to_string()));
     }
     Ok(())
 }
 
-fn plan_cpu(
-    reqs: &[&Request],
-    target: &Target<'_>,
-    new_cpus: Option<CpuList>,
-    out: &mut Vec<Action>,
-) -> Result<(), Error> {
+fn plan_cpu(reqs: &[&Request], target: &Target<'_>, out: &mut Vec<Action>) -> Result<(), Error> {
     let (ver, dir) = target.home("cpu")?;
     let mut quota: Option<Option<u64>> = None;
     let mut period: Option<u64> = None;
     let mut percent: Option<(&Request, f64)> = None;
-    let mut named_limit: Option<&Request> = None;
-    let mut weight: Option<(&Request, Knob)> = None;
+    let mut weight: Option<Knob> = None;
     for r in reqs {
         match &r.knob {
-            Knob::CpuLimit(l) => {
-                named_limit = Some(r);
-                match *l {
-                    CpuLimit::Max => {
-                        quota = Some(None);
-                        percent = None;
-                    }
-                    CpuLimit::Percent(p) => {
-                        percent = Some((r, p));
-                        quota = None;
-                    }
-                    CpuLimit::QuotaPeriod(q, p) => {
-                        quota = Some(Some(q));
-                        period = Some(p);
-                        percent = None;
-                    }
+            Knob::CpuLimit(l) => match *l {
+                CpuLimit::Max => {
+                    quota = Some(None);
+                    percent = None;
                 }
-            }
+                CpuLimit::Percent(p) => {
+                    percent = Some((r, p));
+                    quota = None;
+                }
+                CpuLimit::QuotaPeriod(q, p) => {
+                    quota = Some(Some(q));
+                    period = Some(p);
+                    percent = None;
+                }
+            },
             Knob::CpuBandwidth(q, p) => {
                 if let Some(q) = q {
                     quota = Some(*q);
@@ -386,20 +479,8 @@ fn plan_cpu(
                     period = Some(*p);
                 }
             }
-            Knob::CpuWeight(_) | Knob::CpuShares(_) => {
-                if let Some((other, _)) = &weight
-                    && std::mem::discriminant(&other.knob) != std::mem::discriminant(&r.knob)
-                {
-                    return Err(invalid(
-                        r,
-                        format!(
-                            "conflicts with {} (the same knob on another scale)",
-                            other.label
-                        ),
-                    ));
-                }
-                weight = Some((r, r.knob.clone()));
-            }
+            // (check has refused a weight given on both scales)
+            Knob::CpuWeight(_) | Knob::CpuShares(_) => weight = Some(r.knob.clone()),
             Knob::CpuBurst(b) => out.push(write(
                 dir.join(match ver {
                     Version::V1 => "cpu.cfs_burst_us",
@@ -409,32 +490,6 @@ fn plan_cpu(
             )),
             Knob::CpuIdle(i) => out.push(write(dir.join("cpu.idle"), i.to_string())),
             _ => {}
-        }
-    }
-    // --cpu-limit beyond the CPUs the group may use: checked before anything is read
-    // (quota/period against the CPU count does not depend on the period).
-    if let Some(r) = named_limit {
-        let Knob::CpuLimit(l) = r.knob else {
-            unreachable!()
-        };
-        let share = match l {
-            CpuLimit::Max => None,
-            CpuLimit::Percent(p) => Some(p / 100.0),
-            #[allow(clippy::cast_precision_loss)]
-            CpuLimit::QuotaPeriod(q, p) => Some(q as f64 / p as f64),
-        };
-        if let (Some(share), Some(cpus)) = (share, new_cpus.or_else(|| group_cpus(target))) {
-            let n = cpus.len();
-            #[allow(clippy::cast_precision_loss)]
-            if share > n as f64 + 1e-9 {
-                return Err(invalid(
-                    r,
-                    format!(
-                        "more than the {n} CPU{} available to the group",
-                        if n == 1 { "" } else { "s" }
-                    ),
-                ));
-            }
         }
     }
     if quota.is_some() || period.is_some() || percent.is_some() {
@@ -488,7 +543,7 @@ fn plan_cpu(
             }
         }
     }
-    if let Some((_, k)) = weight {
+    if let Some(k) = weight {
         out.push(match (ver, k) {
             (Version::V2, Knob::CpuWeight(w)) => write(dir.join("cpu.weight"), w.to_string()),
             (Version::V2, Knob::CpuShares(s)) => write(
@@ -557,17 +612,10 @@ fn plan_io(reqs: &[&Request], target: &Target<'_>, out: &mut Vec<Action>) -> Res
     let mut limits: Vec<IoMax> = Vec::new();
     for r in reqs {
         match (&r.knob, ver) {
-            (Knob::IoMax(m), _) => {
-                if target.check_devices
-                    && !sys::exists(&Path::new("/sys/dev/block").join(m.dev_text()))
-                {
-                    return Err(invalid(r, format!("no block device {}", m.dev_text())));
-                }
-                match limits.iter_mut().find(|l| l.dev == m.dev) {
-                    Some(l) => l.merge(m),
-                    None => limits.push(m.clone()),
-                }
-            }
+            (Knob::IoMax(m), _) => match limits.iter_mut().find(|l| l.dev == m.dev) {
+                Some(l) => l.merge(m),
+                None => limits.push(m.clone()),
+            },
             (Knob::IoWeight(n) | Knob::BlkioWeight(n) | Knob::BfqWeight(n), _) => {
                 let scale = match r.knob {
                     Knob::IoWeight(_) => IoScale::Io,
@@ -673,17 +721,7 @@ fn plan_memory(reqs: &[&Request], target: &Target<'_>, out: &mut Vec<Action>) ->
                 } else {
                     "memory.min"
                 };
-                if ver == Version::V1 {
-                    return Err(Error::NoEquivalent {
-                        key: file.to_owned(),
-                        version: "v1",
-                        hint: Some(if file == "memory.high" {
-                            "v1 has no throttling limit; use memory or memory-soft".to_owned()
-                        } else {
-                            "v1 has no memory protection; memory-soft is the nearest".to_owned()
-                        }),
-                    });
-                }
+                // (check has refused them on v1)
                 out.push(write(dir.join(file), l.to_string()));
             }
             _ => {}
@@ -1326,6 +1364,20 @@ mod tests {
         assert_eq!(notes.borrow().len(), 2);
         drop(created);
         assert!(!u.join("p/x").exists(), "an unkept create is undone");
+        // An intermediate component that exists already must hand the controllers
+        // down too (`create q && create q/y --memory 1G`).
+        fs::create_dir(u.join("p/q")).unwrap();
+        fs::write(u.join("p/q/cgroup.controllers"), "memory pids").unwrap();
+        fs::write(u.join("p/q/cgroup.subtree_control"), "").unwrap();
+        let group = Group::resolve(&layout, &Parent::Path("/p".into()), "q/y").unwrap();
+        crate::group::create(&layout, &group, &["memory"], &|_| {})
+            .unwrap()
+            .keep();
+        assert!(u.join("p/q/y").is_dir());
+        assert_eq!(
+            fs::read_to_string(u.join("p/q/cgroup.subtree_control")).unwrap(),
+            "+memory"
+        );
     }
 
     #[test]
@@ -1359,6 +1411,45 @@ mod tests {
             planned(&f, &[("blkio.weight", "500")]).unwrap(),
             pairs(&[("io.weight", "default 4950")])
         );
+    }
+
+    #[test]
+    fn invalid_values_are_refused_before_the_group_exists() {
+        // `create` checks against the parent's side before it makes anything: the
+        // group's directory is not there yet.
+        let t = tempfile::tempdir().unwrap();
+        let mut layout = fake_layout(t.path(), &["cpuset", "cpu", "memory"]);
+        layout.hierarchies.retain(|h| h.version == Version::V2);
+        let u = t.path().join("unified");
+        fs::write(u.join("cpuset.cpus.effective"), "0-1\n").unwrap();
+        fs::write(u.join("cpuset.mems.effective"), "0\n").unwrap();
+        // p has no cpuset controller yet: its group runs on the root's CPUs.
+        fs::create_dir(u.join("p")).unwrap();
+        let group = Group::resolve(&layout, &Parent::Path("/p".into()), "x").unwrap();
+        let t = Target {
+            layout: &layout,
+            group: &group,
+            check_devices: false,
+        };
+        let e = check(&reqs(&[("cpus", "0-999")]), &t).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid cpus '0-999': not available to the group: its parent allows 0-1"
+        );
+        let e = check(&reqs(&[("mems", "1")]), &t).unwrap_err();
+        assert!(e.to_string().contains("its parent allows 0"), "{e}");
+        let e = check(&reqs(&[("cpus", "1"), ("cpu-limit", "150%")]), &t).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid cpu-limit '150%': more than the 1 CPU available to the group"
+        );
+        let e = check(&reqs(&[("cpu-limit", "250%")]), &t).unwrap_err();
+        assert!(e.to_string().contains("more than the 2 CPUs"), "{e}");
+        check(
+            &reqs(&[("cpus", "1"), ("cpu-limit", "100%"), ("memory", "1G")]),
+            &t,
+        )
+        .unwrap();
     }
 
     #[test]
