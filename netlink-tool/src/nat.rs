@@ -545,33 +545,43 @@ pub fn rule_comment(payload: &[u8]) -> Option<String> {
 /// The rules of the tool's table as the kernel holds them (none when there is no table).
 /// A rule whose comment the tool did not write is an error: someone edited the table.
 pub fn read(sock: &mut Sock, context: &str) -> Result<Vec<Rule>, Error> {
-    let seq = sock.seq();
-    let req = getrule_request(seq);
-    let mut comments: Vec<Option<String>> = Vec::new();
-    let r = sock.raw_dump(&req, seq, &mut |f| {
-        if f.ty == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE {
-            comments.push(rule_comment(f.payload));
+    let mut attempt = 0;
+    let comments = loop {
+        let seq = sock.seq();
+        let req = getrule_request(seq);
+        let mut comments: Vec<Option<String>> = Vec::new();
+        let r = sock.raw_dump(&req, seq, &mut |f| {
+            if f.ty == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE {
+                comments.push(rule_comment(f.payload));
+            }
+            Ok(())
+        });
+        common::trace::syscall_at(
+            2,
+            format_args!("NFT_MSG_GETRULE(table ip {TABLE}) in {}", sock.label),
+            &r.as_ref().map(|_| comments.len()).map_err(Clone::clone),
+        );
+        let r = r.and_then(|interrupted| {
+            if interrupted {
+                nl::check_interrupted(attempt)?;
+            }
+            Ok(interrupted)
+        });
+        match r {
+            Ok(false) => break comments,
+            Ok(true) => attempt += 1,
+            Err(KernelError {
+                errno: Errno::ENOENT,
+                ..
+            }) => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(Error::Kernel {
+                    context: format!("{context}: read table ip {TABLE}"),
+                    source: e,
+                });
+            }
         }
-        Ok(())
-    });
-    common::trace::syscall_at(
-        2,
-        format_args!("NFT_MSG_GETRULE(table ip {TABLE}) in {}", sock.label),
-        &r.as_ref().map(|()| comments.len()).map_err(Clone::clone),
-    );
-    match r {
-        Ok(()) => {}
-        Err(KernelError {
-            errno: Errno::ENOENT,
-            ..
-        }) => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(Error::Kernel {
-                context: format!("{context}: read table ip {TABLE}"),
-                source: e,
-            });
-        }
-    }
+    };
     comments
         .into_iter()
         .map(|c| {

@@ -22,6 +22,7 @@ use crate::sys;
 const NLMSG_HDRLEN: usize = 16;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
+#[cfg(test)]
 const NLM_F_MULTI: u16 = 0x2;
 const NLM_F_DUMP_INTR: u16 = 0x10;
 const NLM_F_CAPPED: u16 = 0x100;
@@ -242,7 +243,7 @@ impl Sock {
         let name = rtm_name(&msg);
         let seq = self.next_seq();
         let bytes = encode(msg, flags | NLM_F_ACK, seq);
-        let r = self.exchange(&bytes, seq, false, &mut |_| Ok(()));
+        let r = self.exchange(&bytes, seq, false, &mut |_| Ok(())).map(drop);
         trace::syscall(format_args!("{name}({what}) in {}", self.label), &r);
         r
     }
@@ -262,11 +263,7 @@ impl Sock {
             let flags = if dump { NLM_F_DUMP } else { NLM_F_ACK };
             let bytes = encode(msg.clone(), flags, seq);
             let mut out = Vec::new();
-            let mut interrupted = false;
             let r = self.exchange(&bytes, seq, dump, &mut |f: &Frame<'_>| {
-                if f.flags & NLM_F_DUMP_INTR != 0 {
-                    interrupted = true;
-                }
                 let m =
                     NetlinkMessage::<RouteNetlinkMessage>::deserialize(f.bytes).map_err(|e| {
                         let mut k = KernelError::new(Errno::EBADMSG);
@@ -281,10 +278,10 @@ impl Sock {
             trace::syscall_at(
                 2,
                 format_args!("{name}({what}) in {}", self.label),
-                &r.as_ref().map(|()| out.len()).map_err(Clone::clone),
+                &r.as_ref().map(|_| out.len()).map_err(Clone::clone),
             );
-            r?;
-            if interrupted && attempt < DUMP_RETRIES {
+            if r? {
+                check_interrupted(attempt)?;
                 attempt += 1;
                 continue;
             }
@@ -347,17 +344,18 @@ impl Sock {
         seq: u32,
         each: &mut dyn FnMut(&Frame<'_>) -> Result<(), KernelError>,
     ) -> Result<(), KernelError> {
-        self.exchange(bytes, seq, false, each)
+        self.exchange(bytes, seq, false, each).map(drop)
     }
 
     /// Send raw bytes (one dump request on a non-route family) and hand each reply
-    /// message to `each` until NLMSG_DONE.
+    /// message to `each` until NLMSG_DONE. True when the kernel marked the dump
+    /// interrupted (NLM_F_DUMP_INTR: the set changed while it was read; read it again).
     pub fn raw_dump(
         &mut self,
         bytes: &[u8],
         seq: u32,
         each: &mut dyn FnMut(&Frame<'_>) -> Result<(), KernelError>,
-    ) -> Result<(), KernelError> {
+    ) -> Result<bool, KernelError> {
         self.exchange(bytes, seq, true, each)
     }
 
@@ -367,16 +365,17 @@ impl Sock {
     }
 
     /// Send `bytes` and read replies with `seq` until the ACK/error (request) or
-    /// NLMSG_DONE (dump), giving every data message to `each`.
+    /// NLMSG_DONE (dump), giving every data message to `each`. True when the kernel
+    /// marked a reply NLM_F_DUMP_INTR.
     fn exchange(
         &mut self,
         bytes: &[u8],
         seq: u32,
         dump: bool,
         each: &mut dyn FnMut(&Frame<'_>) -> Result<(), KernelError>,
-    ) -> Result<(), KernelError> {
+    ) -> Result<bool, KernelError> {
         sys::nl_send(&self.sock, bytes).map_err(|e| io_err(&e))?;
-        let mut result = Ok(());
+        let mut answer = Answer::new(seq, dump);
         loop {
             sys::nl_recv(&self.sock, &mut self.buf).map_err(|e| io_err(&e))?;
             let fr = frames(&self.buf).map_err(|why| {
@@ -384,40 +383,90 @@ impl Sock {
                 k.extack = Some(why);
                 k
             })?;
-            let mut finished = false;
-            for f in &fr {
-                if f.seq != seq {
-                    continue; // a stale answer to an earlier request
-                }
-                match f.ty {
-                    NLMSG_ERROR => {
-                        // An ACK ends a request; an error ends both kinds.
-                        let r = parse_error(f.flags, f.payload);
-                        if r.is_err() || !dump {
-                            finished = true;
-                            if result.is_ok() {
-                                result = r;
-                            }
-                        }
-                    }
-                    NLMSG_DONE => {
-                        finished = true;
-                        if result.is_ok() {
-                            result = parse_error(f.flags, f.payload);
-                        }
-                    }
-                    _ => {
-                        if result.is_ok() {
-                            result = each(f);
-                        }
-                        if !dump && f.flags & NLM_F_MULTI == 0 {
-                            // A single answer; its ACK follows.
-                        }
-                    }
-                }
+            answer.absorb(&fr, each);
+            if answer.finished {
+                return answer.result.map(|()| answer.interrupted);
             }
-            if finished {
-                return result;
+        }
+    }
+}
+
+/// After an interrupted dump: another try, or, after [`DUMP_RETRIES`], an error (an
+/// inconsistent view must not pass for the state: a missed bridge port would let
+/// `disconnect` delete a bridge still in use).
+pub fn check_interrupted(attempt: usize) -> Result<(), KernelError> {
+    if attempt < DUMP_RETRIES {
+        return Ok(());
+    }
+    let mut k = KernelError::new(Errno::EINTR);
+    k.extack = Some(format!(
+        "the kernel's dump was interrupted {} times (the set kept changing while it was read)",
+        attempt + 1
+    ));
+    Err(k)
+}
+
+/// What the replies to one request (`seq`) have said so far.
+#[derive(Debug)]
+struct Answer {
+    seq: u32,
+    dump: bool,
+    /// The ACK, the error, or NLMSG_DONE came.
+    finished: bool,
+    /// A reply (data or NLMSG_DONE) carried NLM_F_DUMP_INTR.
+    interrupted: bool,
+    /// The first error (the kernel's, or one from `each`).
+    result: Result<(), KernelError>,
+}
+
+impl Answer {
+    fn new(seq: u32, dump: bool) -> Self {
+        Answer {
+            seq,
+            dump,
+            finished: false,
+            interrupted: false,
+            result: Ok(()),
+        }
+    }
+
+    /// Take in the messages of one datagram.
+    fn absorb(
+        &mut self,
+        fr: &[Frame<'_>],
+        each: &mut dyn FnMut(&Frame<'_>) -> Result<(), KernelError>,
+    ) {
+        for f in fr {
+            if f.seq != self.seq {
+                continue; // a stale answer to an earlier request
+            }
+            // The kernel may mark the NLMSG_DONE alone (the set changed after the last
+            // data message was filled).
+            if f.flags & NLM_F_DUMP_INTR != 0 {
+                self.interrupted = true;
+            }
+            match f.ty {
+                NLMSG_ERROR => {
+                    // An ACK ends a request; an error ends both kinds.
+                    let r = parse_error(f.flags, f.payload);
+                    if r.is_err() || !self.dump {
+                        self.finished = true;
+                        if self.result.is_ok() {
+                            self.result = r;
+                        }
+                    }
+                }
+                NLMSG_DONE => {
+                    self.finished = true;
+                    if self.result.is_ok() {
+                        self.result = parse_error(f.flags, f.payload);
+                    }
+                }
+                _ => {
+                    if self.result.is_ok() {
+                        self.result = each(f);
+                    }
+                }
             }
         }
     }
@@ -481,6 +530,65 @@ mod tests {
         let mut bad = frame(16, 0, 1, &[]);
         bad[0] = 200;
         assert!(frames(&bad).is_err());
+    }
+
+    /// Feed datagrams to an [`Answer`] for seq 7; the data messages' first payload bytes.
+    fn answer(dump: bool, datagrams: &[Vec<u8>]) -> (Answer, Vec<u8>) {
+        let mut a = Answer::new(7, dump);
+        let mut seen = Vec::new();
+        for d in datagrams {
+            let fr = frames(d).unwrap();
+            a.absorb(&fr, &mut |f| {
+                seen.push(f.payload[0]);
+                Ok(())
+            });
+        }
+        (a, seen)
+    }
+
+    #[test]
+    fn a_dump_ends_at_done_and_notes_an_interruption_even_on_done_alone() {
+        let done = |flags| frame(NLMSG_DONE, NLM_F_MULTI | flags, 7, &0i32.to_ne_bytes());
+        let mut d1 = frame(16, NLM_F_MULTI, 7, &[1]);
+        d1.extend(frame(16, NLM_F_MULTI, 6, &[9])); // stale: another request's
+        let d2 = {
+            let mut d = frame(16, NLM_F_MULTI, 7, &[2]);
+            d.extend(done(0));
+            d
+        };
+        let (a, seen) = answer(true, &[d1.clone(), d2]);
+        assert!(a.finished && !a.interrupted && a.result.is_ok());
+        assert_eq!(seen, [1, 2]);
+        // The kernel may set NLM_F_DUMP_INTR on NLMSG_DONE only.
+        let (a, _) = answer(true, &[d1.clone(), done(NLM_F_DUMP_INTR)]);
+        assert!(a.finished && a.interrupted, "{a:?}");
+        let (a, _) = answer(true, &[frame(16, NLM_F_MULTI | NLM_F_DUMP_INTR, 7, &[1])]);
+        assert!(!a.finished && a.interrupted);
+        // Not finished before NLMSG_DONE; an error ends it.
+        let (a, _) = answer(true, &[d1]);
+        assert!(!a.finished);
+        let (a, _) = answer(true, &[frame(NLMSG_ERROR, 0, 7, &(-1i32).to_ne_bytes())]);
+        assert!(a.finished);
+        assert_eq!(a.result.unwrap_err().errno, Errno::EPERM);
+        // A request ends at its ACK, after the answer.
+        let mut r = frame(16, 0, 7, &[5]);
+        r.extend(frame(NLMSG_ERROR, 0, 7, &0i32.to_ne_bytes()));
+        let (a, seen) = answer(false, &[r]);
+        assert!(a.finished && a.result.is_ok());
+        assert_eq!(seen, [5]);
+    }
+
+    #[test]
+    fn a_dump_interrupted_again_and_again_is_an_error() {
+        for attempt in 0..DUMP_RETRIES {
+            assert!(check_interrupted(attempt).is_ok());
+        }
+        let e = check_interrupted(DUMP_RETRIES).unwrap_err();
+        assert_eq!(e.errno, Errno::EINTR);
+        assert_eq!(
+            e.to_string(),
+            "the kernel's dump was interrupted 6 times (the set kept changing while it was read)"
+        );
     }
 
     #[test]
