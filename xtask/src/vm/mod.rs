@@ -271,9 +271,10 @@ fn boot(
             Ok(line) => {
                 let line = line.trim_end_matches('\r');
                 eprintln!("vm| {line}");
-                if line == "VM-LANE-BOOTED" {
+                // The firmware's terminal escapes may precede a marker on its line.
+                if line.ends_with("VM-LANE-BOOTED") {
                     booted = true;
-                } else if let Some(code) = line.strip_prefix("VM-LANE-EXIT=") {
+                } else if let Some(code) = line.split_once("VM-LANE-EXIT=").map(|(_, c)| c) {
                     return Ok(Outcome::Exit(code.trim().parse().unwrap_or(1)));
                 }
             }
