@@ -27,6 +27,8 @@ pub enum Entry {
     File(String, Vec<u8>),
     /// A symlink (name, target).
     Symlink(String, String),
+    /// A hard link (name, the archive path it links to).
+    HardLink(String, String),
 }
 
 /// A package of the test archive.
@@ -95,6 +97,7 @@ fn tar(entries: &[Entry]) -> Vec<u8> {
             Entry::Dir(n) => tar_entry(&mut out, n, b'5', &[], "", 0o755),
             Entry::File(n, d) => tar_entry(&mut out, n, b'0', d, "", 0o644),
             Entry::Symlink(n, t) => tar_entry(&mut out, n, b'2', &[], t, 0o777),
+            Entry::HardLink(n, t) => tar_entry(&mut out, n, b'1', &[], t, 0o644),
         }
     }
     out.resize(out.len() + 1024, 0);

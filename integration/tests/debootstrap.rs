@@ -1359,3 +1359,44 @@ fn a_bundles_unsigned_manifest_chooses_neither_suites_nor_mirrors() {
          Try 'debootstrap-rs --help' for more information.\n"
     );
 }
+
+#[test]
+fn hard_links_cannot_reach_outside() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    // A symlink to the outside directory, then a hard link through it: linking the host's
+    // file into TARGET would hand it to whatever the tree does next (chmod, chown, a later
+    // write). The link's target resolves inside TARGET instead, where it does not exist.
+    let lab = Lab::with(
+        |outside| {
+            let o = outside.to_string_lossy().into_owned();
+            vec![evil(
+                "evil",
+                vec![
+                    Entry::Dir("./"),
+                    Entry::Symlink("./abs".into(), o),
+                    Entry::HardLink("./stolen".into(), "./abs/secret".into()),
+                ],
+            )]
+        },
+        "",
+    );
+    let secret = lab.outside.join("secret");
+    fs::write(&secret, b"secret").unwrap();
+    let o = lab.run(&["--include=evil"]);
+    o.expect_code(1);
+    assert!(
+        o.stderr.starts_with(
+            "debootstrap-rs: package 'evil': cannot find the target of hard link '/stolen': "
+        ),
+        "{o}"
+    );
+    assert_eq!(
+        fs::metadata(&secret).unwrap().nlink(),
+        1,
+        "linked into TARGET"
+    );
+    assert!(!lab.target.join("stolen").exists());
+}
