@@ -206,6 +206,35 @@ fn link_addr_route_objects_with_iproute2_words() {
     // The MTU is set on both ends (ip sets it on one only).
     assert_eq!(h.link("v0").unwrap()["mtu"], 9000);
     assert_eq!(c.link("v1").unwrap()["mtu"], 9000);
+    // As with ip, the words after `peer` are the peer's own.
+    nth(
+        &h,
+        &[
+            "link",
+            "add",
+            "v2",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "v3",
+            "address",
+            "02:00:00:00:00:77",
+            "mtu",
+            "1280",
+            "netns",
+            &c.name,
+        ],
+    )
+    .ok();
+    let (v2, v3) = (h.link("v2").unwrap(), c.link("v3").unwrap());
+    assert_eq!(
+        (&v3["address"], &v3["mtu"]),
+        (&"02:00:00:00:00:77".into(), &1280.into())
+    );
+    assert_ne!(v2["address"], "02:00:00:00:00:77");
+    assert_eq!(v2["mtu"], 1500);
+    nth(&h, &["link", "del", "v2"]).ok();
     nth(&h, &["link", "add", "br0", "type", "bridge"]).ok();
     nth(
         &h,

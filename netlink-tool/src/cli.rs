@@ -21,7 +21,7 @@ NS is a PID, a path to an nsfs file, or a name under /run/netns (as `ip netns` m
 Link names are at most 15 bytes, without '/', ':' or spaces.
 
 Objects and their words (iproute2's):
-  link add NAME [mtu N] [address MAC] [up] type veth peer PEER [peer-netns NS]
+  link add NAME [mtu N] [address MAC] [up] type veth peer PEER [address MAC] [mtu N] [netns NS]
   link add NAME type bridge
   link add NAME type macvlan link PARENT [mode bridge|vepa|private|passthru]
   link add NAME type vlan link PARENT id N
@@ -204,12 +204,18 @@ enum NatCmd {
 /// What `link add` creates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AddKind {
-    /// veth pair.
+    /// veth pair. The words after `peer NAME` are the peer's, as in ip.
     Veth {
         /// Peer name.
         peer: String,
         /// Peer's namespace.
         peer_netns: Option<String>,
+        /// Peer's MTU (`peer P mtu N`; default: the link's own `mtu`).
+        peer_mtu: Option<u32>,
+        /// Peer's MAC (`peer P address MAC`).
+        peer_mac: Option<Mac>,
+        /// Peer up at creation (`peer P up`).
+        peer_up: bool,
     },
     /// Bridge.
     Bridge,
@@ -521,8 +527,16 @@ fn link(words: &[String]) -> Result<Command, Error> {
             let (mut peer, mut peer_netns, mut parent, mut mode, mut id) =
                 (None, None, None, None, None);
             let (mut mtu, mut mac, mut up) = (None, None, false);
+            let (mut peer_mtu, mut peer_mac, mut peer_up) = (None, None, false);
             while let Some(x) = w.next() {
+                // After `peer P` the words describe the peer (ip's syntax).
+                let of_peer = peer.is_some();
                 match x {
+                    "mtu" if of_peer => peer_mtu = Some(parse::mtu(w.value(x)?)?),
+                    "address" if of_peer => peer_mac = Some(parse::mac(w.value(x)?)?),
+                    "up" if of_peer => peer_up = true,
+                    "netns" if of_peer => peer_netns = Some(w.value(x)?.to_owned()),
+                    "name" | "dev" if of_peer => peer = Some(parse::ifname(w.value(x)?)?),
                     "name" | "dev" => name = Some(parse::ifname(w.value(x)?)?),
                     "type" => kind_word = Some(w.value(x)?),
                     "peer" => {
@@ -533,7 +547,6 @@ fn link(words: &[String]) -> Result<Command, Error> {
                         peer = Some(parse::ifname(p)?);
                     }
                     "peer-netns" => peer_netns = Some(w.value(x)?.to_owned()),
-                    "netns" if peer.is_some() => peer_netns = Some(w.value(x)?.to_owned()),
                     "link" => parent = Some(parse::ifname(w.value(x)?)?),
                     "mode" => {
                         let m = w.value(x)?;
@@ -558,6 +571,9 @@ fn link(words: &[String]) -> Result<Command, Error> {
                         .clone()
                         .ok_or_else(|| usage("link add: type veth needs 'peer PEER'"))?,
                     peer_netns,
+                    peer_mtu,
+                    peer_mac,
+                    peer_up,
                 },
                 Some("bridge") => AddKind::Bridge,
                 Some("macvlan") => AddKind::Macvlan {
@@ -891,7 +907,10 @@ mod tests {
                 name: "v0".into(),
                 kind: AddKind::Veth {
                     peer: "v1".into(),
-                    peer_netns: Some("c1".into())
+                    peer_netns: Some("c1".into()),
+                    peer_mtu: None,
+                    peer_mac: None,
+                    peer_up: false
                 },
                 mtu: None,
                 mac: None,
@@ -904,11 +923,33 @@ mod tests {
                 name: "v0".into(),
                 kind: AddKind::Veth {
                     peer: "v1".into(),
-                    peer_netns: None
+                    peer_netns: None,
+                    peer_mtu: None,
+                    peer_mac: None,
+                    peer_up: false
                 },
                 mtu: Some(9000),
                 mac: None,
                 up: true
+            }
+        );
+        // As in ip, the words after `peer` are the peer's.
+        assert_eq!(
+            cmd(
+                "link add v0 address 02:00:00:00:00:01 type veth peer name v1 address 02:00:00:00:00:02 mtu 1400 netns c1 up"
+            ),
+            Command::LinkAdd {
+                name: "v0".into(),
+                kind: AddKind::Veth {
+                    peer: "v1".into(),
+                    peer_netns: Some("c1".into()),
+                    peer_mtu: Some(1400),
+                    peer_mac: Some(parse::mac("02:00:00:00:00:02").unwrap()),
+                    peer_up: true
+                },
+                mtu: None,
+                mac: Some(parse::mac("02:00:00:00:00:01").unwrap()),
+                up: false
             }
         );
         assert_eq!(

@@ -309,15 +309,21 @@ fn link_add(
     let what = format!("link add {name}");
     let mut peer_ns = None;
     let k = match kind {
-        AddKind::Veth { peer, peer_netns } => {
+        AddKind::Veth {
+            peer,
+            peer_netns,
+            peer_mtu,
+            peer_mac,
+            peer_up,
+        } => {
             peer_ns = peer_netns.as_deref().map(NetNs::open).transpose()?;
             Kind::Veth {
                 peer: peer.clone(),
                 peer_netns: peer_ns.as_ref().map(NetNs::raw_fd),
-                // The MTU is set on both ends (ip sets it on one only).
-                peer_mtu: mtu,
-                peer_mac: None,
-                peer_up: false,
+                // Without its own `mtu`, the peer takes the link's (ip sets one end).
+                peer_mtu: peer_mtu.or(mtu),
+                peer_mac: *peer_mac,
+                peer_up: *peer_up,
             }
         }
         AddKind::Bridge => Kind::Bridge,
