@@ -728,6 +728,20 @@ fn phys_moves_in_pings_and_comes_back_with_name_mtu_mac_and_state() {
     assert_eq!(eth0["mtu"], 1400);
     assert_eq!(eth0["address"], "02:00:00:00:07:02");
     assert!(c.ping("10.0.7.1"));
+    // A re-run is a clear "already connected" (not "no link 'nic0'"), and changes nothing.
+    let snap = (h.snapshot(), c.snapshot());
+    fails(
+        &nth(
+            &h,
+            &["connect", &c.name, "--type", "phys", "--link", "nic0"],
+        ),
+        1,
+        &format!(
+            "netlink-tool: connect {}: 'eth0' is already connected (disconnect it first)\n",
+            c.name
+        ),
+    );
+    assert_eq!((h.snapshot(), c.snapshot()), snap);
     nth(&h, &["disconnect", &c.name]).ok();
     let nic_after = h.link("nic0").expect("nic0 back on the host");
     assert_eq!(nic_after["mtu"], nic_before["mtu"]);

@@ -813,20 +813,22 @@ fn temp_name() -> String {
 
 fn connect_phys(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
     let nic_name = spec.link.clone().expect("checked");
+    // The final name must be free in the container before the NIC leaves the host;
+    // checked first, so that a re-run says "already connected" (the NIC is gone from
+    // the host by then).
+    let what = cx.what.clone();
+    if ops::find_link(cx.ctn()?, &spec.name)
+        .map_err(kernel(format!("{what}: look up '{}'", spec.name)))?
+        .is_some()
+    {
+        return Err(explain_exists(cx, spec, None));
+    }
     let nic = host_link(cx, &nic_name)?.ok_or_else(|| {
         Error::Refused(format!(
             "{}: no link '{nic_name}' in the host namespace",
             cx.what
         ))
     })?;
-    // The final name must be free in the container before the NIC leaves the host.
-    let what = cx.what.clone();
-    if let Some(l) = ops::find_link(cx.ctn()?, &spec.name)
-        .map_err(kernel(format!("{what}: look up '{}'", spec.name)))?
-    {
-        let _ = l;
-        return Err(explain_exists(cx, spec, None));
-    }
     let record = Record {
         ty: "phys".to_owned(),
         orig_name: Some(nic_name.clone()),
@@ -1263,6 +1265,19 @@ mod tests {
             connect_with(&mut f, &s).unwrap();
             let after = f.state();
             let e = connect_with(&mut f, &s).unwrap_err();
+            assert_eq!(
+                common::exit::message(&e),
+                "connect ctn: 'eth0' is already connected (disconnect it first)"
+            );
+            assert_eq!(f.state(), after);
+            // phys too, though the NIC has left the host by then.
+            let mut f = Fake::new();
+            f.add(Side::Host, "nic0", Some("veth"), true, 1500);
+            let mut p = spec(Type::Phys);
+            p.link = Some("nic0".into());
+            connect_with(&mut f, &p).unwrap();
+            let after = f.state();
+            let e = connect_with(&mut f, &p).unwrap_err();
             assert_eq!(
                 common::exit::message(&e),
                 "connect ctn: 'eth0' is already connected (disconnect it first)"
