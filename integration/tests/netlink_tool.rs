@@ -1048,6 +1048,49 @@ fn nat_masquerade_and_port_forward_carry_real_tcp() {
     assert_eq!(r.ruleset(), before);
 }
 
+/// `netns del` in a batch lets the namespace go at once: the batch's own socket in it
+/// no longer keeps it (and the host ends of its veths) alive until the batch ends.
+#[test]
+fn batch_netns_del_frees_the_namespace_while_the_batch_runs() {
+    use std::io::Write;
+    if !require_root("netlink-tool --batch netns del") {
+        return;
+    }
+    let h = host_ns();
+    let c = integration::unique_name("ntc");
+    let _guard = integration::Guard::new({
+        let n = c.clone();
+        move || {
+            let _ = run(cmd("ip").args(["netns", "del", &n]));
+        }
+    });
+    let mut child = std::process::Command::new(bin("netlink-tool"))
+        .args(["-n", &h.name, "--batch", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("start netlink-tool --batch -");
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(
+        stdin,
+        "netns add {c}\nconnect {c} --type veth --host-name hv1\nnetns del {c}"
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    // The kernel removes a dead namespace's links asynchronously (tens of ms): wait
+    // for it, with the batch still running (its standard input still open).
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        h.link("hv1").is_none()
+    });
+    drop(stdin);
+    let status = child.wait().expect("wait for the batch");
+    assert!(status.success(), "{status}");
+    assert!(
+        gone,
+        "the veth of a deleted namespace outlived it while the batch ran"
+    );
+}
+
 /// NAT changes are read-modify-write of the whole table: writers running at once must
 /// not lose each other's rules (each commit is tied to the generation it read).
 #[test]

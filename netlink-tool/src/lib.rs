@@ -234,7 +234,7 @@ pub fn execute(net: &mut Net, cmd: &Command, json: bool, out: &mut dyn Write) ->
             Ok(())
         }
         Command::NetnsAdd(name) => ns::add(net, name),
-        Command::NetnsDel(name) => ns::del(name),
+        Command::NetnsDel(name) => ns::del(net, name),
         Command::NetnsList => {
             #[derive(Serialize)]
             struct N<'a> {

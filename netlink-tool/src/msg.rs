@@ -229,10 +229,8 @@ pub fn missing_kind_hint(kind: &str) -> String {
 /// What an RTM_SETLINK changes; `None` leaves a property alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SetLink {
-    /// The link's index (0: found by `by_name`).
+    /// The link's index.
     pub index: u32,
-    /// Find the link by this name when `index` is 0.
-    pub by_name: Option<String>,
     /// Up (true) or down (false).
     pub up: Option<bool>,
     /// MTU.
@@ -255,11 +253,6 @@ pub fn set_link(s: &SetLink) -> LinkMessage {
     m.header.index = s.index;
     if let Some(up) = s.up {
         up_flags(&mut m, up);
-    }
-    if s.index == 0
-        && let Some(n) = &s.by_name
-    {
-        m.attributes.push(LinkAttribute::IfName(n.clone()));
     }
     if let Some(n) = &s.rename {
         m.attributes.push(LinkAttribute::IfName(n.clone()));
@@ -793,13 +786,12 @@ mod tests {
         assert!(!m.header.flags.contains(LinkFlags::Up));
         assert!(m.attributes.is_empty());
         let m = set_link(&SetLink {
-            by_name: Some("eth0".into()),
+            index: 4,
             master: Some(0),
-            rename: None,
+            rename: Some("eth0".into()),
             alias: Some(String::new()),
             ..SetLink::default()
         });
-        assert_eq!(m.header.index, 0);
         assert!(m.header.change_mask.is_empty());
         assert_eq!(
             m.attributes,

@@ -168,12 +168,8 @@ impl Net {
         Ok(())
     }
 
-    /// Run `f` with this thread inside `ns`, and come back (also when `f` fails).
-    pub fn inside<T>(&self, ns: &NetNs, f: impl FnOnce() -> T) -> Result<T, Error> {
-        enter(&self.home, ns, f)
-    }
-
-    /// Run `f` inside the host namespace.
+    /// Run `f` with this thread inside the host namespace, and come back (also when `f`
+    /// fails).
     pub fn inside_host<T>(&self, f: impl FnOnce() -> T) -> Result<T, Error> {
         enter(&self.home, &self.host, f)
     }
@@ -215,6 +211,13 @@ impl Net {
             netlink_sys::constants::NETLINK_NETFILTER,
             "NETLINK_NETFILTER",
         )
+    }
+
+    /// Close the socket kept for `ns`, if any.
+    pub fn forget(&mut self, ns: &NetNs) {
+        if self.sockets.remove(&ns.id).is_some() {
+            self.order.retain(|k| *k != ns.id);
+        }
     }
 
     fn keep(&mut self, key: (u64, u64), s: Sock) {
@@ -319,8 +322,10 @@ pub fn add(net: &Net, name: &str) -> Result<(), Error> {
 }
 
 /// `netns del NAME`: detach the bind mount and remove the file. The namespace dies
-/// when its last user goes (its virtual links with it, asynchronously).
-pub fn del(name: &str) -> Result<(), Error> {
+/// when its last user goes (its virtual links with it, asynchronously). A socket this
+/// process keeps in it is one such user: it is closed first, so that in a batch the
+/// namespace (and the host ends of its veths) go now, not when the batch ends.
+pub fn del(net: &mut Net, name: &str) -> Result<(), Error> {
     check_netns_name(name)?;
     let path = Path::new(NETNS_RUN_DIR).join(name);
     if !path.exists() {
@@ -328,6 +333,9 @@ pub fn del(name: &str) -> Result<(), Error> {
             spec: name.to_owned(),
             why: format!("does not exist (no {})", path.display()),
         });
+    }
+    if let Ok(ns) = NetNs::open(&path.to_string_lossy()) {
+        net.forget(&ns);
     }
     match syscalls::umount_detach(&path) {
         Ok(()) | Err(Errno::EINVAL) => {}
