@@ -53,8 +53,9 @@ impl Netns {
     /// `ip -j link` of this namespace, reduced to what a test compares: name, kind,
     /// flags, MTU, master, address, alias.
     pub fn links(&self) -> Value {
-        let out = run(cmd("ip").args(["-n", &self.name, "-j", "-d", "link", "show"]));
-        let v: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+        let v = json_of(&run(
+            cmd("ip").args(["-n", &self.name, "-j", "-d", "link", "show"])
+        ));
         let keep = [
             "ifname",
             "flags",
@@ -106,7 +107,7 @@ impl Netns {
         let mut all = Vec::new();
         for fam in ["-4", "-6"] {
             let out = run(cmd("ip").args(["-n", &self.name, "-j", fam, "route", "show"]));
-            if let Ok(Value::Array(a)) = serde_json::from_str::<Value>(&out.stdout) {
+            if let Value::Array(a) = json_of(&out) {
                 all.extend(a);
             }
         }
@@ -119,7 +120,7 @@ impl Netns {
     pub fn ruleset(&self) -> Value {
         let out =
             run(cmd("ip").args(["netns", "exec", &self.name, "nft", "-j", "list", "ruleset"]));
-        let v: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+        let v = json_of(&out);
         let items = v
             .get("nftables")
             .and_then(Value::as_array)
@@ -146,6 +147,14 @@ impl Netns {
     pub fn sysctl(&self, assignment: &str) {
         self.exec("sysctl", &["-qw", assignment]).ok();
     }
+}
+
+/// The JSON a successful observation printed. A failed one (a missing namespace, no
+/// `nft`) panics rather than read as an empty state, which would make every "nothing
+/// left behind" comparison pass vacuously.
+fn json_of(out: &Output) -> Value {
+    assert_eq!(out.code, 0, "observing a namespace failed: {out}");
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
 impl Drop for Netns {
