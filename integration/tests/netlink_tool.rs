@@ -701,6 +701,17 @@ fn phys_moves_in_pings_and_comes_back_with_name_mtu_mac_and_state() {
     .ok();
     nth(&h, &["link", "set", "wire0", "up"]).ok();
     nth(&h, &["addr", "add", "10.0.7.1/24", "dev", "wire0"]).ok();
+    // The NIC's own alias comes back too (the record stands in for it meanwhile).
+    run(cmd("ip").args([
+        "-n",
+        &h.name,
+        "link",
+        "set",
+        "nic0",
+        "alias",
+        "uplink to the lab",
+    ]))
+    .ok();
     let before_h = h.snapshot();
     let nic_before = h.link("nic0").unwrap();
     nth(
@@ -763,6 +774,7 @@ fn failure_midway_rolls_back_what_the_call_made() {
         ],
     )
     .ok();
+    run(cmd("ip").args(["-n", &h.name, "link", "set", "nic0", "alias", "uplink"])).ok();
     let (before_h, before_c) = (h.snapshot(), c.snapshot());
     // veth: everything is made, then the gateway is refused (not on any link).
     fails(

@@ -232,9 +232,46 @@ pub struct Record {
     pub orig_mac: Option<String>,
     /// The NIC was up on the host (phys): it comes back up.
     pub orig_up: bool,
+    /// The NIC's own alias on the host (phys), which the record replaces meanwhile.
+    pub orig_alias: Option<String>,
 }
 
 const RECORD_TAG: &str = "netlink-tool:v1";
+
+/// The longest alias the kernel keeps (IFALIASZ - 1).
+const ALIAS_MAX: usize = 255;
+
+/// A value of the record, as one word: bytes other than printable ASCII, `%` and `=`
+/// as `%XX`.
+fn encode_word(v: &str) -> String {
+    let mut out = String::new();
+    for b in v.bytes() {
+        if b.is_ascii_graphic() && b != b'%' && b != b'=' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The inverse of [`encode_word`]; `None` for a malformed word.
+fn decode_word(w: &str) -> Option<String> {
+    let b = w.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
 
 impl Record {
     /// The alias text: `netlink-tool:v1 type=veth host=veth1a2b3c4d`.
@@ -251,6 +288,7 @@ impl Record {
         kv("orig-mtu", self.orig_mtu.map(|m| m.to_string()));
         kv("orig-mac", self.orig_mac.clone());
         kv("orig-up", self.orig_up.then(|| "1".to_owned()));
+        kv("orig-alias", self.orig_alias.as_deref().map(encode_word));
         s
     }
 
@@ -271,6 +309,7 @@ impl Record {
                 "orig-mtu" => r.orig_mtu = Some(v.parse().ok()?),
                 "orig-mac" => r.orig_mac = Some(v.to_owned()),
                 "orig-up" => r.orig_up = v == "1",
+                "orig-alias" => r.orig_alias = Some(decode_word(v)?),
                 _ => {}
             }
         }
@@ -835,8 +874,19 @@ fn connect_phys(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
         orig_mtu: Some(nic.mtu),
         orig_mac: spec.hwaddr.and(nic.address.clone()),
         orig_up: nic.is_up(),
+        orig_alias: nic.alias.clone(),
         ..Record::default()
     };
+    // The record replaces the NIC's alias while it is away, and must hold that alias to
+    // give it back: refuse, before the NIC moves, what the kernel could not keep.
+    if record.to_alias().len() > ALIAS_MAX {
+        return Err(Error::Refused(format!(
+            "{}: the alias of '{nic_name}' is too long to be kept in the connection record \
+             (the record would take {} of {ALIAS_MAX} bytes); shorten or clear it first",
+            cx.what,
+            record.to_alias().len()
+        )));
+    }
     // Move under a temporary name (which cannot clash), then rename inside: a clash on
     // the final name can no longer leave the NIC half moved.
     let tmp = temp_name();
@@ -881,8 +931,8 @@ fn connect_phys(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
 }
 
 /// Send a phys NIC named `now` in the container back to the host: down, moved under a
-/// temporary name, then renamed to its original name with its original MTU (and MAC),
-/// alias cleared.
+/// temporary name, then renamed to its original name with its original MTU (and MAC)
+/// and its own alias (or none) in place of the record.
 fn phys_home(cx: &mut Ctx<'_>, now: &str, record: &Record) -> Result<(), Error> {
     let orig = record.orig_name.clone().unwrap_or_else(|| now.to_owned());
     let tmp = temp_name();
@@ -916,11 +966,15 @@ fn phys_home(cx: &mut Ctx<'_>, now: &str, record: &Record) -> Result<(), Error> 
             rename: Some(orig.clone()),
             mtu: record.orig_mtu,
             mac,
-            alias: Some(String::new()),
+            alias: Some(record.orig_alias.clone().unwrap_or_default()),
             up: record.orig_up.then_some(true),
             ..SetLink::default()
         },
-        format_args!("{tmp:?} name {orig:?} mtu {:?} alias \"\"", record.orig_mtu),
+        format_args!(
+            "{tmp:?} name {orig:?} mtu {:?} alias {:?}",
+            record.orig_mtu,
+            record.orig_alias.as_deref().unwrap_or_default()
+        ),
     )
     .map_err(step)
 }
@@ -1009,7 +1063,21 @@ mod tests {
             orig_up: true,
             ..Record::default()
         };
-        assert_eq!(Record::parse(&p.to_alias()), Some(p));
+        assert_eq!(Record::parse(&p.to_alias()), Some(p.clone()));
+        // The NIC's own alias, any text, as one word.
+        let a = Record {
+            orig_alias: Some("uplink = 50% of the lab, é\ttab".into()),
+            ..p
+        };
+        assert!(
+            a.to_alias()
+                .ends_with(" orig-alias=uplink%20%3D%2050%25%20of%20the%20lab,%20%C3%A9%09tab")
+        );
+        assert_eq!(Record::parse(&a.to_alias()), Some(a));
+        assert_eq!(
+            Record::parse("netlink-tool:v1 type=phys orig-alias=%4"),
+            None
+        );
         assert_eq!(Record::parse("uplink to the lab"), None);
         assert_eq!(Record::parse("netlink-tool:v1 orig-mtu=x type=phys"), None);
         assert_eq!(Record::parse("netlink-tool:v1"), None);
@@ -1235,6 +1303,41 @@ mod tests {
                     .unwrap()
                     .contains("orig-name=nic0 orig-mtu=1450")
             );
+        }
+
+        #[test]
+        fn phys_gives_the_nic_its_own_alias_back() {
+            let setup = || {
+                let mut f = Fake::new();
+                let i = f.add(Side::Host, "nic0", Some("veth"), false, 1500);
+                f.links.iter_mut().find(|l| l.index == i).unwrap().alias =
+                    Some("uplink to the lab".into());
+                f
+            };
+            let mut s = spec(Type::Phys);
+            s.link = Some("nic0".into());
+            s.gw = Some("10.0.3.1".parse().unwrap());
+            // Every rollback and the disconnect compare the whole state, alias included.
+            let ok = sweep(&setup, &s);
+            assert!(
+                ok.link(Side::Ctn, "eth0")
+                    .unwrap()
+                    .alias
+                    .as_deref()
+                    .unwrap()
+                    .ends_with(" orig-alias=uplink%20to%20the%20lab")
+            );
+            // An alias the record cannot hold: refused before the NIC moves.
+            let mut f = setup();
+            f.links.iter_mut().find(|l| l.name == "nic0").unwrap().alias = Some("x".repeat(200));
+            let before = f.state();
+            let e = connect_with(&mut f, &s).unwrap_err();
+            assert!(
+                common::exit::message(&e).contains("the alias of 'nic0' is too long"),
+                "{}",
+                common::exit::message(&e)
+            );
+            assert_eq!(f.state(), before);
         }
 
         #[test]
