@@ -701,7 +701,10 @@ fn phys_moves_in_pings_and_comes_back_with_name_mtu_mac_and_state() {
     .ok();
     nth(&h, &["link", "set", "wire0", "up"]).ok();
     nth(&h, &["addr", "add", "10.0.7.1/24", "dev", "wire0"]).ok();
-    // The NIC's own alias comes back too (the record stands in for it meanwhile).
+    // The NIC's own alias (the record stands in for it meanwhile) and its bridge come
+    // back too.
+    nth(&h, &["link", "add", "nb0", "type", "bridge"]).ok();
+    nth(&h, &["link", "set", "nic0", "master", "nb0"]).ok();
     run(cmd("ip").args([
         "-n",
         &h.name,
@@ -774,7 +777,10 @@ fn failure_midway_rolls_back_what_the_call_made() {
         ],
     )
     .ok();
+    // Its alias and its bridge come back with it.
     run(cmd("ip").args(["-n", &h.name, "link", "set", "nic0", "alias", "uplink"])).ok();
+    nth(&h, &["link", "add", "nb0", "type", "bridge"]).ok();
+    nth(&h, &["link", "set", "nic0", "master", "nb0"]).ok();
     let (before_h, before_c) = (h.snapshot(), c.snapshot());
     // veth: everything is made, then the gateway is refused (not on any link).
     fails(

@@ -234,6 +234,9 @@ pub struct Record {
     pub orig_up: bool,
     /// The NIC's own alias on the host (phys), which the record replaces meanwhile.
     pub orig_alias: Option<String>,
+    /// The bridge the NIC was a port of on the host (phys): leaving the namespace took
+    /// it out, coming back puts it in again.
+    pub orig_master: Option<String>,
 }
 
 const RECORD_TAG: &str = "netlink-tool:v1";
@@ -288,6 +291,7 @@ impl Record {
         kv("orig-mtu", self.orig_mtu.map(|m| m.to_string()));
         kv("orig-mac", self.orig_mac.clone());
         kv("orig-up", self.orig_up.then(|| "1".to_owned()));
+        kv("orig-master", self.orig_master.clone());
         kv("orig-alias", self.orig_alias.as_deref().map(encode_word));
         s
     }
@@ -309,6 +313,7 @@ impl Record {
                 "orig-mtu" => r.orig_mtu = Some(v.parse().ok()?),
                 "orig-mac" => r.orig_mac = Some(v.to_owned()),
                 "orig-up" => r.orig_up = v == "1",
+                "orig-master" => r.orig_master = Some(v.to_owned()),
                 "orig-alias" => r.orig_alias = Some(decode_word(v)?),
                 _ => {}
             }
@@ -868,6 +873,15 @@ fn connect_phys(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
             cx.what
         ))
     })?;
+    let orig_master = match nic.master_index {
+        Some(i) => {
+            let step = cx.step(format!("look up the bridge of '{nic_name}'"));
+            ops::find_link_by_index(cx.host()?, i)
+                .map_err(step)?
+                .map(|l| l.ifname)
+        }
+        None => None,
+    };
     let record = Record {
         ty: "phys".to_owned(),
         orig_name: Some(nic_name.clone()),
@@ -875,6 +889,7 @@ fn connect_phys(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
         orig_mac: spec.hwaddr.and(nic.address.clone()),
         orig_up: nic.is_up(),
         orig_alias: nic.alias.clone(),
+        orig_master,
         ..Record::default()
     };
     // The record replaces the NIC's alias while it is away, and must hold that alias to
@@ -959,6 +974,17 @@ fn phys_home(cx: &mut Ctx<'_>, now: &str, record: &Record) -> Result<(), Error> 
         .as_deref()
         .and_then(|m| crate::parse::mac(m).ok());
     let back = ops::need_link(cx.host()?, &tmp, &what)?;
+    // Back into its bridge, if that is still there.
+    let master = match &record.orig_master {
+        Some(br) => {
+            let look = cx.step(format!("look up bridge '{br}'"));
+            ops::find_link(cx.host()?, br)
+                .map_err(look)?
+                .filter(|l| l.kind.as_deref() == Some("bridge"))
+                .map(|l| l.ifindex)
+        }
+        None => None,
+    };
     ops::set_link(
         cx.host()?,
         &SetLink {
@@ -968,12 +994,17 @@ fn phys_home(cx: &mut Ctx<'_>, now: &str, record: &Record) -> Result<(), Error> 
             mac,
             alias: Some(record.orig_alias.clone().unwrap_or_default()),
             up: record.orig_up.then_some(true),
+            master,
             ..SetLink::default()
         },
         format_args!(
-            "{tmp:?} name {orig:?} mtu {:?} alias {:?}",
+            "{tmp:?} name {orig:?} mtu {:?} alias {:?}{}",
             record.orig_mtu,
-            record.orig_alias.as_deref().unwrap_or_default()
+            record.orig_alias.as_deref().unwrap_or_default(),
+            match (&record.orig_master, master) {
+                (Some(br), Some(_)) => format!(" master {br}"),
+                _ => String::new(),
+            }
         ),
     )
     .map_err(step)
@@ -1067,12 +1098,12 @@ mod tests {
         // The NIC's own alias, any text, as one word.
         let a = Record {
             orig_alias: Some("uplink = 50% of the lab, é\ttab".into()),
+            orig_master: Some("br0".into()),
             ..p
         };
-        assert!(
-            a.to_alias()
-                .ends_with(" orig-alias=uplink%20%3D%2050%25%20of%20the%20lab,%20%C3%A9%09tab")
-        );
+        assert!(a.to_alias().ends_with(
+            " orig-master=br0 orig-alias=uplink%20%3D%2050%25%20of%20the%20lab,%20%C3%A9%09tab"
+        ));
         assert_eq!(Record::parse(&a.to_alias()), Some(a));
         assert_eq!(
             Record::parse("netlink-tool:v1 type=phys orig-alias=%4"),
@@ -1338,6 +1369,30 @@ mod tests {
                 common::exit::message(&e)
             );
             assert_eq!(f.state(), before);
+        }
+
+        #[test]
+        fn phys_rejoins_its_bridge() {
+            let setup = || {
+                let mut f = Fake::new();
+                let br = f.add(Side::Host, "br0", Some("bridge"), true, 1500);
+                let i = f.add(Side::Host, "nic0", Some("veth"), true, 1500);
+                f.links.iter_mut().find(|l| l.index == i).unwrap().master = Some(br);
+                f
+            };
+            let mut s = spec(Type::Phys);
+            s.link = Some("nic0".into());
+            s.gw = Some("10.0.3.1".parse().unwrap());
+            // Every rollback and the disconnect compare the whole state, master included.
+            let ok = sweep(&setup, &s);
+            assert!(
+                ok.link(Side::Ctn, "eth0")
+                    .unwrap()
+                    .alias
+                    .as_deref()
+                    .unwrap()
+                    .contains(" orig-master=br0")
+            );
         }
 
         #[test]

@@ -26,6 +26,22 @@ pub fn find_link(sock: &mut dyn Rtnl, name: &str) -> Result<Option<Link>, Kernel
     }
 }
 
+/// The link with ifindex `index`, or `None` when there is none (ENODEV).
+pub fn find_link_by_index(sock: &mut dyn Rtnl, index: u32) -> Result<Option<Link>, KernelError> {
+    match sock.query(
+        &M::GetLink(msg::get_link_by_index(index)),
+        false,
+        format_args!("index {index}"),
+    ) {
+        Ok(v) => Ok(v.iter().find_map(|m| match m {
+            M::NewLink(l) => Some(msg::link_from(l)),
+            _ => None,
+        })),
+        Err(e) if e.errno == Errno::ENODEV => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The link named `name`, or an error that names the namespace.
 pub fn need_link(sock: &mut dyn Rtnl, name: &str, context: &str) -> Result<Link, Error> {
     find_link(sock, name)
