@@ -74,10 +74,16 @@ pub fn frames(buf: &[u8]) -> Result<Vec<Frame<'_>>, String> {
 }
 
 /// The result carried by an NLMSG_ERROR (or NLMSG_DONE) payload: `Ok` for an ACK,
-/// else the errno and the kernel's extended-ack text.
+/// else the errno and the kernel's extended-ack text. An NLMSG_ERROR too short to hold
+/// its error code is malformed, not an ACK.
 pub fn parse_error(flags: u16, payload: &[u8]) -> Result<(), KernelError> {
     if payload.len() < 4 {
-        return Ok(());
+        let mut k = KernelError::new(Errno::EBADMSG);
+        k.extack = Some(format!(
+            "truncated NLMSG_ERROR ({} bytes of payload)",
+            payload.len()
+        ));
+        return Err(k);
     }
     let code = i32::from_ne_bytes(payload[0..4].try_into().expect("4 bytes"));
     if code == 0 {
@@ -458,7 +464,8 @@ impl Answer {
                 }
                 NLMSG_DONE => {
                     self.finished = true;
-                    if self.result.is_ok() {
+                    // Its error code (dump_done_errno) may be absent on old kernels.
+                    if self.result.is_ok() && !f.payload.is_empty() {
                         self.result = parse_error(f.flags, f.payload);
                     }
                 }
@@ -494,6 +501,10 @@ mod tests {
     #[test]
     fn ack_and_errors() {
         assert_eq!(parse_error(0, &0i32.to_ne_bytes()), Ok(()));
+        // Truncated: not an ACK.
+        let e = parse_error(0, &[0, 0]).unwrap_err();
+        assert_eq!(e.errno, Errno::EBADMSG);
+        assert_eq!(e.to_string(), "truncated NLMSG_ERROR (2 bytes of payload)");
         let mut p = (-17i32).to_ne_bytes().to_vec();
         p.extend_from_slice(&[0; 16]);
         let e = parse_error(NLM_F_CAPPED, &p).unwrap_err();
@@ -560,6 +571,8 @@ mod tests {
         assert!(a.finished && !a.interrupted && a.result.is_ok());
         assert_eq!(seen, [1, 2]);
         // The kernel may set NLM_F_DUMP_INTR on NLMSG_DONE only.
+        let (a, _) = answer(true, &[frame(NLMSG_DONE, NLM_F_MULTI, 7, &[])]);
+        assert!(a.finished && a.result.is_ok(), "a DONE without its code");
         let (a, _) = answer(true, &[d1.clone(), done(NLM_F_DUMP_INTR)]);
         assert!(a.finished && a.interrupted, "{a:?}");
         let (a, _) = answer(true, &[frame(16, NLM_F_MULTI | NLM_F_DUMP_INTR, 7, &[1])]);
