@@ -652,6 +652,50 @@ fn unshare_init_is_pid_1_and_reaps_orphans() {
 }
 
 #[test]
+fn unshare_init_pidfile_names_the_command() {
+    if !require_root("unshare(2)") {
+        return;
+    }
+    // With --init, PID 1 is unshare-rs's reaper and the command is its child: the pidfile
+    // names the command, as seen from here, not the reaper.
+    let t = Target::start(&["--fork", "--pid", "--init", "--", "sleep", "1000"]);
+    assert_eq!(
+        fs::read_to_string(format!("/proc/{}/comm", t.pid)).unwrap(),
+        "sleep\n"
+    );
+    drop(t);
+
+    // What that is for: the README's container, attached through its pidfile, is the
+    // pivoted root (the reaper stays in the root unshare-rs started in).
+    let r = Rootfs::new();
+    let root = r.path().to_str().unwrap().to_owned();
+    let chroot_rs = bin("chroot-rs");
+    let t = Target::start(&[
+        "--fork",
+        "--pid",
+        "--mount",
+        "--init",
+        "--",
+        chroot_rs.to_str().unwrap(),
+        "--pivot",
+        "--api-fs",
+        &root,
+        "sleep",
+        "1000",
+    ]);
+    let pid = t.pid();
+    // Wait until chroot-rs has pivoted: its root is then the container's.
+    wait_for("the pivot", || {
+        fs::read_to_string(format!("/proc/{pid}/root/etc/hostname")).is_ok_and(|h| h == "rootfs\n")
+    });
+    for how in ["-a", "--container"] {
+        let o = run(nsenter().args(["-t", &pid, how, "cat", "/etc/hostname"]));
+        o.ok();
+        assert_eq!(o.stdout, "rootfs\n", "{how}");
+    }
+}
+
+#[test]
 fn unshare_persists_namespaces_for_ip_netns_and_nsenter() {
     if !require_root("mount(2)") {
         return;

@@ -569,6 +569,7 @@ pub struct UnshareCli {
     hostname: Option<OsString>,
 
     /// Write the command's PID (as seen from here) to FILE once the namespaces exist
+    /// (with --init: the command's, not the init's)
     #[arg(long, value_name = "FILE")]
     pidfile: Option<PathBuf>,
 

@@ -16,6 +16,11 @@
 //! wait: forward signals, pass the status
 //! ```
 //!
+//! With `--init` and `--pidfile`, the pidfile names the command, not the init: after the
+//! init's fork the command sends "P" and waits for a second "G". The ready channel is a
+//! socket on which the parent receives each sender's credentials (SO_PASSCRED), so the
+//! kernel hands it the command's PID already translated into the parent's PID namespace.
+//!
 //! When the child fails before its exec, it reports the error itself and sends its exit
 //! code; the parent then unmounts what it bound and removes the pidfile and the files it
 //! created, so a failed run leaves nothing. When the parent has nothing to do for the
@@ -334,11 +339,18 @@ fn run_forked(cfg: &UnshareConfig, maps: &IdMaps) -> Result<i32, Error> {
     let mut persisted = Persisted::prepare(&cfg.persist)?;
     // The parent has work between clone and the child's go: maps, files, pidfile.
     let handshake = maps.any() || !cfg.persist.is_empty() || cfg.pidfile.is_some();
-    // ready: child → parent, "R", then EOF at exec or "E" + exit code.
-    // go: parent → child, "G"; the parent keeps its end open while it lives, which the
-    // child's --kill-child check relies on.
+    // ready: child → parent, "R", then EOF at exec or "E" + exit code ("P" from the
+    // command first with --init and --pidfile: a socket, so the kernel gives its PID).
+    // go: parent → child, "G" (twice with --init and --pidfile); the parent keeps its
+    // end open while it lives, which the child's --kill-child check relies on.
     let pipes = (|| {
-        let ready = if handshake { Some(sys::pipe()?) } else { None };
+        let ready = if handshake {
+            let (r, w) = sys::socketpair()?;
+            sys::pass_credentials(r.as_fd())?;
+            Some((r, w))
+        } else {
+            None
+        };
         let go = if handshake || cfg.kill_child.is_some() {
             Some(sys::pipe()?)
         } else {
@@ -401,7 +413,7 @@ fn run_forked(cfg: &UnshareConfig, maps: &IdMaps) -> Result<i32, Error> {
         let outside = (|| {
             maps.write(Some(child), Which::ALL)?;
             persisted.bind_all(&cfg.persist, child, false)?;
-            if let Some(path) = &cfg.pidfile {
+            if let Some(path) = cfg.pidfile.as_ref().filter(|_| !cfg.init) {
                 pidfile = Some(pidfile::write(path, child)?);
             }
             sys::write_all(go_w.as_fd(), b"G").map_err(Error::process("cannot start the child"))
@@ -411,6 +423,27 @@ fn run_forked(cfg: &UnshareConfig, maps: &IdMaps) -> Result<i32, Error> {
             let _ = sys::waitpid(Some(child), None);
             undo(&mut persisted, pidfile.as_ref());
             return Err(e);
+        }
+        if let Some(path) = cfg.pidfile.as_ref().filter(|_| cfg.init) {
+            // The init forked the command, which says "P": its PID is in the credentials.
+            let command = match command_pid(ready_r.as_fd(), child) {
+                Ok(pid) => pid,
+                Err(code) => {
+                    undo(&mut persisted, None);
+                    return Err(Error::Reported(code));
+                }
+            };
+            let named = pidfile::write(path, command).and_then(|p| {
+                pidfile = Some(p);
+                sys::write_all(go_w.as_fd(), b"G")
+                    .map_err(Error::process("cannot start the command"))
+            });
+            if let Err(e) = named {
+                let _ = sys::kill(child, Signal::SIGKILL);
+                let _ = sys::waitpid(Some(child), None);
+                undo(&mut persisted, pidfile.as_ref());
+                return Err(e);
+            }
         }
         if let Err(code) = child_report(ready_r.as_fd(), child, false) {
             undo(&mut persisted, pidfile.as_ref());
@@ -444,6 +477,35 @@ fn child_report(ready_r: BorrowedFd<'_>, child: Pid, ready: bool) -> Result<(), 
         exit::CANCELED
     };
     // Collect it: its own status when it died without a word.
+    let status = sys::waitpid(Some(child), None)
+        .ok()
+        .and_then(exit::from_wait)
+        .unwrap_or(code);
+    Err(if n == 0 { status } else { code })
+}
+
+/// With `--init` and `--pidfile`: wait for the command's "P" and return its PID as seen
+/// here. `Err` as [`child_report`] when it failed or died first (the init, `child`, has
+/// then been reaped).
+fn command_pid(ready_r: BorrowedFd<'_>, child: Pid) -> Result<Pid, i32> {
+    let mut b = [0u8; 1];
+    let (n, pid) = sys::recv_with_pid(ready_r, &mut b).unwrap_or((0, None));
+    if let (1, Some(pid)) = (n, pid)
+        && b[0] == b'P'
+    {
+        return Ok(pid);
+    }
+    // Not "P": an error report ("E" + code) or EOF; read it as child_report does.
+    let code = if n == 1 && b[0] == b'E' {
+        let mut c = [0u8; 4];
+        if sys::read_full(ready_r, &mut c) == Ok(4) {
+            i32::from_ne_bytes(c)
+        } else {
+            exit::CANCELED
+        }
+    } else {
+        exit::CANCELED
+    };
     let status = sys::waitpid(Some(child), None)
         .ok()
         .and_then(exit::from_wait)
@@ -527,6 +589,16 @@ fn child_steps(
                 return Ok(supervise::reap_as_init(child, blocked));
             }
             ForkResult::Child => {}
+        }
+        if cfg.pidfile.is_some()
+            && let (Some(w), Some(r)) = (ready_w.as_ref(), go_r.as_ref())
+        {
+            // The parent names this process in the pidfile, then says go again.
+            sys::write_all(w.as_fd(), b"P").map_err(Error::process("cannot signal the parent"))?;
+            let mut b = [0u8; 1];
+            if sys::read_full(r.as_fd(), &mut b) != Ok(1) || b[0] != b'G' {
+                return Err(Error::Reported(exit::CANCELED));
+            }
         }
         credentials(cfg)?;
     } else {

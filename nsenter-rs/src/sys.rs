@@ -233,6 +233,114 @@ pub fn pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
     r
 }
 
+/// socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC): a pipe in both directions whose
+/// messages can carry the sender's PID ([`pass_credentials`], [`recv_with_pid`]).
+pub fn socketpair() -> nix::Result<(OwnedFd, OwnedFd)> {
+    let mut fds: [libc::c_int; 2] = [-1; 2];
+    // SAFETY: `fds` is a writable array of two ints, which is what socketpair(2) fills.
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    let r = Errno::result(rc).map(|_| {
+        // SAFETY: on success both are fresh descriptors that nothing else owns.
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    });
+    trace::syscall_at(
+        2,
+        format_args!("socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0)"),
+        &r.as_ref()
+            .map(|(a, b)| format!("[{}, {}]", a.as_raw_fd(), b.as_raw_fd()))
+            .map_err(|e| *e),
+    );
+    r
+}
+
+/// setsockopt(SO_PASSCRED): every message received on `fd` carries its sender's
+/// credentials, the PID translated into our PID namespace by the kernel.
+pub fn pass_credentials(fd: BorrowedFd<'_>) -> nix::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket, and a pointer to an int with its size, as SO_PASSCRED takes.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PASSCRED,
+            (&raw const on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    let r = Errno::result(rc).map(drop);
+    trace::syscall_at(
+        2,
+        format_args!(
+            "setsockopt({}, SOL_SOCKET, SO_PASSCRED, [1])",
+            fd.as_raw_fd()
+        ),
+        &r,
+    );
+    r
+}
+
+/// recvmsg(2) into `buf` on a socket with [`pass_credentials`], retried on EINTR: the
+/// byte count (0 at end of file) and the sender's PID as seen from here.
+pub fn recv_with_pid(fd: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<(usize, Option<Pid>)> {
+    // Room for one SCM_CREDENTIALS message (CMSG_SPACE(sizeof(struct ucred)) = 32 on
+    // 64-bit), aligned for cmsghdr.
+    let mut control = [0u64; 8];
+    loop {
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: all-zero bytes are a valid msghdr (null pointers, zero lengths).
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        // SAFETY: `msg` points to one iovec over `buf` and to `control`, with their true
+        // lengths; both outlive the call.
+        let rc = unsafe { libc::recvmsg(fd.as_raw_fd(), &raw mut msg, libc::MSG_CMSG_CLOEXEC) };
+        let n = match Errno::result(rc) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(n) => n as usize,
+        };
+        let mut pid = None;
+        // SAFETY: `msg` was filled by recvmsg; CMSG_FIRSTHDR/CMSG_NXTHDR stay within its
+        // msg_controllen and return null at the end, and a SCM_CREDENTIALS header long
+        // enough for a ucred is followed by one (read unaligned, as CMSG_DATA may be).
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&raw const msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET
+                    && (*c).cmsg_type == libc::SCM_CREDENTIALS
+                    && (*c).cmsg_len as usize
+                        >= libc::CMSG_LEN(std::mem::size_of::<libc::ucred>() as u32) as usize
+                {
+                    let cred: libc::ucred = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                    pid = Some(Pid::from_raw(cred.pid));
+                }
+                c = libc::CMSG_NXTHDR(&raw const msg, c);
+            }
+        }
+        trace::syscall_at(
+            2,
+            format_args!("recvmsg({}, SCM_CREDENTIALS)", fd.as_raw_fd()),
+            &Ok::<_, Errno>(format!(
+                "{n} (pid={})",
+                pid.map_or_else(|| "?".to_owned(), |p| p.to_string())
+            )),
+        );
+        return Ok((n, pid));
+    }
+}
+
 /// read(2) of up to `buf.len()` bytes, retried on EINTR; 0 means end of file.
 pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<usize> {
     loop {
