@@ -463,46 +463,32 @@ fn run_forked(cfg: &UnshareConfig, maps: &IdMaps) -> Result<i32, Error> {
 /// exec; `Err(code)` when it failed (it reported the error itself) or died; the child
 /// has then been reaped.
 fn child_report(ready_r: BorrowedFd<'_>, child: Pid, ready: bool) -> Result<(), i32> {
-    let mut b = [0u8; 5];
-    let n = sys::read_full(ready_r, &mut b[..1]).unwrap_or(0);
-    if n == 1 && b[0] == b'R' && ready {
-        return Ok(());
+    let mut b = [0u8; 1];
+    let n = sys::read_full(ready_r, &mut b).unwrap_or(0);
+    match (n, b[0]) {
+        (1, b'R') if ready => Ok(()),
+        (0, _) if !ready => Ok(()),
+        _ => Err(failure(ready_r, child, n, b[0])),
     }
-    if n == 0 && !ready {
-        return Ok(());
-    }
-    let code = if n == 1 && b[0] == b'E' && sys::read_full(ready_r, &mut b[1..]) == Ok(4) {
-        i32::from_ne_bytes([b[1], b[2], b[3], b[4]])
-    } else {
-        exit::CANCELED
-    };
-    // Collect it: its own status when it died without a word.
-    let status = sys::waitpid(Some(child), None)
-        .ok()
-        .and_then(exit::from_wait)
-        .unwrap_or(code);
-    Err(if n == 0 { status } else { code })
 }
 
 /// With `--init` and `--pidfile`: wait for the command's "P" and return its PID as seen
-/// here. `Err` as [`child_report`] when it failed or died first (the init, `child`, has
-/// then been reaped).
+/// here. `Err` as [`child_report`] when it failed or died first.
 fn command_pid(ready_r: BorrowedFd<'_>, child: Pid) -> Result<Pid, i32> {
     let mut b = [0u8; 1];
-    let (n, pid) = sys::recv_with_pid(ready_r, &mut b).unwrap_or((0, None));
-    if let (1, Some(pid)) = (n, pid)
-        && b[0] == b'P'
-    {
-        return Ok(pid);
+    match sys::recv_with_pid(ready_r, &mut b).unwrap_or((0, None)) {
+        (1, Some(pid)) if b[0] == b'P' => Ok(pid),
+        (n, _) => Err(failure(ready_r, child, n, b[0])),
     }
-    // Not "P": an error report ("E" + code) or EOF; read it as child_report does.
-    let code = if n == 1 && b[0] == b'E' {
-        let mut c = [0u8; 4];
-        if sys::read_full(ready_r, &mut c) == Ok(4) {
-            i32::from_ne_bytes(c)
-        } else {
-            exit::CANCELED
-        }
+}
+
+/// After an unexpected report (`n` bytes read, the first `first`): the exit code of the
+/// child's "E" + code, or its own status when it died without a word, or CANCELED. The
+/// child is reaped.
+fn failure(ready_r: BorrowedFd<'_>, child: Pid, n: usize, first: u8) -> i32 {
+    let mut c = [0u8; 4];
+    let code = if n == 1 && first == b'E' && sys::read_full(ready_r, &mut c) == Ok(4) {
+        i32::from_ne_bytes(c)
     } else {
         exit::CANCELED
     };
@@ -510,7 +496,7 @@ fn command_pid(ready_r: BorrowedFd<'_>, child: Pid) -> Result<Pid, i32> {
         .ok()
         .and_then(exit::from_wait)
         .unwrap_or(code);
-    Err(if n == 0 { status } else { code })
+    if n == 0 { status } else { code }
 }
 
 fn undo(persisted: &mut Persisted, pidfile: Option<&Pidfile>) {
