@@ -3,7 +3,7 @@
 //! as downloads: signature, then index and .deb hashes.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::Path;
 
 use crate::error::{Error, Result, quote};
@@ -26,69 +26,59 @@ pub(crate) fn write_bundle(
     loaded: &[Loaded],
     jobs: &[Job],
 ) -> Result<()> {
-    let dir = &cache.dir;
+    let ctx = |e: io::Error| Error::io(format!("cannot write {}", quote(file)), e);
+    // Stage only the relevant files in a scratch directory: what this run wrote (the
+    // manifest, the InRelease files), and hard links to the .debs and indexes.
+    let stage = crate::scratch(&cache.dir)?;
+    let s = stage.path();
+    for sub in ["debs", "indexes", "inrelease"] {
+        fs::create_dir_all(s.join(sub)).map_err(ctx)?;
+    }
     let manifest = Manifest {
         sources: loaded
             .iter()
             .map(|l| (l.source.suite.clone(), l.source.mirror.clone()))
             .collect(),
     };
-    let ctx = |e: io::Error| Error::io(format!("cannot write {}", quote(file)), e);
-    let write = |p: &Path, data: &[u8]| http::create_fresh(p)?.write_all(data);
-    write(
-        &dir.join("manifest.json"),
-        &serde_json::to_vec_pretty(&manifest).map_err(|e| ctx(io::Error::other(e)))?,
-    )
-    .map_err(ctx)?;
-    for (n, l) in loaded.iter().enumerate() {
-        write(&cache.inrelease_path(n), &l.inrelease).map_err(ctx)?;
-    }
-    // Compressed as the name says; gzip (debootstrap's choice) for any other name.
-    let compression = match output::Format::from_name(file) {
-        Format::Tar(c) => c,
-        _ => output::Compression::Gzip,
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| ctx(io::Error::other(e)))?;
+    fs::write(s.join("manifest.json"), json).map_err(ctx)?;
+    let link = |from: &Path, sub: &str| {
+        let to = s.join(sub).join(from.file_name().unwrap_or_default());
+        match fs::hard_link(from, &to) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => fs::copy(from, &to).map(|_| ()),
+            // Linked, or already (an index two Release files list): a copy onto the
+            // link would truncate the cached file itself.
+            _ => Ok(()),
+        }
+        .map_err(ctx)
     };
-    // Write only the relevant files: stage them in a directory of hard links.
-    let stage = crate::scratch(dir)?;
-    let s = stage.path();
-    for sub in ["debs", "indexes", "inrelease"] {
-        fs::create_dir_all(s.join(sub)).map_err(ctx)?;
-    }
-    let link = |from: &Path, to: &Path| {
-        fs::hard_link(from, to).or_else(|_| fs::copy(from, to).map(|_| ()))
-    };
-    link(&dir.join("manifest.json"), &s.join("manifest.json")).map_err(ctx)?;
     for j in jobs {
-        link(
-            &j.dest,
-            &s.join("debs").join(j.dest.file_name().unwrap_or_default()),
-        )
-        .map_err(ctx)?;
+        link(&j.dest, "debs")?;
     }
     for (n, l) in loaded.iter().enumerate() {
-        link(
-            &cache.inrelease_path(n),
-            &s.join("inrelease").join(n.to_string()),
-        )
-        .map_err(ctx)?;
+        fs::write(s.join("inrelease").join(n.to_string()), &l.inrelease).map_err(ctx)?;
         for (path, ck) in &l.release.files {
-            if path.ends_with("/Packages") {
-                let p = cache.index_path(&ck.sha256);
-                if p.exists() {
-                    let _ = link(
-                        &p,
-                        &s.join("indexes").join(p.file_name().unwrap_or_default()),
-                    );
-                }
+            let p = cache.index_path(&ck.sha256);
+            if path.ends_with("/Packages") && p.exists() {
+                link(&p, "indexes")?;
             }
         }
     }
     let tmp = http::partial_name(file);
-    output::write_tar(s, &tmp, compression, Some(0))
+    output::write_tar(s, &tmp, compression(file), Some(0))
         .and_then(|()| fs::rename(&tmp, file).map_err(ctx))
         .inspect_err(|_| {
             let _ = fs::remove_file(&tmp);
         })
+}
+
+/// A bundle is compressed as its name says; gzip (debootstrap's choice) for any other
+/// name, when it is written and when it is read.
+fn compression(bundle: &Path) -> output::Compression {
+    match Format::from_name(bundle) {
+        Format::Tar(c) => c,
+        Format::Dir | Format::Ext4 => output::Compression::Gzip,
+    }
 }
 
 /// The sources of a bundle, in the order its InRelease files are stored. The manifest
@@ -136,11 +126,11 @@ fn align(suites: &[String], wanted: &[Source]) -> Result<Vec<Source>> {
 pub(crate) fn unpack_bundle(bundle: &Path, dir: &Path) -> Result<()> {
     let ctx = |e: io::Error| Error::io(format!("cannot read {}", quote(bundle)), e);
     let f = File::open(bundle).map_err(ctx)?;
-    let r: Box<dyn Read> = match output::Format::from_name(bundle) {
-        Format::Tar(output::Compression::Gzip) => Box::new(flate2::read::GzDecoder::new(f)),
-        Format::Tar(output::Compression::Xz) => Box::new(liblzma::read::XzDecoder::new(f)),
-        Format::Tar(output::Compression::Zstd) => Box::new(zstd::Decoder::new(f).map_err(ctx)?),
-        _ => Box::new(f),
+    let r: Box<dyn Read> = match compression(bundle) {
+        output::Compression::Gzip => Box::new(flate2::read::GzDecoder::new(f)),
+        output::Compression::Xz => Box::new(liblzma::read::XzDecoder::new(f)),
+        output::Compression::Zstd => Box::new(zstd::Decoder::new(f).map_err(ctx)?),
+        output::Compression::None => Box::new(f),
     };
     let mut ar = tar::Archive::new(r);
     for e in ar.entries().map_err(ctx)? {
@@ -211,5 +201,19 @@ mod tests {
                 .to_string(),
             "the tarball holds suite(s) 'trixie', the command line asks for 'bookworm' (SUITE, then --extra-suites)"
         );
+    }
+
+    #[test]
+    fn a_bundle_is_read_with_the_compression_it_was_written_with() {
+        use output::Compression::{Gzip, None, Xz};
+        for (name, c) in [
+            ("b.tar", None),
+            ("b.tar.xz", Xz),
+            ("b.tgz", Gzip),
+            ("b.bundle", Gzip),
+            ("b.img", Gzip),
+        ] {
+            assert_eq!(compression(Path::new(name)), c, "{name}");
+        }
     }
 }
