@@ -20,6 +20,9 @@ use crate::progress::Progress;
 use crate::release::Checksum;
 use crate::{control, signals};
 
+/// How many verified packages (open files) may wait for an unpacker.
+const UNPACK_QUEUE: usize = 64;
+
 /// One package to fetch and unpack.
 #[derive(Debug, Clone)]
 pub(crate) struct Job {
@@ -122,7 +125,7 @@ pub(crate) fn fetch_and_unpack(
         },
     );
     let unpackers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    let (tx, rx) = mpsc::channel::<(usize, File)>();
+    let (tx, rx) = mpsc::sync_channel::<(usize, File)>(UNPACK_QUEUE);
     let rx = Mutex::new(rx);
     std::thread::scope(|s| {
         for _ in 0..njobs.min(jobs.len()).max(1) {
@@ -149,26 +152,18 @@ pub(crate) fn fetch_and_unpack(
                     } else {
                         let _ = fs::remove_file(&job.dest);
                         http.fetch_file(&job.url, &job.dest, &job.checksum, &job.by)
-                            .and_then(|()| {
+                            .inspect(|_| {
                                 fetched_bytes.fetch_add(job.checksum.size, Ordering::Relaxed);
-                                open_verified(&job.dest, &job.checksum).ok_or_else(|| {
-                                    Error::io(
-                                        format!(
-                                            "{} changed after it was verified",
-                                            quote(&job.dest)
-                                        ),
-                                        io::Error::from_raw_os_error(libc::EIO),
-                                    )
-                                })
                             })
                     };
                     match r {
-                        Ok(f) => {
-                            if shared.is_none() {
-                                progress.step(&job.name);
-                            }
+                        // Only a package to unpack keeps its descriptor (in a bounded
+                        // queue): a run that only fetches would otherwise hold one per
+                        // package until the end, and run out of them.
+                        Ok(f) if shared.is_some() => {
                             let _ = tx.send((j, f));
                         }
+                        Ok(_) => progress.step(&job.name),
                         Err(e) => {
                             fail(e);
                             return;

@@ -4,7 +4,7 @@
 //! partial or unverified file under its real name.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Seek as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -211,8 +211,9 @@ impl Http {
 
     /// Download `url` to `dest`, verified against `want`: written to a temporary name
     /// beside `dest` and renamed only when size and SHA-256 match. `by` names the link of
-    /// the chain that promised the checksum, for the error.
-    pub fn fetch_file(&self, url: &str, dest: &Path, want: &Checksum, by: &str) -> Result<()> {
+    /// the chain that promised the checksum, for the error. Returns the file as written
+    /// (the descriptor the verified bytes went through), rewound: no need to hash it again.
+    pub fn fetch_file(&self, url: &str, dest: &Path, want: &Checksum, by: &str) -> Result<File> {
         let tmp = partial_name(dest);
         let result = retry(url, || {
             let (r, _) = self.open(url)?;
@@ -222,16 +223,19 @@ impl Http {
             let file = create_fresh(&tmp).map_err(FetchError::Io)?;
             let mut out = BufWriter::with_capacity(256 << 10, file);
             io::copy(&mut hashing, &mut out).map_err(FetchError::Io)?;
-            out.flush().map_err(FetchError::Io)?;
+            let mut file = out
+                .into_inner()
+                .map_err(|e| FetchError::Io(e.into_error()))?;
             if hashing.count < want.size {
                 return Err(FetchError::Truncated {
                     got: hashing.count,
                     want: want.size,
                 });
             }
-            Ok((hashing.digest(), hashing.count))
+            file.rewind().map_err(FetchError::Io)?;
+            Ok((hashing.digest(), hashing.count, file))
         });
-        let (digest, count) = match result {
+        let (digest, count, file) = match result {
             Ok(v) => v,
             Err(e) => {
                 let _ = fs::remove_file(&tmp);
@@ -255,14 +259,15 @@ impl Http {
                 format!("cannot rename {} to {}", quote(&tmp), quote(dest)),
                 e,
             )
-        })
+        })?;
+        Ok(file)
     }
 }
 
-/// Create `path` afresh (mode 0644) for writing. Its name is predictable (a
-/// [`partial_name`]), so whatever is there is unlinked first and the file is made with
-/// O_CREAT|O_EXCL: a symlink planted under that name (in a shared directory) cannot turn
-/// the write into one through it, which `File::create` would follow.
+/// Create `path` afresh (mode 0644) for writing, and reading back. Its name is
+/// predictable (a [`partial_name`]), so whatever is there is unlinked first and the file
+/// is made with O_CREAT|O_EXCL: a symlink planted under that name (in a shared directory)
+/// cannot turn the write into one through it, which `File::create` would follow.
 pub fn create_fresh(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt as _;
     match fs::remove_file(path) {
@@ -270,6 +275,7 @@ pub fn create_fresh(path: &Path) -> io::Result<File> {
         _ => {}
     }
     fs::OpenOptions::new()
+        .read(true)
         .write(true)
         .create_new(true)
         .mode(0o644)
@@ -357,7 +363,10 @@ mod tests {
             sha256: Sha256::digest(b"the package").into(),
         };
         let url = format!("file://{}", src.display());
-        Http::new().fetch_file(&url, &dest, &want, "x").unwrap();
+        let mut f = Http::new().fetch_file(&url, &dest, &want, "x").unwrap();
+        let mut back = Vec::new();
+        f.read_to_end(&mut back).unwrap();
+        assert_eq!(back, b"the package", "the written file, rewound");
         assert_eq!(fs::read(&victim).unwrap(), b"precious");
         assert_eq!(fs::read(&dest).unwrap(), b"the package");
         let mode = fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
