@@ -222,9 +222,8 @@ pub fn unpack(
     only: Option<&HashSet<PathBuf>>,
 ) -> Result<Unpacked> {
     let mut r = BufReader::with_capacity(128 << 10, file);
-    let pkg_of_file = package.to_owned();
     let bad = |why: String| Error::Deb {
-        package: pkg_of_file.clone(),
+        package: package.to_owned(),
         why,
     };
     let mut magic = [0u8; 8];

@@ -126,6 +126,24 @@ impl Root {
     /// Replace `rel` with a file holding `data` (root-owned, `mode`): written under a
     /// temporary name and renamed over, never through an existing symlink.
     pub fn write(&self, rel: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+        self.replace_with(rel, mode, |f| f.write_all(data))
+    }
+
+    /// Replace `rel` with a copy of the host file `src` (root-owned, `mode`), copied in
+    /// the kernel (copy_file_range), never through an existing symlink.
+    pub fn copy_in(&self, src: &Path, rel: &Path, mode: u32) -> io::Result<()> {
+        let mut from = std::fs::File::open(src)?;
+        self.replace_with(rel, mode, |f| io::copy(&mut from, f).map(|_| ()))
+    }
+
+    /// Fill a temporary file beside `rel`, give it root and `mode`, rename it over `rel`;
+    /// on failure the temporary file is removed.
+    fn replace_with(
+        &self,
+        rel: &Path,
+        mode: u32,
+        fill: impl FnOnce(&mut std::fs::File) -> io::Result<()>,
+    ) -> io::Result<()> {
         let (parent, name) = split(rel);
         let d = self.dir(parent)?;
         let mut tmp = OsString::from(".");
@@ -134,28 +152,16 @@ impl Root {
         let _ = sys::unlinkat(d.as_fd(), &tmp, false);
         let fd = sys::create_at(d.as_fd(), &tmp, 0o600).map_err(io)?;
         let mut f = std::fs::File::from(fd);
-        f.write_all(data)?;
-        sys::fchown_fchmod(f.as_fd(), 0, 0, mode).map_err(io)?;
-        drop(f);
-        sys::renameat(d.as_fd(), &tmp, d.as_fd(), name).map_err(io)
-    }
-
-    /// Replace `rel` with a copy of the host file `src` (root-owned, `mode`), copied in
-    /// the kernel (copy_file_range), never through an existing symlink.
-    pub fn copy_in(&self, src: &Path, rel: &Path, mode: u32) -> io::Result<()> {
-        let mut from = std::fs::File::open(src)?;
-        let (parent, name) = split(rel);
-        let d = self.dir(parent)?;
-        let mut tmp = OsString::from(".");
-        tmp.push(name);
-        tmp.push(".debootstrap-rs-new");
-        let _ = sys::unlinkat(d.as_fd(), &tmp, false);
-        let fd = sys::create_at(d.as_fd(), &tmp, 0o600).map_err(io)?;
-        let mut to = std::fs::File::from(fd);
-        io::copy(&mut from, &mut to)?;
-        sys::fchown_fchmod(to.as_fd(), 0, 0, mode).map_err(io)?;
-        drop(to);
-        sys::renameat(d.as_fd(), &tmp, d.as_fd(), name).map_err(io)
+        let r = fill(&mut f)
+            .and_then(|()| sys::fchown_fchmod(f.as_fd(), 0, 0, mode).map_err(io))
+            .and_then(|()| {
+                drop(f);
+                sys::renameat(d.as_fd(), &tmp, d.as_fd(), name).map_err(io)
+            });
+        if r.is_err() {
+            let _ = sys::unlinkat(d.as_fd(), &tmp, false);
+        }
+        r
     }
 
     /// Remove the non-directory `rel`; a missing one is fine.
@@ -308,6 +314,23 @@ mod tests {
         assert!(root.write(Path::new("dangling/f"), b"x", 0o644).is_err());
         root.remove_tree(Path::new(""), false).unwrap();
         assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        let e = root
+            .replace_with(Path::new("f"), 0o644, |f| {
+                f.write_all(b"half")?;
+                Err(io::Error::from_raw_os_error(libc::ENOSPC))
+            })
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC));
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+        root.copy_in(Path::new("/proc/self/exe"), Path::new("f"), 0o755)
+            .unwrap();
+        assert!(std::fs::metadata(dir.path().join("f")).unwrap().len() > 0);
     }
 
     #[test]
