@@ -160,6 +160,8 @@ pub struct Key {
     home: PathBuf,
     /// gpg's clock, when the key lives in the past (`--faked-system-time`).
     clock: Option<&'static str>,
+    /// The primary key's fingerprint.
+    fpr: String,
     /// The public keyring (binary), for `--keyring`.
     pub keyring: PathBuf,
 }
@@ -175,6 +177,44 @@ impl Drop for Key {
             .stderr(std::process::Stdio::null())
             .status();
     }
+}
+
+/// Run gpg on the home `home` (at the time `clock`, if any) with `input` on its stdin;
+/// its stdout. A failure panics with gpg's stderr.
+fn gpg(home: &Path, clock: Option<&str>, args: &[&str], input: &[u8]) -> Vec<u8> {
+    use std::process::Stdio;
+    let mut child = Command::new("gpg")
+        .arg("--homedir")
+        .arg(home)
+        .args([
+            "--batch",
+            "--yes",
+            "--quiet",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+        ])
+        .args(clock.map(|c| ["--faked-system-time", c]).iter().flatten())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run gpg");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("gpg input");
+    let o = child.wait_with_output().expect("gpg");
+    assert!(
+        o.status.success(),
+        "gpg {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
 }
 
 impl Key {
@@ -193,29 +233,7 @@ impl Key {
         let dir = crate::tempdir();
         let home = dir.path().join("gnupg");
         std::fs::create_dir(&home).expect("gnupg home");
-        let gpg = |args: &[&str]| {
-            let o = Command::new("gpg")
-                .arg("--homedir")
-                .arg(&home)
-                .args([
-                    "--batch",
-                    "--quiet",
-                    "--pinentry-mode",
-                    "loopback",
-                    "--passphrase",
-                    "",
-                ])
-                .args(clock.map(|c| ["--faked-system-time", c]).iter().flatten())
-                .args(args)
-                .output()
-                .expect("run gpg");
-            assert!(
-                o.status.success(),
-                "gpg {args:?}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            o.stdout
-        };
+        let gpg = |args: &[&str]| gpg(&home, clock, args, b"");
         let uid = format!("debootstrap-rs test {} <test@invalid>", std::process::id());
         gpg(&["--quick-gen-key", &uid, "rsa2048", "cert", "never"]);
         let listing =
@@ -234,59 +252,21 @@ impl Key {
             _dir: dir,
             home,
             clock,
+            fpr,
             keyring,
         }
     }
 
     /// Revoke the signing subkey (after it signed) and export the keyring again.
     pub fn revoke_signing_subkey(&self) {
-        let gpg = |args: &[&str], input: &[u8]| {
-            use std::process::Stdio;
-            let mut child = Command::new("gpg")
-                .arg("--homedir")
-                .arg(&self.home)
-                .args([
-                    "--batch",
-                    "--yes",
-                    "--pinentry-mode",
-                    "loopback",
-                    "--passphrase",
-                    "",
-                ])
-                .args(args)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("run gpg");
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(input)
-                .expect("gpg input");
-            let o = child.wait_with_output().expect("gpg");
-            assert!(
-                o.status.success(),
-                "gpg {args:?}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            o.stdout
-        };
-        let listing =
-            String::from_utf8_lossy(&gpg(&["--with-colons", "--list-keys"], b"")).into_owned();
-        let fpr = listing
-            .lines()
-            .find_map(|l| l.strip_prefix("fpr:"))
-            .and_then(|l| l.split(':').find(|f| f.len() == 40))
-            .expect("fingerprint")
-            .to_owned();
         // key 1 (the subkey), revkey, confirm, reason 0, no text, confirm, save.
         gpg(
-            &["--command-fd", "0", "--edit-key", &fpr],
+            &self.home,
+            self.clock,
+            &["--command-fd", "0", "--edit-key", &self.fpr],
             b"key 1\nrevkey\ny\n0\n\ny\nsave\n",
         );
-        let public = gpg(&["--export", &fpr], b"");
+        let public = gpg(&self.home, self.clock, &["--export", &self.fpr], b"");
         std::fs::write(&self.keyring, public).expect("write keyring");
     }
 
@@ -297,32 +277,13 @@ impl Key {
 
     /// Clearsign `text` into `out` with the digest algorithm `digest` (`SHA1`, `SHA512`…).
     pub fn clearsign_with(&self, text: &str, out: &Path, digest: &str) {
-        let input = out.with_extension("unsigned");
-        std::fs::write(&input, text).expect("write Release");
-        let o = Command::new("gpg")
-            .arg("--homedir")
-            .arg(&self.home)
-            .args([
-                "--batch",
-                "--yes",
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase",
-                "",
-            ])
-            .args(
-                self.clock
-                    .map(|c| ["--faked-system-time", c])
-                    .iter()
-                    .flatten(),
-            )
-            .args(["--digest-algo", digest, "--clearsign", "-o"])
-            .arg(out)
-            .arg(&input)
-            .output()
-            .expect("gpg --clearsign");
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let _ = std::fs::remove_file(input);
+        let out = out.to_str().expect("a UTF-8 path");
+        gpg(
+            &self.home,
+            self.clock,
+            &["--digest-algo", digest, "--clearsign", "-o", out],
+            text.as_bytes(),
+        );
     }
 }
 
