@@ -391,18 +391,11 @@ fn route_change(net: &mut Net, r: &RouteSpec, add: bool) -> Result<(), Error> {
     if let Some(d) = &r.dev {
         shown.push_str(&format!(" dev {d:?}"));
     }
-    if add {
-        s.request(
-            M::NewRoute(msg::route(&m)),
-            CREATE_EXCL,
-            format_args!("{shown}"),
-        )
+    let (req, flags) = if add {
+        (M::NewRoute(msg::route(&m)), CREATE_EXCL)
     } else {
-        s.request(
-            M::DelRoute(msg::route_delete(&m)),
-            0,
-            format_args!("{shown}"),
-        )
-    }
-    .map_err(kernel(what))
+        (M::DelRoute(msg::route_delete(&m)), 0)
+    };
+    s.request(req, flags, format_args!("{shown}"))
+        .map_err(kernel(what))
 }

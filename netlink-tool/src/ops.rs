@@ -4,6 +4,7 @@
 use std::fmt;
 
 use netlink_packet_route::RouteNetlinkMessage as M;
+use netlink_packet_route::link::LinkMessage;
 use nix::errno::Errno;
 
 use crate::error::{Error, KernelError, kernel};
@@ -12,27 +13,25 @@ use crate::nl::Rtnl;
 
 /// The link named `name`, or `None` when there is none (ENODEV).
 pub fn find_link(sock: &mut dyn Rtnl, name: &str) -> Result<Option<Link>, KernelError> {
-    match sock.query(
-        &M::GetLink(msg::get_link_by_name(name)),
-        false,
-        format_args!("{name:?}"),
-    ) {
-        Ok(v) => Ok(v.iter().find_map(|m| match m {
-            M::NewLink(l) => Some(msg::link_from(l)),
-            _ => None,
-        })),
-        Err(e) if e.errno == Errno::ENODEV => Ok(None),
-        Err(e) => Err(e),
-    }
+    get_link(sock, msg::get_link_by_name(name), format_args!("{name:?}"))
 }
 
 /// The link with ifindex `index`, or `None` when there is none (ENODEV).
 pub fn find_link_by_index(sock: &mut dyn Rtnl, index: u32) -> Result<Option<Link>, KernelError> {
-    match sock.query(
-        &M::GetLink(msg::get_link_by_index(index)),
-        false,
+    get_link(
+        sock,
+        msg::get_link_by_index(index),
         format_args!("index {index}"),
-    ) {
+    )
+}
+
+/// The one link an RTM_GETLINK request selects, or `None` when there is none (ENODEV).
+fn get_link(
+    sock: &mut dyn Rtnl,
+    req: LinkMessage,
+    what: fmt::Arguments<'_>,
+) -> Result<Option<Link>, KernelError> {
+    match sock.query(&M::GetLink(req), false, what) {
         Ok(v) => Ok(v.iter().find_map(|m| match m {
             M::NewLink(l) => Some(msg::link_from(l)),
             _ => None,
