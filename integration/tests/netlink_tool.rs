@@ -1088,18 +1088,27 @@ fn batch_netns_del_frees_the_namespace_while_the_batch_runs() {
         .spawn()
         .expect("start netlink-tool --batch -");
     let mut stdin = child.stdin.take().expect("stdin");
+    // Up to ten seconds for hv1 to be there (`true`) or gone (`false`).
+    let wait_for = |present: bool| {
+        (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            h.link("hv1").is_some() == present
+        })
+    };
+    // The batch reads its lines as they come: `netns del` is sent only once the veth is
+    // seen, so that its absence afterwards cannot be the connect not having run yet.
     writeln!(
         stdin,
-        "netns add {c}\nconnect {c} --type veth --host-name hv1\nnetns del {c}"
+        "netns add {c}\nconnect {c} --type veth --host-name hv1"
     )
     .unwrap();
     stdin.flush().unwrap();
+    assert!(wait_for(true), "the batch's connect made no 'hv1'");
+    writeln!(stdin, "netns del {c}").unwrap();
+    stdin.flush().unwrap();
     // The kernel removes a dead namespace's links asynchronously (tens of ms): wait
     // for it, with the batch still running (its standard input still open).
-    let gone = (0..100).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        h.link("hv1").is_none()
-    });
+    let gone = wait_for(false);
     drop(stdin);
     let status = child.wait().expect("wait for the batch");
     assert!(status.success(), "{status}");
