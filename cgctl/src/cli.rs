@@ -547,62 +547,6 @@ fn convert(cli: Cli) -> Result<Parsed, Error> {
     }))
 }
 
-/// Split a batch line into words as a shell would, without expansions: blanks separate,
-/// '…' is literal, "…" takes \" and \\, a backslash escapes the next character, and `#`
-/// at the start of a word begins a comment.
-pub fn split_words(line: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut cur: Option<String> = None;
-    let mut it = line.chars();
-    while let Some(c) = it.next() {
-        match c {
-            ' ' | '\t' => {
-                if let Some(w) = cur.take() {
-                    words.push(w);
-                }
-            }
-            '#' if cur.is_none() => break,
-            '\'' => {
-                let w = cur.get_or_insert_with(String::new);
-                loop {
-                    match it.next() {
-                        Some('\'') => break,
-                        Some(ch) => w.push(ch),
-                        None => return Err("unterminated '".to_owned()),
-                    }
-                }
-            }
-            '"' => {
-                let w = cur.get_or_insert_with(String::new);
-                loop {
-                    match it.next() {
-                        Some('"') => break,
-                        Some('\\') => match it.next() {
-                            Some(ch @ ('"' | '\\')) => w.push(ch),
-                            Some(ch) => {
-                                w.push('\\');
-                                w.push(ch);
-                            }
-                            None => return Err("unterminated \"".to_owned()),
-                        },
-                        Some(ch) => w.push(ch),
-                        None => return Err("unterminated \"".to_owned()),
-                    }
-                }
-            }
-            '\\' => {
-                let ch = it.next().ok_or("a line ends in a backslash")?;
-                cur.get_or_insert_with(String::new).push(ch);
-            }
-            ch => cur.get_or_insert_with(String::new).push(ch),
-        }
-    }
-    if let Some(w) = cur {
-        words.push(w);
-    }
-    Ok(words)
-}
-
 /// True when the arguments name the `exec` subcommand (its usage errors exit 125).
 pub fn is_exec(args: &[OsString]) -> bool {
     let mut skip = false;
@@ -639,16 +583,7 @@ mod tests {
 
     #[test]
     fn batch_lines() {
-        assert_eq!(
-            split_words(r#"set web cpu.max='50000 100000' "a \"b\"" c\ d # note"#).unwrap(),
-            ["set", "web", "cpu.max=50000 100000", "a \"b\"", "c d"]
-        );
-        assert_eq!(
-            split_words("  # only a comment").unwrap(),
-            Vec::<String>::new()
-        );
-        assert_eq!(split_words("''").unwrap(), [""]);
-        assert!(split_words("set 'x").is_err());
+        // (How a line splits into words is common::words's, tested there.)
         let v: Vec<OsString> = ["--parent", "self", "-v", "--batch", "-"]
             .iter()
             .map(OsString::from)

@@ -148,7 +148,7 @@ pub fn run_batch(
             line: i + 1,
             source: Box::new(source),
         };
-        let words = cli::split_words(line).map_err(|why| at(Error::Usage(why)))?;
+        let words = common::words::split(line).map_err(|e| at(Error::Usage(e.to_string())))?;
         if words.is_empty() {
             continue;
         }
