@@ -382,8 +382,9 @@ fn pivot_leaves_no_way_back_to_the_host() {
     let o = run(chroot_rs().arg("--pivot").arg(r.path()).args([
         "sh",
         "-c",
+        // (The mount must work: a failed one would print "contained" for nothing.)
         &format!(
-            "mount -t proc proc /proc && cat /proc/{}/root{secret} || echo contained",
+            "mount -t proc proc /proc && (cat /proc/{}/root{secret} || echo contained)",
             std::process::id()
         ),
     ]));
@@ -454,7 +455,9 @@ fn a_signal_during_set_up_reaches_the_command() {
         return;
     }
     // SIGTERM sent while chroot-rs is still mounting is held, then forwarded: the
-    // command never runs to completion (it would print "finished").
+    // command never runs to completion (it would print "finished"). It is sent once
+    // chroot-rs has blocked it (before that it simply kills chroot-rs, which proves
+    // nothing), so it lands in the set-up or just after.
     let r = Rootfs::new();
     for _ in 0..10 {
         let mut child = Background::spawn(
@@ -464,7 +467,28 @@ fn a_signal_during_set_up_reaches_the_command() {
                 .args(["sh", "-c", "sleep 2; echo finished"]),
         );
         let pid = nix::unistd::Pid::from_raw(child.id().cast_signed());
-        std::thread::sleep(Duration::from_millis(1));
+        // Blocked shows in SigBlk until chroot-rs forks; then it waits in sigwait(2),
+        // which unblocks the set for the wait, and the child it forked tells instead.
+        let past_the_block = || {
+            let blocked = fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|s| {
+                    let v = s.lines().find_map(|l| l.strip_prefix("SigBlk:"))?;
+                    u64::from_str_radix(v.trim(), 16).ok()
+                })
+                .is_some_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0);
+            blocked
+                || fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                    .is_ok_and(|c| !c.trim().is_empty())
+        };
+        let start = std::time::Instant::now();
+        while !past_the_block() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "chroot-rs never blocked SIGTERM"
+            );
+            std::thread::yield_now();
+        }
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
         let status = child.wait(Duration::from_secs(20));
         assert_ne!(status.code(), Some(0), "the SIGTERM was lost: {status:?}");
