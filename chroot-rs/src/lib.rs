@@ -104,8 +104,8 @@ enum Entered {
     /// A process whose job ends here (the waiting parent or the init).
     Done(Status),
     /// The process that goes on to become the command, with the credentials looked up
-    /// inside the new root (when --userspec or --groups asked for any).
-    Continue(Option<Creds>),
+    /// inside the new root.
+    Continue(Creds),
 }
 
 /// Set up the private mount namespace and enter the new root through it.
@@ -139,16 +139,17 @@ fn enter_isolated(cfg: &Config, checked: Checked, outside: &Outside) -> Result<E
     drop(checked.image);
     let root = NewRoot::open(&cfg.newroot)?;
     // Names are looked up inside before anything is created in the new root.
-    let creds = (cfg.userspec.is_some() || cfg.groups.is_some())
-        .then(|| {
-            creds::lookup_inside(
-                &cfg.newroot,
-                cfg.userspec.as_deref(),
-                cfg.groups.as_deref(),
-                outside,
-            )
-        })
-        .transpose()?;
+    // (None asked for: nothing to look up, no child to fork.)
+    let creds = if cfg.userspec.is_some() || cfg.groups.is_some() {
+        creds::lookup_inside(
+            &cfg.newroot,
+            cfg.userspec.as_deref(),
+            cfg.groups.as_deref(),
+            outside,
+        )?
+    } else {
+        Creds::default()
+    };
     if cfg.read_only {
         root.prepare_mount_points(cfg.api, &cfg.binds, cfg.resolv_conf)?;
         root.make_read_only()?;
@@ -222,7 +223,7 @@ pub fn run(cfg: &Config, warn: &dyn Fn(&str)) -> Result<Status, Error> {
         let checked = preflight(cfg)?;
         match enter_isolated(cfg, checked, &outside)? {
             Entered::Done(status) => return Ok(status),
-            Entered::Continue(creds) => creds.unwrap_or_default(),
+            Entered::Continue(creds) => creds,
         }
     } else {
         enter_plain(cfg)?;

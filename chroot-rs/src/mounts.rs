@@ -85,6 +85,13 @@ enum Kind {
     File,
 }
 
+impl Kind {
+    /// The mount point a bind of `src` needs: a directory for a directory.
+    fn of(src: &Path) -> Self {
+        if src.is_dir() { Kind::Dir } else { Kind::File }
+    }
+}
+
 /// A handle on the new root: its host path (for messages and the trace) and an O_PATH
 /// descriptor every inner path is resolved from.
 #[derive(Debug)]
@@ -210,8 +217,7 @@ impl NewRoot {
 
     /// Bind `src` (a host path) onto `inner`, recursively; read-only when asked.
     fn bind(&self, src: &Path, inner: &Path, read_only: bool) -> Result<(), Error> {
-        let kind = if src.is_dir() { Kind::Dir } else { Kind::File };
-        let target = self.ensure(inner, kind)?;
+        let target = self.ensure(inner, Kind::of(src))?;
         let shown = self.shown(inner);
         let mount_err = |source| Error::Mount {
             what: quote(src),
@@ -351,12 +357,7 @@ impl NewRoot {
             }
         }
         for b in binds {
-            let kind = if b.src.is_dir() {
-                Kind::Dir
-            } else {
-                Kind::File
-            };
-            self.ensure(&b.dst, kind)?;
+            self.ensure(&b.dst, Kind::of(&b.src))?;
         }
         if resolv_conf {
             self.ensure(Path::new("etc/resolv.conf"), Kind::File)?;

@@ -71,7 +71,8 @@ fn process_err(what: &'static str) -> impl FnOnce(Errno) -> Error {
 pub struct Supervisor {
     set: SigSet,
     old: SigSet,
-    /// Read end in the outer process, write end in the init: the command's death signal.
+    /// In the init only: the write end of the pipe that tells the outer process the
+    /// signal the command died of.
     status: Option<OwnedFd>,
 }
 
@@ -133,11 +134,7 @@ impl Supervisor {
     /// In the init, once pivoted: close every descriptor it inherited from the caller
     /// (above 2), so that `/proc/1/fd` leads nowhere outside the new root.
     pub fn close_inherited(&self) -> Result<(), Error> {
-        let keep = self
-            .status
-            .as_ref()
-            .map_or(u32::MAX, |fd| fd.as_raw_fd() as u32);
-        sys::close_all_from_3_except(keep)
+        sys::close_all_from_3_except(self.status.as_ref().map(AsRawFd::as_raw_fd))
             .map_err(process_err("cannot close inherited file descriptors"))
     }
 

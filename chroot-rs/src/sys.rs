@@ -3,7 +3,7 @@
 
 use std::ffi::{CString, OsString};
 use std::fs::File;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -412,17 +412,16 @@ pub fn cloexec_from_3() -> nix::Result<()> {
 }
 
 /// close_range(3, keep-1) and close_range(keep+1, ~0): close every descriptor above 2
-/// but `keep` (u32::MAX: none kept).
-pub fn close_all_from_3_except(keep: u32) -> nix::Result<()> {
-    let mut ranges = Vec::new();
-    if keep == u32::MAX || keep < 3 {
-        ranges.push((3u32, u32::MAX));
-    } else {
-        if keep > 3 {
-            ranges.push((3, keep - 1));
-        }
-        ranges.push((keep + 1, u32::MAX));
-    }
+/// but `keep` (all of them when `None`).
+pub fn close_all_from_3_except(keep: Option<RawFd>) -> nix::Result<()> {
+    let ranges = match keep
+        .and_then(|fd| u32::try_from(fd).ok())
+        .filter(|&fd| fd >= 3)
+    {
+        None => vec![(3, u32::MAX)],
+        Some(3) => vec![(4, u32::MAX)],
+        Some(fd) => vec![(3, fd - 1), (fd + 1, u32::MAX)],
+    };
     for (first, last) in ranges {
         // SAFETY: close_range takes plain integers. The caller (the init, after the
         // pivot) holds no Rust object owning a descriptor in these ranges.
@@ -446,7 +445,6 @@ pub fn make_read_only_recursive(fd: &OwnedFd, shown: &Path) -> nix::Result<()> {
         userns_fd: u64,
     }
     const MOUNT_ATTR_RDONLY: u64 = 0x1;
-    const AT_RECURSIVE: libc::c_uint = 0x8000;
     let attr = MountAttr {
         attr_set: MOUNT_ATTR_RDONLY,
         attr_clr: 0,
@@ -460,7 +458,7 @@ pub fn make_read_only_recursive(fd: &OwnedFd, shown: &Path) -> nix::Result<()> {
             libc::SYS_mount_setattr,
             fd.as_raw_fd(),
             c"".as_ptr(),
-            (libc::AT_EMPTY_PATH as libc::c_uint) | AT_RECURSIVE,
+            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
@@ -479,12 +477,18 @@ pub fn make_read_only_recursive(fd: &OwnedFd, shown: &Path) -> nix::Result<()> {
 /// Die of `sig` as the command did: default action, unblocked, sent to ourselves.
 /// Returns only if the signal's default action does not end the process.
 pub fn die_of(sig: Signal) {
-    // SAFETY: installing SIG_DFL runs no handler code; the process is about to end.
-    let _ = unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) };
+    let _ = default_action(sig);
     let mut set = SigSet::empty();
     set.add(sig);
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
     let _ = nix::sys::signal::raise(sig);
+}
+
+/// signal(sig, SIG_DFL).
+fn default_action(sig: Signal) -> nix::Result<()> {
+    // SAFETY: installing SIG_DFL runs no handler code, and this single-threaded process
+    // has nothing that depends on the action it replaces.
+    unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) }.map(drop)
 }
 
 /// prctl(PR_CAPBSET_DROP) and the other set changes, through the caps crate.
@@ -526,11 +530,7 @@ pub fn caps_clear_ambient() -> Result<(), caps::errors::CapsError> {
 /// stays ignored across exec; the command must start with the default, as under GNU
 /// chroot (`yes | head` ends by SIGPIPE).
 pub fn default_sigpipe() -> nix::Result<()> {
-    // SAFETY: installing SIG_DFL involves no handler code; nothing else in this
-    // single-threaded process depends on SIGPIPE being ignored this close to exec.
-    let r =
-        unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) }
-            .map(drop);
+    let r = default_action(Signal::SIGPIPE);
     trace::syscall(format_args!("rt_sigaction(SIGPIPE, SIG_DFL)"), &r);
     r
 }
