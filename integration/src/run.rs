@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -76,17 +76,10 @@ pub fn run_with_timeout(command: &mut Command, limit: Duration) -> Output {
         let _ = err.read_to_end(&mut s);
         s
     });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{command:?} did not finish within {limit:?}");
-        }
-        thread::sleep(Duration::from_millis(2));
+    let Some(status) = wait_bounded(&mut child, limit) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{command:?} did not finish within {limit:?}");
     };
     let stdout = String::from_utf8_lossy(&t_out.join().expect("stdout reader")).into_owned();
     let stderr = String::from_utf8_lossy(&t_err.join().expect("stderr reader")).into_owned();
@@ -98,6 +91,20 @@ pub fn run_with_timeout(command: &mut Command, limit: Duration) -> Output {
         stdout,
         stderr,
         signal: status.signal(),
+    }
+}
+
+/// Wait for `child` to end; `None` when it is still running after `limit`.
+fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> Option<ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return Some(status);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(2));
     }
 }
 
@@ -158,15 +165,11 @@ impl Background {
 
     /// Wait for it to end; panics after `limit`.
     #[track_caller]
-    pub fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(start.elapsed() < limit, "did not end within {limit:?}");
-            thread::sleep(Duration::from_millis(5));
-        }
+    pub fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let Some(status) = wait_bounded(&mut self.child, limit) else {
+            panic!("did not end within {limit:?}");
+        };
+        status
     }
 }
 
