@@ -21,41 +21,19 @@ use crate::{cache_dir, sh};
 /// The Debian packages added to minbase, so that the lab has ps, ip and ping.
 const INCLUDE: &str = "procps,iproute2,iputils-ping";
 
-struct Lab {
+struct Lab<'a> {
     bin: PathBuf,
     examples: PathBuf,
-    state: tempfile_dir::Dir,
+    /// The containers' state (a fresh temporary directory that outlives the Lab, so that
+    /// its Drop can still destroy what is in it).
+    state: &'a Path,
     host_ns: String,
     template: Option<PathBuf>,
     rootfs: Option<PathBuf>,
     created: Vec<&'static str>,
 }
 
-/// A temporary directory removed on drop (xtask keeps its dependencies few).
-mod tempfile_dir {
-    use std::path::{Path, PathBuf};
-
-    pub struct Dir(PathBuf);
-
-    impl Dir {
-        pub fn new(prefix: &str) -> std::io::Result<Self> {
-            let p = std::env::temp_dir().join(format!("{prefix}{}", std::process::id()));
-            std::fs::create_dir_all(&p)?;
-            Ok(Self(p))
-        }
-        pub fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-impl Lab {
+impl Lab<'_> {
     /// Run one example script, echoing it like a shell session.
     fn example(&self, script: &str, args: &[&str]) -> Result<()> {
         let mut cmd = Command::new(self.examples.join(script));
@@ -68,8 +46,8 @@ impl Lab {
                     std::env::var("PATH").unwrap_or_default()
                 ),
             )
-            .env("CTN_ROOT", self.state.path().join("lib"))
-            .env("CTN_RUN", self.state.path().join("run"))
+            .env("CTN_ROOT", self.state.join("lib"))
+            .env("CTN_RUN", self.state.join("run"))
             .env("CTN_HOST_NS", &self.host_ns)
             .env("CGCTL_PARENT", "self");
         if let Some(t) = &self.template {
@@ -94,7 +72,7 @@ impl Lab {
     }
 }
 
-impl Drop for Lab {
+impl Drop for Lab<'_> {
     fn drop(&mut self) {
         for name in self.created.clone() {
             let _ = self.example("ctn-destroy", &[name]);
@@ -161,9 +139,12 @@ pub fn run(root: &Path, _args: &[String]) -> Result<()> {
     } else {
         (Some(debian_template(&bin)?), None)
     };
+    // A fresh, unpredictable name (the demo runs as root; a fixed /tmp name could be
+    // made in advance by someone else).
+    let state = integration::tempdir();
     let mut lab = Lab {
         examples: root.join("examples"),
-        state: tempfile_dir::Dir::new("toolkit-demo-")?,
+        state: state.path(),
         host_ns: format!("labhost{}", std::process::id()),
         bin,
         template,
@@ -218,8 +199,10 @@ pub fn run(root: &Path, _args: &[String]) -> Result<()> {
     section("stop and destroy: nothing is left");
     lab.example("ctn-stop", &["web"])?;
     lab.example("ctn-ls", &[])?;
-    for name in std::mem::take(&mut lab.created) {
+    // One at a time, each forgotten once gone: if one fails, Drop still tries the rest.
+    while let Some(&name) = lab.created.first() {
         lab.example("ctn-destroy", &[name])?;
+        lab.created.remove(0);
     }
     lab.example("ctn-ls", &[])?;
     Ok(())

@@ -37,17 +37,18 @@ pub fn build(root: &Path, packages: &[&str]) -> Result<PathBuf> {
     let triple = host_triple()?;
     let (dynamic, static_): (Vec<&str>, Vec<&str>) =
         packages.iter().partition(|p| DYNAMIC.contains(p));
+    // The dynamic packages this checkout has.
+    let present: Vec<&str> = DYNAMIC
+        .iter()
+        .copied()
+        .filter(|d| root.join(d).join("Cargo.toml").is_file())
+        .collect();
     let mut runs: Vec<(Vec<&str>, bool)> = Vec::new();
     if packages.is_empty() {
         // Everything: the workspace statically, less the dynamic packages, then those.
         runs.push((Vec::new(), true));
-        let present: Vec<&str> = DYNAMIC
-            .iter()
-            .copied()
-            .filter(|d| root.join(d).join("Cargo.toml").is_file())
-            .collect();
         if !present.is_empty() {
-            runs.push((present, false));
+            runs.push((present.clone(), false));
         }
     } else {
         if !static_.is_empty() {
@@ -67,10 +68,8 @@ pub fn build(root: &Path, packages: &[&str]) -> Result<PathBuf> {
         ]);
         if pkgs.is_empty() {
             cmd.arg("--workspace");
-            for d in DYNAMIC {
-                if root.join(d).join("Cargo.toml").is_file() {
-                    cmd.args(["--exclude", d]);
-                }
+            for d in &present {
+                cmd.args(["--exclude", d]);
             }
         }
         for p in &pkgs {
