@@ -3,7 +3,10 @@
 //! qemu with an initramfs holding busybox, the modules, the project's binaries and test
 //! programs; `/init` runs the steps and reports through the serial console
 //! (`VM-LANE-RESULT name rc`, then `VM-LANE-EXIT=rc`). No network, no shared
-//! filesystem; the runner has its own time-out and never leaves qemu running.
+//! filesystem; the runner has its own time-out and never leaves qemu running. Each step
+//! also has a watchdog in the guest ([`STEP_RUNNER`]): a hung step is dumped (processes,
+//! kernel stacks, CPU backtraces, kernel log), killed and run once more
+//! (`VM-LANE-HUNG`, `VM-LANE-RETRY` on the console).
 //!
 //! - `cargo xtask vm-test`: the lane's steps (see [`steps`]); fails when one fails.
 //! - `cargo xtask vm-run [--add FILE]... -- COMMAND...`: one command in the VM.
@@ -42,7 +45,67 @@ struct Payload {
 struct Step {
     name: &'static str,
     command: String,
+    /// Seconds the step may take before the guest's watchdog calls it hung (several
+    /// times its usual duration under TCG).
+    limit: u32,
 }
+
+/// The guest's step runner. A step runs in its own session under a watchdog: when it
+/// outlives its limit, the watchdog prints what every process is doing (state, wait
+/// channel, kernel stack, cgroup), the CPUs' backtraces and the kernel log, kills the
+/// step's process group, and the step is run once more, loudly (a hang seen once in
+/// the lane under TCG could not be reproduced; a hang that recurs still fails).
+const STEP_RUNNER: &str = r#"
+dump() {
+    echo "--- processes"
+    for p in /proc/[0-9]*; do
+        c=$(tr '\0' ' ' < $p/cmdline 2>/dev/null)
+        [ -n "$c" ] || continue
+        echo "${p#/proc/} $(grep State: $p/status) wchan=$(cat $p/wchan) cgroup=$(cat $p/cgroup) :: $c"
+        head -8 $p/stack 2>/dev/null
+    done
+    echo "--- load $(cat /proc/loadavg)"
+    echo l > /proc/sysrq-trigger
+    echo w > /proc/sysrq-trigger
+    echo "--- kernel log"
+    dmesg | tail -120
+}
+attempt() { # name limit command
+    setsid sh -c "$3" &
+    pid=$!
+    ( i=0
+      while kill -0 $pid 2>/dev/null; do
+          if [ $i -ge $2 ]; then
+              echo "VM-LANE-HUNG $1 after $2 s"
+              dump
+              : > /tmp/hung
+              kill -9 -$pid 2>/dev/null
+              break
+          fi
+          sleep 1
+          i=$((i + 1))
+      done ) &
+    dog=$!
+    wait $pid
+    rc=$?
+    wait $dog
+    return $rc
+}
+step() { # name limit command
+    echo "VM-LANE-STEP $1"
+    rm -f /tmp/hung
+    attempt "$@"
+    rc=$?
+    if [ -e /tmp/hung ]; then
+        rm -f /tmp/hung
+        echo "VM-LANE-RETRY $1: the first attempt hung (dump above); running it once more"
+        attempt "$@"
+        rc=$?
+    fi
+    echo "VM-LANE-RESULT $1 $rc"
+    [ $rc = 0 ] || fail=1
+}
+"#;
 
 /// The guest directory for the tools (`$TOOLKIT_BIN_DIR` inside).
 const GUEST_BIN: &str = "/opt/toolkit/bin";
@@ -442,6 +505,7 @@ fn steps(root: &Path, payload: &mut Payload) -> Result<Vec<Step>> {
         steps.push(Step {
             name: test,
             command: format!("{guest} --test-threads=1"),
+            limit: 300,
         });
     }
     if tools.is_empty() {
@@ -479,6 +543,7 @@ fn steps(root: &Path, payload: &mut Payload) -> Result<Vec<Step>> {
             Step {
                 name: "cgctl-check",
                 command: "cgctl check".to_owned(),
+                limit: 60,
             },
         );
     }
@@ -498,13 +563,14 @@ pub fn vm_test(root: &Path) -> Result<()> {
     let steps = steps(root, &mut payload)?;
     let mut script = format!(
         "export INTEGRATION_REQUIRE_ROOT=1 TOOLKIT_BIN_DIR={GUEST_BIN} TOOLKIT_VM_LANE=1 RUST_BACKTRACE=1\n\
-         cd /tmp\nfail=0\n"
+         cd /tmp\nfail=0\n{STEP_RUNNER}"
     );
     for s in &steps {
         script.push_str(&format!(
-            "echo 'VM-LANE-STEP {name}'\n{cmd}\nrc=$?\necho \"VM-LANE-RESULT {name} $rc\"\n[ $rc = 0 ] || fail=1\n",
+            "step {name} {limit} {cmd}\n",
             name = s.name,
-            cmd = s.command
+            limit = s.limit,
+            cmd = quote(&s.command)
         ));
     }
     script.push_str("exit $fail\n");
