@@ -108,8 +108,10 @@ pub struct Cli {
     verbose: u8,
 
     /// The new root directory
+    // An OsString, not a PathBuf: clap refuses an empty path, and GNU chroot lets
+    // chroot(2) answer for '' ("cannot change root directory to ''").
     #[arg(value_name = "NEWROOT")]
-    newroot: PathBuf,
+    newroot: OsString,
 }
 
 /// What chroot-rs does, independent of how it was asked.
@@ -173,6 +175,18 @@ pub enum Parsed {
 
 /// Parse `args` (without argv[0]) GNU style into a [`Config`].
 pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
+    // Options come before NEWROOT (getopt's "+"): when the first argument is not one,
+    // there are none, and the plain `chroot-rs NEWROOT COMMAND` of scripts and loops
+    // needs no clap at all.
+    if let Some(first) = args.first()
+        && (!first.as_bytes().starts_with(b"-") || first == "-")
+    {
+        return Ok(Parsed::Run(Config {
+            newroot: PathBuf::from(first),
+            command: args[1..].to_vec(),
+            ..Config::default()
+        }));
+    }
     let cmd = command();
     let longs = long_options(&cmd);
     let mut normalized: Vec<OsString> = vec![OsString::from("chroot-rs")];
@@ -289,7 +303,7 @@ fn config_from(cli: Cli, command: Vec<OsString>) -> Result<Config, Error> {
         ));
     }
     Ok(Config {
-        newroot: cli.newroot,
+        newroot: PathBuf::from(cli.newroot),
         command,
         userspec: cli.userspec,
         groups: cli.groups,
@@ -380,6 +394,25 @@ mod tests {
         assert_eq!(c.newroot, PathBuf::from("/r"));
         assert_eq!(c.command, args(&["ls", "-l", "--userspec=x"]));
         assert_eq!(c.userspec, None);
+    }
+
+    #[test]
+    fn without_options_the_quick_path_equals_the_full_parse() {
+        // "--" first forces the full parse (prescan and clap) of the same operands.
+        for operands in [
+            &["/r"][..],
+            &["/r", "ls", "-l"],
+            &["-", "x"],
+            &["", "sh", "--"],
+        ] {
+            let mut forced = vec!["--"];
+            forced.extend_from_slice(operands);
+            assert_eq!(
+                format!("{:?}", run(operands)),
+                format!("{:?}", run(&forced)),
+                "{operands:?}"
+            );
+        }
     }
 
     #[test]

@@ -299,6 +299,41 @@ fn credentials_match_gnu_chroot() {
     }
 }
 
+/// Operands only (chroot-rs's quick path, no option parsing) and the same after `--`:
+/// GNU chroot's exit codes and messages, the empty NEWROOT included.
+#[test]
+fn operands_match_gnu_chroot() {
+    if !require_root("chroot(2)") {
+        return;
+    }
+    let r = Rootfs::new();
+    let root = r.path().to_str().unwrap();
+    let missing = format!("/nonexistent-{}", std::process::id());
+    let cases: &[&[&str]] = &[
+        &["", "true"],
+        &["--", "", "true"],
+        &[&missing, "true"],
+        &[root, "sh", "-c", "echo in; exit 7"],
+        &["--", root, "sh", "-c", "exit 3"],
+        &[root, "/nonexistent"],
+        &[root, "/etc/hostname"],
+    ];
+    for args in cases {
+        let theirs = run(cmd("chroot").args(*args));
+        let ours = run(chroot_rs().args(*args));
+        assert_eq!(
+            ours.code, theirs.code,
+            "{args:?}\nours: {ours}\nGNU: {theirs}"
+        );
+        assert_eq!(ours.stdout, theirs.stdout, "{args:?}");
+        assert_eq!(
+            ours.stderr.replace("chroot-rs", "chroot"),
+            theirs.stderr.replace(['‘', '’'], "'"),
+            "{args:?}"
+        );
+    }
+}
+
 // ---- beyond GNU: --pivot ----
 
 /// A host file the guest must not reach, and its absolute host path.
