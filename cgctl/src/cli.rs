@@ -58,9 +58,12 @@ struct Cli {
     json: bool,
 
     /// Use only the hierarchies holding these controllers (or name=NAME, unified)
+    // Set, not the Append of a Vec: a later --hierarchies (a batch line's own) replaces
+    // the earlier list instead of adding to it, as every other option does.
     #[arg(
         long,
         global = true,
+        action = clap::ArgAction::Set,
         env = "CGCTL_HIERARCHIES",
         value_name = "LIST",
         value_delimiter = ','
@@ -684,6 +687,11 @@ mod tests {
             "unified".into(),
             "exec".into()
         ]));
+        let c = p(&["--hierarchies", "memory,cpu", "list"]).unwrap();
+        assert_eq!(c.hierarchies, ["memory", "cpu"]);
+        // A later list replaces the earlier one (a batch line's own, after the batch's).
+        let c = p(&["--hierarchies", "memory", "--hierarchies", "pids", "list"]).unwrap();
+        assert_eq!(c.hierarchies, ["pids"]);
         let c = p(&["top", "-n", "2", "--interval", "0.1"]).unwrap();
         assert!(matches!(c.command, Command::Top { count: Some(2), .. }));
     }
