@@ -362,7 +362,7 @@ fn run_forked(cfg: &UnshareConfig, maps: &IdMaps) -> Result<i32, Error> {
         Ok(p) => p,
         Err(e) => {
             persisted.undo();
-            return Err(Error::process("cannot create a pipe")(e));
+            return Err(Error::process("cannot create the channels to the child")(e));
         }
     };
     let blocked = match supervise::block() {
@@ -428,9 +428,9 @@ fn run_forked(cfg: &UnshareConfig, maps: &IdMaps) -> Result<i32, Error> {
             // The init forked the command, which says "P": its PID is in the credentials.
             let command = match command_pid(ready_r.as_fd(), child) {
                 Ok(pid) => pid,
-                Err(code) => {
+                Err(e) => {
                     undo(&mut persisted, None);
-                    return Err(Error::Reported(code));
+                    return Err(e);
                 }
             };
             let named = pidfile::write(path, command).and_then(|p| {
@@ -473,12 +473,24 @@ fn child_report(ready_r: BorrowedFd<'_>, child: Pid, ready: bool) -> Result<(), 
 }
 
 /// With `--init` and `--pidfile`: wait for the command's "P" and return its PID as seen
-/// here. `Err` as [`child_report`] when it failed or died first.
-fn command_pid(ready_r: BorrowedFd<'_>, child: Pid) -> Result<Pid, i32> {
+/// here. `Error::Reported` as [`child_report`] when it failed or died first. The init,
+/// `child`, has been reaped on every error.
+fn command_pid(ready_r: BorrowedFd<'_>, child: Pid) -> Result<Pid, Error> {
     let mut b = [0u8; 1];
-    match sys::recv_with_pid(ready_r, &mut b).unwrap_or((0, None)) {
-        (1, Some(pid)) if b[0] == b'P' => Ok(pid),
-        (n, _) => Err(failure(ready_r, child, n, b[0])),
+    match sys::recv_with_pid(ready_r, &mut b) {
+        Ok((1, Some(pid))) if b[0] == b'P' => Ok(pid),
+        Ok((n, _)) if n == 0 || b[0] == b'E' => {
+            Err(Error::Reported(failure(ready_r, child, n, b[0])))
+        }
+        other => {
+            // A "P" without its sender's credentials, or a failed read: the command
+            // waits for a go that will not come. Killing the init ends the namespace.
+            let _ = sys::kill(child, Signal::SIGKILL);
+            let _ = sys::waitpid(Some(child), None);
+            Err(Error::process("cannot learn the command's PID")(
+                other.err().unwrap_or(Errno::EPROTO),
+            ))
+        }
     }
 }
 
