@@ -1,4 +1,5 @@
-//! Batch lines split into words as a shell would, without expansions: blanks separate,
+//! Batch lines split into words as a shell would, without expansions: blanks (space,
+//! tab, and also CR, so that CRLF files work, and the other ASCII whitespace) separate,
 //! `'…'` is literal, `"…"` takes `\"`, `\\`, `\$` and `` \` `` (other backslashes stay,
 //! as in sh), a backslash outside quotes escapes the next character, and `#` at the start
 //! of a word begins a comment. A blank or comment line gives no words.

@@ -31,7 +31,8 @@ is found but cannot be run; 127 if COMMAND is not found; 128+N if COMMAND dies o
 otherwise the exit status of COMMAND.";
 
 const TOOL_EXIT: &str = "0 on success; 1 if the operation failed (the message says why); \
-2 for a usage error, in which case nothing was changed.";
+2 for a usage error, in which case the command was not run. With --batch, the first failing \
+line stops the batch, is named in the message and gives the status; earlier lines stay done.";
 
 /// Every tool's page. `root` is the checkout: cgctl's conversion table is read from its
 /// README, so that the page and the README cannot disagree.
@@ -166,11 +167,13 @@ persisted by ip netns or unshare-rs --net=FILE.",
             command: cgctl::cli::command(),
             exit_status: "0 on success; 1 if the operation failed (the kernel refused, the group is \
 busy, something was left: the message says what); 2 if the command line was wrong (unknown \
-key, unparsable or impossible value, bad NAME), in which case nothing was changed. check exits \
+key, unparsable or impossible value, bad NAME), in which case that command changed nothing \
+(with --batch, earlier lines stay done). check exits \
 1 when something is missing. exec is a chain-loader: 125 if cgctl itself failed, usage \
 included; 126 if the command cannot be run; 127 if it is not found; else the command's \
 status (128+N for signal N).",
-            environment: "CGCTL_PARENT: the default of --parent.",
+            environment: "CGCTL_PARENT: the default of --parent. CGCTL_HIERARCHIES: the default of \
+--hierarchies.",
             files: "/sys/fs/cgroup: the hierarchies. /proc/self/mountinfo, /proc/cgroups, \
 /proc/self/cgroup: the layout and the caller's own groups (--parent self).",
             examples: &[
@@ -371,8 +374,16 @@ mod tests {
         ] {
             assert!(section.contains(&escape(key)), "{key} missing:\n{section}");
         }
-        // One tagged paragraph per README row.
-        assert_eq!(section.matches(".TP").count(), 13, "{section}");
+        // One tagged paragraph per row of the README's table.
+        let readme = std::fs::read_to_string(root().join("cgctl/README.md")).unwrap();
+        let rows = readme
+            .lines()
+            .skip_while(|l| !l.starts_with("| knob |"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .count();
+        assert!(rows >= 10, "{rows} rows");
+        assert_eq!(section.matches(".TP").count(), rows, "{section}");
     }
 
     #[test]
