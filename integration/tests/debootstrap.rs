@@ -551,6 +551,44 @@ impl Lab {
         )
     }
 
+    /// debootstrap-rs --make-tarball BUNDLE (its scratch target beside `target`).
+    fn make_bundle(&self, bundle: &Path) -> Output {
+        run_with_timeout(
+            tool()
+                .args(["-q", "--variant=minbase", "--arch=amd64", "--keyring"])
+                .arg(&self.key.keyring)
+                .arg("--make-tarball")
+                .arg(bundle)
+                .arg("testsuite")
+                .arg(self.target.with_extension("work"))
+                .arg(self.server.url()),
+            Duration::from_secs(120),
+        )
+    }
+
+    /// debootstrap-rs --foreign --unpack-tarball BUNDLE into `target`, checked against
+    /// `keyring` (the lab's, whose server may be gone). Nothing is fetched; MIRROR (a
+    /// closed port) is only what the target's apt sources name.
+    fn unpack_bundle(keyring: &Path, bundle: &Path, target: &Path) -> Output {
+        run_with_timeout(
+            tool()
+                .args([
+                    "-q",
+                    "--foreign",
+                    "--variant=minbase",
+                    "--arch=amd64",
+                    "--keyring",
+                ])
+                .arg(keyring)
+                .arg("--unpack-tarball")
+                .arg(bundle)
+                .arg("testsuite")
+                .arg(target)
+                .arg("http://127.0.0.1:9/debian"),
+            Duration::from_secs(120),
+        )
+    }
+
     fn outside_is_untouched(&self) {
         let left: Vec<_> = fs::read_dir(&self.outside)
             .unwrap()
@@ -637,39 +675,10 @@ fn signed_local_archive_unpacks() {
     );
     // A bundle of the same run, unpacked elsewhere with nothing fetched.
     let bundle = lab.target.with_extension("tar");
-    run_with_timeout(
-        tool()
-            .args(["-q", "--variant=minbase", "--arch=amd64", "--keyring"])
-            .arg(&lab.key.keyring)
-            .arg("--make-tarball")
-            .arg(&bundle)
-            .arg("testsuite")
-            .arg(lab.target.with_extension("work"))
-            .arg(lab.server.url()),
-        Duration::from_secs(120),
-    )
-    .ok();
+    lab.make_bundle(&bundle).ok();
     drop(lab.server);
     let second = lab.target.with_extension("second");
-    run_with_timeout(
-        tool()
-            .args([
-                "-q",
-                "--foreign",
-                "--variant=minbase",
-                "--arch=amd64",
-                "--keyring",
-            ])
-            .arg(&lab.key.keyring)
-            .arg("--unpack-tarball")
-            .arg(&bundle)
-            .arg("testsuite")
-            .arg(&second)
-            // Nothing is fetched; MIRROR is what the target's apt sources name.
-            .arg("http://127.0.0.1:9/debian"),
-        Duration::from_secs(120),
-    )
-    .ok();
+    Lab::unpack_bundle(&lab.key.keyring, &bundle, &second).ok();
     assert_eq!(
         fs::read(second.join("usr/share/apt/hello")).unwrap(),
         b"hello\n"
@@ -1287,18 +1296,7 @@ fn a_bundles_unsigned_manifest_chooses_neither_suites_nor_mirrors() {
     }
     let lab = Lab::new(vec![], "");
     let bundle = lab.target.with_extension("tar");
-    run_with_timeout(
-        tool()
-            .args(["-q", "--variant=minbase", "--arch=amd64", "--keyring"])
-            .arg(&lab.key.keyring)
-            .arg("--make-tarball")
-            .arg(&bundle)
-            .arg("testsuite")
-            .arg(lab.target.with_extension("work"))
-            .arg(lab.server.url()),
-        Duration::from_secs(120),
-    )
-    .ok();
+    lab.make_bundle(&bundle).ok();
     // Someone rewrites manifest.json (it is not signed): another mirror, another suite.
     let tamper = |manifest: &str| {
         let dir = lab.target.with_extension("repack");
@@ -1321,25 +1319,7 @@ fn a_bundles_unsigned_manifest_chooses_neither_suites_nor_mirrors() {
         .ok();
         out
     };
-    let unpack = |file: &Path, target: &Path| {
-        run_with_timeout(
-            tool()
-                .args([
-                    "-q",
-                    "--foreign",
-                    "--variant=minbase",
-                    "--arch=amd64",
-                    "--keyring",
-                ])
-                .arg(&lab.key.keyring)
-                .arg("--unpack-tarball")
-                .arg(file)
-                .arg("testsuite")
-                .arg(target)
-                .arg("http://127.0.0.1:9/debian"),
-            Duration::from_secs(120),
-        )
-    };
+    let unpack = |file: &Path, target: &Path| Lab::unpack_bundle(&lab.key.keyring, file, target);
     let evil_mirror = tamper(r#"{"sources":[["testsuite","http://evil.invalid/debian"]]}"#);
     let t = lab.target.with_extension("one");
     unpack(&evil_mirror, &t).ok();
