@@ -767,21 +767,27 @@ fn resolv_conf_through_a_dangling_symlink() {
 
 // ---- images ----
 
+/// A 32 MiB ext4 image of the rootfs and an empty mount point, both in its scratch dir.
+fn ext4_image(r: &Rootfs) -> (PathBuf, PathBuf) {
+    let mnt = r.scratch().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let img = r.scratch().join("root.ext4");
+    run(cmd("mkfs.ext4")
+        .args(["-q", "-F", "-d"])
+        .arg(r.path())
+        .arg(&img)
+        .arg("32M"))
+    .ok();
+    (img, mnt)
+}
+
 #[test]
 fn ext4_and_squashfs_images_as_root() {
     if !require_root("loop devices") {
         return;
     }
     let r = Rootfs::new();
-    let mnt = r.scratch().join("mnt");
-    fs::create_dir(&mnt).unwrap();
-    let ext4 = r.scratch().join("root.ext4");
-    run(cmd("mkfs.ext4")
-        .args(["-q", "-F", "-d"])
-        .arg(r.path())
-        .arg(&ext4)
-        .arg("32M"))
-    .ok();
+    let (ext4, mnt) = ext4_image(&r);
     let o = run(chroot_rs()
         .args(["--pivot", "--image"])
         .arg(&ext4)
@@ -964,15 +970,7 @@ fn one_writer_per_image_and_no_loop_device_left_on_a_failed_mount() {
         return;
     }
     let r = Rootfs::new();
-    let mnt = r.scratch().join("mnt");
-    fs::create_dir(&mnt).unwrap();
-    let img = r.scratch().join("root.ext4");
-    run(cmd("mkfs.ext4")
-        .args(["-q", "-F", "-d"])
-        .arg(r.path())
-        .arg(&img)
-        .arg("32M"))
-    .ok();
+    let (img, mnt) = ext4_image(&r);
     let mut first = Background::spawn(chroot_rs().arg("--image").arg(&img).arg(&mnt).args([
         "sh",
         "-c",
