@@ -405,17 +405,7 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
             if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
                 return Err(Error::Usage("missing command".to_owned()));
             }
-            // clap's first paragraph, on one line: "error: the following required
-            // arguments were not provided:\n  <NAME>" → "the following ...: <NAME>".
-            let text = e.to_string();
-            let para: Vec<&str> = text
-                .lines()
-                .take_while(|l| !l.trim().is_empty())
-                .map(str::trim)
-                .collect();
-            let joined = para.join(" ");
-            let msg = joined.strip_prefix("error: ").unwrap_or(&joined);
-            return Err(Error::Usage(msg.to_owned()));
+            return Err(Error::Usage(common::cli::clap_message(&e)));
         }
     };
     convert(cli)

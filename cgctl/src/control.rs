@@ -321,7 +321,7 @@ pub fn exec(
             return Err(e);
         }
     }
-    let errno = sys::execvp(argv);
+    let errno = common::exec::exec(argv, None);
     back(dirs.len());
     drop(created);
     Err(Error::Exec {
@@ -332,17 +332,7 @@ pub fn exec(
 
 /// Parse a signal: `KILL`, `SIGKILL`, `kill`, `9`.
 pub fn parse_signal(s: &str) -> Result<Signal, Error> {
-    let bad = || Error::Usage(format!("invalid signal '{s}'"));
-    if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| bad());
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
-    name.parse::<Signal>().map_err(|_| bad())
+    common::supervise::parse_signal(s).map_err(|_| Error::Usage(format!("invalid signal '{s}'")))
 }
 
 #[cfg(test)]

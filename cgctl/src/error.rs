@@ -9,10 +9,7 @@ use std::path::PathBuf;
 use common::exit;
 use nix::errno::Errno;
 
-/// Quote a path or word: `'x'`.
-pub fn quote(s: impl AsRef<std::ffi::OsStr>) -> String {
-    format!("'{}'", s.as_ref().to_string_lossy())
-}
+pub use common::cli::quote;
 
 /// Everything that can stop cgctl.
 #[derive(Debug, thiserror::Error)]
@@ -324,6 +321,42 @@ impl Error {
     /// True when main should add "Try 'cgctl --help'".
     pub fn is_usage(&self) -> bool {
         matches!(self, Error::Usage(_))
+    }
+}
+
+/// A failed run of cgctl as `main` ends it: `exec` is a chain-loader (125/126/127 for
+/// its own failures), every other subcommand exits 1 or 2.
+#[derive(Debug)]
+pub struct Failed {
+    /// What went wrong.
+    pub error: Error,
+    /// The run was `cgctl exec`.
+    pub exec: bool,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for Failed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
+}
+
+impl common::cli::Failure for Failed {
+    fn exit_code(&self) -> i32 {
+        if self.exec {
+            self.error.exec_code()
+        } else {
+            self.error.exit_code()
+        }
+    }
+
+    fn is_usage(&self) -> bool {
+        self.error.is_usage()
     }
 }
 

@@ -1,20 +1,17 @@
 //! Every call cgctl makes to the kernel, one small function each, traced through
 //! `common::trace`: level 1 (`-v`) shows what changes state (writes, mkdir, rmdir, kill,
-//! exec), level 2 (`-vv`) adds the reads behind each decision. The only module with
-//! `unsafe` (one block: restoring SIGPIPE's default action before exec).
+//! exec), level 2 (`-vv`) adds the reads behind each decision. No `unsafe`: exec and
+//! the other shared calls are `common`'s.
 //!
 //! cgroup files are written with one `write(2)` of the whole value and never created:
 //! a missing control file is an error (ENOENT), not a new regular file.
 
-use std::ffi::{CString, OsString};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 use common::trace;
-use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
@@ -101,39 +98,6 @@ pub fn kill(pid: i32, signal: Signal) -> nix::Result<()> {
 /// This process's id.
 pub fn getpid() -> i32 {
     nix::unistd::getpid().as_raw()
-}
-
-/// execvp(3): only returns on failure, with the errno.
-pub fn execvp(argv: &[OsString]) -> Errno {
-    let args: Result<Vec<CString>, _> = argv
-        .iter()
-        .map(|a| CString::new(a.as_bytes().to_vec()))
-        .collect();
-    let Ok(args) = args else {
-        return Errno::EINVAL;
-    };
-    // Rust's runtime ignores SIGPIPE and an ignored signal survives exec: the command
-    // must start with the default action (`cgctl exec g -- yes | head` must end).
-    // SAFETY: installing SIG_DFL runs no handler code; cgctl is single-threaded here and
-    // nothing after this point relies on SIGPIPE being ignored.
-    let r =
-        unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) }
-            .map(drop);
-    trace::syscall(format_args!("rt_sigaction(SIGPIPE, SIG_DFL)"), &r);
-    if let Err(e) = r {
-        return e;
-    }
-    let shown: Vec<String> = argv.iter().map(|a| format!("{a:?}")).collect();
-    trace::line(
-        1,
-        format_args!("execvp({:?}, [{}])", argv[0], shown.join(", ")),
-    );
-    let err = match nix::unistd::execvp(&args[0], &args) {
-        Ok(never) => match never {},
-        Err(e) => e,
-    };
-    trace::syscall::<(), _>(format_args!("execvp({:?})", argv[0]), &Err(err));
-    err
 }
 
 /// Read a gzip-compressed text file (`/proc/config.gz`). Traced at level 2.

@@ -164,14 +164,8 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
-/// What the command line asked for.
-#[derive(Debug)]
-pub enum Parsed {
-    /// Run with this configuration.
-    Run(Config),
-    /// Print this text on stdout and exit 0 (`--help`, `--version`).
-    Print(String),
-}
+/// What the command line asked for: run a [`Config`], or print help or version.
+pub type Parsed = common::cli::Parsed<Config>;
 
 /// Parse `args` (without argv[0]) GNU style into a [`Config`].
 pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
@@ -188,7 +182,7 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
         }));
     }
     let cmd = command();
-    let longs = long_options(&cmd);
+    let longs = common::cli::options(&cmd);
     let mut normalized: Vec<OsString> = vec![OsString::from("chroot-rs")];
     let mut i = 0;
     let mut newroot_at = None;
@@ -207,9 +201,10 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
                 None => (body, None),
             };
             let name = String::from_utf8_lossy(name).into_owned();
-            let opt = resolve_long(&longs, &name)?;
-            let mut full = format!("--{}", opt.name).into_bytes();
-            match (opt.takes_value, value) {
+            let opt = common::cli::find_long(&longs, &name).map_err(Error::Usage)?;
+            let long = opt.long.as_deref().unwrap_or_default();
+            let mut full = format!("--{long}").into_bytes();
+            match (opt.required_value, value) {
                 (true, Some(v)) => {
                     full.push(b'=');
                     full.extend_from_slice(v);
@@ -218,8 +213,7 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
                     i += 1;
                     let Some(v) = args.get(i) else {
                         return Err(Error::Usage(format!(
-                            "option '--{}' requires an argument",
-                            opt.name
+                            "option '--{long}' requires an argument"
                         )));
                     };
                     full.push(b'=');
@@ -227,14 +221,13 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
                 }
                 (false, Some(_)) => {
                     return Err(Error::Usage(format!(
-                        "option '--{}' doesn't allow an argument",
-                        opt.name
+                        "option '--{long}' doesn't allow an argument"
                     )));
                 }
                 (false, None) => {}
             }
-            if opt.name == "help" || opt.name == "version" {
-                return Ok(Parsed::Print(if opt.name == "help" {
+            if long == "help" || long == "version" {
+                return Ok(Parsed::Print(if long == "help" {
                     cmd.clone().render_long_help().to_string()
                 } else {
                     cmd.clone().render_version()
@@ -274,15 +267,8 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
     let cli = cmd
         .try_get_matches_from(&normalized)
         .and_then(|m| Cli::from_arg_matches(&m))
-        .map_err(|e| Error::Usage(clap_message(&e)))?;
+        .map_err(|e| Error::Usage(common::cli::clap_message(&e)))?;
     config_from(cli, command).map(Parsed::Run)
-}
-
-/// The first line of a clap error, without clap's `error: ` prefix.
-fn clap_message(err: &clap::Error) -> String {
-    let text = err.to_string();
-    let first = text.lines().next().unwrap_or("invalid arguments");
-    first.strip_prefix("error: ").unwrap_or(first).to_owned()
 }
 
 fn config_from(cli: Cli, command: Vec<OsString>) -> Result<Config, Error> {
@@ -318,52 +304,6 @@ fn config_from(cli: Cli, command: Vec<OsString>) -> Result<Config, Error> {
         no_new_privs: cli.no_new_privs,
         verbose: cli.verbose,
     })
-}
-
-#[derive(Debug, Clone)]
-struct LongOpt {
-    name: String,
-    takes_value: bool,
-}
-
-fn long_options(cmd: &clap::Command) -> Vec<LongOpt> {
-    let mut v: Vec<LongOpt> = cmd
-        .get_arguments()
-        .filter_map(|a| {
-            a.get_long().map(|l| LongOpt {
-                name: l.to_owned(),
-                takes_value: a.get_action().takes_values(),
-            })
-        })
-        .collect();
-    for builtin in ["help", "version"] {
-        if !v.iter().any(|o| o.name == builtin) {
-            v.push(LongOpt {
-                name: builtin.to_owned(),
-                takes_value: false,
-            });
-        }
-    }
-    v
-}
-
-/// getopt_long's prefix matching: an exact name wins, else a unique prefix.
-fn resolve_long<'a>(longs: &'a [LongOpt], name: &str) -> Result<&'a LongOpt, Error> {
-    if let Some(exact) = longs.iter().find(|o| o.name == name) {
-        return Ok(exact);
-    }
-    let matches: Vec<&LongOpt> = longs.iter().filter(|o| o.name.starts_with(name)).collect();
-    match matches.as_slice() {
-        [one] => Ok(one),
-        [] => Err(Error::Usage(format!("unrecognized option '--{name}'"))),
-        many => {
-            let list: Vec<String> = many.iter().map(|o| format!("'--{}'", o.name)).collect();
-            Err(Error::Usage(format!(
-                "option '--{name}' is ambiguous; possibilities: {}",
-                list.join(" ")
-            )))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -8,10 +8,7 @@ use std::path::PathBuf;
 use common::exit;
 use nix::errno::Errno;
 
-/// Quote a path or word as GNU's messages do in the C locale: `'x'`.
-pub fn quote(s: impl AsRef<std::ffi::OsStr>) -> String {
-    format!("'{}'", s.as_ref().to_string_lossy())
-}
+pub use common::cli::quote;
 
 /// Everything that can stop chroot-rs.
 #[derive(Debug, thiserror::Error)]
@@ -182,10 +179,10 @@ pub enum Error {
     },
 }
 
-impl Error {
-    /// The exit status for this error: 126/127 when the command could not be run, 125
-    /// for every failure of chroot-rs itself.
-    pub fn exit_code(&self) -> i32 {
+impl common::cli::Failure for Error {
+    /// 126/127 when the command could not be run, 125 for every failure of chroot-rs
+    /// itself.
+    fn exit_code(&self) -> i32 {
         match self {
             Error::Exec { source, .. } => exit::exec_failure(*source),
             _ => exit::CANCELED,
@@ -193,7 +190,7 @@ impl Error {
     }
 
     /// True when GNU would add "Try 'chroot --help' for more information.".
-    pub fn is_usage(&self) -> bool {
+    fn is_usage(&self) -> bool {
         matches!(self, Error::Usage(_) | Error::SkipChdir)
     }
 }
@@ -201,6 +198,7 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::cli::Failure;
 
     #[test]
     fn messages_match_gnu() {

@@ -30,25 +30,9 @@ pub use error::Error;
 use crate::creds::{Creds, Outside, SystemDb};
 use crate::image::Image;
 use crate::mounts::NewRoot;
-use crate::supervise::{Ended, Role, Supervisor};
+use crate::supervise::{Role, Supervisor};
 
-/// How chroot-rs ends when it did not become the command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Exit with this code.
-    Exit(i32),
-    /// Die of this signal, as the command did.
-    Signal(nix::sys::signal::Signal),
-}
-
-impl From<Ended> for Status {
-    fn from(e: Ended) -> Self {
-        match e {
-            Ended::Exited(code) => Status::Exit(code),
-            Ended::Signaled(sig) => Status::Signal(sig),
-        }
-    }
-}
+pub use common::cli::Outcome;
 
 /// True when `path` is the current root, decided as GNU's `is_oldroot` does: the
 /// canonical path is `/` (`/.`, `/../` and a symlink to `/` are; a bind mount of `/`
@@ -102,7 +86,7 @@ fn preflight(cfg: &Config) -> Result<Checked, Error> {
 /// Where `enter_isolated` left this process.
 enum Entered {
     /// A process whose job ends here (the waiting parent or the init).
-    Done(Status),
+    Done(Outcome),
     /// The process that goes on to become the command, with the credentials looked up
     /// inside the new root.
     Continue(Creds),
@@ -181,11 +165,7 @@ fn enter_isolated(cfg: &Config, checked: Checked, outside: &Outside) -> Result<E
         if let Role::Parent(ended) = s.fork_command()? {
             // The init cannot die of a signal it sends itself: it exits 128+N, and the
             // outer process, told N, dies of it.
-            let code = match ended {
-                Ended::Exited(code) => code,
-                Ended::Signaled(sig) => common::exit::signal_status(sig),
-            };
-            return Ok(Entered::Done(Status::Exit(code)));
+            return Ok(Entered::Done(ended.into()));
         }
     }
     Ok(Entered::Continue(creds))
@@ -206,7 +186,7 @@ fn enter_plain(cfg: &Config) -> Result<(), Error> {
 /// Run `cfg`: on success this process becomes the command (execvp does not return), so
 /// `Ok` carries how a process that waited for the command is to end instead. `warn`
 /// receives warnings (GNU's "'.' should be ':'") to print before the exec.
-pub fn run(cfg: &Config, warn: &dyn Fn(&str)) -> Result<Status, Error> {
+pub fn run(cfg: &Config, warn: &dyn Fn(&str)) -> Result<Outcome, Error> {
     let old_root = is_old_root(&cfg.newroot);
     if cfg.skip_chdir && !old_root {
         return Err(Error::SkipChdir);
@@ -259,12 +239,8 @@ pub fn run(cfg: &Config, warn: &dyn Fn(&str)) -> Result<Status, Error> {
             source,
         })?;
     }
-    sys::default_sigpipe().map_err(|source| Error::Process {
-        what: "cannot restore the default SIGPIPE action",
-        source,
-    })?;
     let argv = command_line(cfg);
-    let source = sys::execvp(&argv);
+    let source = common::exec::exec(&argv, None);
     Err(Error::Exec {
         command: argv[0].clone(),
         source,

@@ -119,7 +119,7 @@ fn lexical(inner: &Path) -> PathBuf {
 impl NewRoot {
     /// Open a handle on `path` (after it has become the mount it will be).
     pub fn open(path: &Path) -> Result<Self, Error> {
-        let fd = sys::open_dir_path(path).map_err(|source| Error::ChangeRoot {
+        let fd = sys::open_dir(path).map_err(|source| Error::ChangeRoot {
             path: path.to_owned(),
             source,
         })?;
@@ -141,7 +141,7 @@ impl NewRoot {
         } else {
             rel
         };
-        sys::open_in_root(self.fd.as_fd(), &rel, flags, Mode::empty())
+        sys::open_in_root(self.fd.as_fd(), &rel, flags, 0, 1)
     }
 
     /// Resolve `inner` inside the root, creating it (and its parents) as `kind` when it
@@ -202,7 +202,7 @@ impl NewRoot {
         let shown = self.shown(Path::new(inner));
         sys::mount(
             Some(fstype),
-            &sys::fd_path(&target),
+            &sys::fd_path(target.as_fd()),
             &shown,
             Some(fstype),
             flags,
@@ -226,7 +226,7 @@ impl NewRoot {
         };
         sys::bind_mount(
             src,
-            &sys::fd_path(&target),
+            &sys::fd_path(target.as_fd()),
             &shown,
             MsFlags::MS_BIND | MsFlags::MS_REC,
         )

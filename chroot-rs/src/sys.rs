@@ -5,17 +5,19 @@ use std::ffi::{CString, OsString};
 use std::fs::File;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::trace;
+
+pub use common::sys::{
+    exit_child, fd_path, fork, getpid, open_dir, open_in_root, pipe, waitpid, writers_gone,
+};
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+use nix::fcntl::OFlag;
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::stat::{Mode, SFlag};
-use nix::sys::wait::{WaitPidFlag, WaitStatus};
-use nix::unistd::{ForkResult, Gid, Pid, Uid};
+use nix::unistd::{Gid, Uid};
 
 const MS_NAMES: &[(u64, &str)] = &[
     (libc::MS_RDONLY, "MS_RDONLY"),
@@ -36,16 +38,6 @@ const CLONE_NAMES: &[(u64, &str)] = &[
 
 fn q(p: &Path) -> String {
     format!("{:?}", p.as_os_str())
-}
-
-/// Open flags as strace prints them: `O_PATH|O_DIRECTORY|O_CLOEXEC`.
-fn oflags(flags: OFlag) -> String {
-    let names: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
-    if names.is_empty() {
-        "O_RDONLY".to_owned()
-    } else {
-        names.join("|")
-    }
 }
 
 fn opt_str(s: Option<&str>) -> String {
@@ -143,45 +135,6 @@ pub fn stat(path: &Path) -> nix::Result<nix::sys::stat::FileStat> {
     r
 }
 
-/// open(2) with O_PATH|O_DIRECTORY|O_CLOEXEC: a handle on a directory to resolve in.
-pub fn open_dir_path(path: &Path) -> nix::Result<OwnedFd> {
-    let r = nix::fcntl::open(
-        path,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    );
-    trace::syscall(
-        format_args!("open({}, O_PATH|O_DIRECTORY|O_CLOEXEC)", q(path)),
-        &r,
-    );
-    r
-}
-
-/// openat2(2) with RESOLVE_IN_ROOT: `path` is resolved as if `root` were `/`, so no
-/// `..` and no symlink (absolute or relative) can lead outside it.
-pub fn open_in_root(
-    root: BorrowedFd<'_>,
-    path: &Path,
-    flags: OFlag,
-    mode: Mode,
-) -> nix::Result<OwnedFd> {
-    let how = OpenHow::new()
-        .flags(flags | OFlag::O_CLOEXEC)
-        .mode(mode)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    let r = nix::fcntl::openat2(root, path, how);
-    trace::syscall(
-        format_args!(
-            "openat2({}, {}, {{flags={}, resolve=RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS}})",
-            root.as_raw_fd(),
-            q(path),
-            oflags(flags | OFlag::O_CLOEXEC)
-        ),
-        &r,
-    );
-    r
-}
-
 /// mkdirat(2).
 pub fn mkdirat(dir: BorrowedFd<'_>, name: &Path, mode: Mode) -> nix::Result<()> {
     let r = nix::sys::stat::mkdirat(dir, name, mode);
@@ -267,91 +220,6 @@ pub fn readlinkat(dir: BorrowedFd<'_>, name: &Path) -> nix::Result<OsString> {
         format_args!("readlinkat({}, {})", dir.as_raw_fd(), q(name)),
         &r.as_ref().map(|_| ()).map_err(|e| *e),
     );
-    r
-}
-
-/// The path through which the kernel reaches what `fd` refers to.
-pub fn fd_path(fd: &OwnedFd) -> PathBuf {
-    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-}
-
-/// fork(2).
-pub fn fork() -> nix::Result<ForkResult> {
-    // SAFETY: chroot-rs is single-threaded (it never spawns threads), so the child may
-    // keep running ordinary Rust code after fork: no lock can be held by another thread.
-    let r = unsafe { nix::unistd::fork() };
-    trace::syscall(
-        format_args!("fork()"),
-        &r.map(|f| match f {
-            ForkResult::Parent { child } => child.as_raw(),
-            ForkResult::Child => 0,
-        }),
-    );
-    r
-}
-
-/// _exit(2): end a forked helper without running the parent's atexit handlers or
-/// flushing buffers it copied.
-pub fn exit_child(code: i32) -> ! {
-    // SAFETY: _exit takes a plain integer and never returns.
-    unsafe { libc::_exit(code) }
-}
-
-/// waitpid(2), retried on EINTR.
-pub fn waitpid(pid: Option<Pid>, flags: Option<WaitPidFlag>) -> nix::Result<WaitStatus> {
-    loop {
-        match nix::sys::wait::waitpid(pid, flags) {
-            Err(Errno::EINTR) => continue,
-            r => return r,
-        }
-    }
-}
-
-/// kill(2).
-pub fn kill(pid: Pid, sig: Signal) -> nix::Result<()> {
-    let r = nix::sys::signal::kill(pid, sig);
-    trace::syscall(format_args!("kill({pid}, {sig})"), &r);
-    r
-}
-
-/// sigprocmask(2); returns the previous mask.
-pub fn sigprocmask(how: SigmaskHow, set: &SigSet) -> nix::Result<SigSet> {
-    let mut old = SigSet::empty();
-    nix::sys::signal::sigprocmask(how, Some(set), Some(&mut old))?;
-    Ok(old)
-}
-
-/// pipe2(O_CLOEXEC[|O_NONBLOCK]): (read end, write end).
-pub fn pipe(nonblock: bool) -> nix::Result<(OwnedFd, OwnedFd)> {
-    let mut flags = OFlag::O_CLOEXEC;
-    if nonblock {
-        flags |= OFlag::O_NONBLOCK;
-    }
-    let r = nix::unistd::pipe2(flags);
-    trace::syscall(
-        format_args!("pipe2({})", oflags(flags)),
-        &r.as_ref()
-            .map(|(a, b)| format!("[{}, {}]", a.as_raw_fd(), b.as_raw_fd()))
-            .map_err(|e| *e),
-    );
-    r
-}
-
-/// True when every write end of the pipe is closed (read gives EOF, not EAGAIN).
-pub fn parent_gone(read_end: &OwnedFd) -> bool {
-    let mut byte = [0u8; 1];
-    matches!(nix::unistd::read(read_end, &mut byte), Ok(0))
-}
-
-/// getpid(2).
-pub fn getpid() -> Pid {
-    nix::unistd::getpid()
-}
-
-/// prctl(PR_SET_PDEATHSIG, SIGKILL): the child dies with the supervising parent.
-pub fn die_with_parent() -> nix::Result<()> {
-    let r = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-    trace::syscall(format_args!("prctl(PR_SET_PDEATHSIG, SIGKILL)"), &r);
     r
 }
 
@@ -474,23 +342,6 @@ pub fn make_read_only_recursive(fd: &OwnedFd, shown: &Path) -> nix::Result<()> {
     r
 }
 
-/// Die of `sig` as the command did: default action, unblocked, sent to ourselves.
-/// Returns only if the signal's default action does not end the process.
-pub fn die_of(sig: Signal) {
-    let _ = default_action(sig);
-    let mut set = SigSet::empty();
-    set.add(sig);
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
-    let _ = nix::sys::signal::raise(sig);
-}
-
-/// signal(sig, SIG_DFL).
-fn default_action(sig: Signal) -> nix::Result<()> {
-    // SAFETY: installing SIG_DFL runs no handler code, and this single-threaded process
-    // has nothing that depends on the action it replaces.
-    unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) }.map(drop)
-}
-
 /// prctl(PR_CAPBSET_DROP) and the other set changes, through the caps crate.
 pub fn caps_drop_bounding(cap: caps::Capability) -> Result<(), caps::errors::CapsError> {
     let r = caps::drop(None, caps::CapSet::Bounding, cap);
@@ -524,36 +375,6 @@ pub fn caps_clear_ambient() -> Result<(), caps::errors::CapsError> {
         &r.as_ref().copied().map_err(ToString::to_string),
     );
     r
-}
-
-/// signal(SIGPIPE, SIG_DFL): Rust's runtime ignores SIGPIPE, and an ignored signal
-/// stays ignored across exec; the command must start with the default, as under GNU
-/// chroot (`yes | head` ends by SIGPIPE).
-pub fn default_sigpipe() -> nix::Result<()> {
-    let r = default_action(Signal::SIGPIPE);
-    trace::syscall(format_args!("rt_sigaction(SIGPIPE, SIG_DFL)"), &r);
-    r
-}
-
-/// execvp(3). Returns only on failure.
-pub fn execvp(argv: &[OsString]) -> Errno {
-    let cargs: Result<Vec<CString>, _> = argv.iter().map(|a| CString::new(a.as_bytes())).collect();
-    let Ok(cargs) = cargs else {
-        return Errno::EINVAL;
-    };
-    if trace::enabled(1) {
-        let shown: Vec<String> = argv.iter().map(|a| format!("{a:?}")).collect();
-        trace::line(
-            1,
-            format_args!("execvp({:?}, [{}])", argv[0], shown.join(", ")),
-        );
-    }
-    let err = match nix::unistd::execvp(&cargs[0], &cargs) {
-        Err(e) => e,
-        Ok(never) => match never {},
-    };
-    trace::line(1, format_args!("execvp = -1 {err:?} ({})", err.desc()));
-    err
 }
 
 // ---- loop devices (--image) ----

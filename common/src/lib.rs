@@ -1,12 +1,24 @@
 //! The small crate the toolkit's tools share. Linux only.
 //!
-//! Five modules and nothing else (see ARCHITECTURE.md): [`exit`] (exit codes and the
-//! one-line error report), [`trace`] (the strace-style `-v` output), [`json`] (one object
-//! per line), [`units`] (`512M`, `1G`, `max`) and [`words`] (`--batch` lines split as sh
-//! does). Code moves in here only when a second tool needs it.
+//! Only what two or more tools need (see ARCHITECTURE.md), no cargo features:
+//!
+//! - [`exit`]: exit codes and the one-line error report; [`trace`]: the strace-style
+//!   `-v` output; [`json`]: one object per line; [`units`]: `512M`, `1G`, `max`;
+//!   [`words`]: `--batch` lines split as sh does.
+//! - The chain-loader core: [`cli`] (clap errors as one getopt line, getopt_long's
+//!   prefixes, the main scaffold and its stdout policy), [`exec`] (exec with the signal
+//!   state a command expects), [`supervise`] (waiting, signal forwarding, the PID-1
+//!   reaper, one convention for signal deaths), [`sys`] (the traced system calls two
+//!   tools make; with each tool's `sys.rs`, the only home of `unsafe`), [`nsfs`]
+//!   (namespace files and `ip netns` names).
 
+pub mod cli;
+pub mod exec;
 pub mod exit;
 pub mod json;
+pub mod nsfs;
+pub mod supervise;
+pub mod sys;
 pub mod trace;
 pub mod units;
 pub mod words;

@@ -217,14 +217,8 @@ pub struct Config {
     pub etc_apt: PathBuf,
 }
 
-/// What the command line asked for.
-#[derive(Debug)]
-pub enum Parsed {
-    /// Print this text (help, version) and exit 0.
-    Print(String),
-    /// Run.
-    Run(Box<Config>),
-}
+/// What the command line asked for: run a [`Config`], or print help or version.
+pub type Parsed = common::cli::Parsed<Box<Config>>;
 
 /// The clap command, for man pages.
 pub fn command() -> clap::Command {
@@ -243,16 +237,7 @@ pub fn parse(argv: &[OsString]) -> Result<Parsed, Error> {
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
                     Ok(Parsed::Print(e.to_string()))
                 }
-                _ => {
-                    let text = e.to_string();
-                    let first = text
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                        .trim_start_matches("error: ")
-                        .to_owned();
-                    Err(Error::Usage(first))
-                }
+                _ => Err(Error::Usage(common::cli::clap_message(&e))),
             };
         }
     };

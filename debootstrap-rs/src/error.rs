@@ -6,10 +6,7 @@ use std::path::PathBuf;
 
 use common::exit;
 
-/// Quote a path or word as the messages do: `'x'`.
-pub fn quote(s: impl AsRef<std::ffi::OsStr>) -> String {
-    format!("'{}'", s.as_ref().to_string_lossy())
-}
+pub use common::cli::quote;
 
 /// Everything that can stop debootstrap-rs.
 #[derive(Debug, thiserror::Error)]
@@ -194,6 +191,16 @@ impl Error {
             context: context.into(),
             source,
         }
+    }
+}
+
+impl common::cli::Failure for Error {
+    fn exit_code(&self) -> i32 {
+        Error::exit_code(self)
+    }
+
+    fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_))
     }
 }
 

@@ -154,7 +154,7 @@ fn configure(root: &Root, plan: &Plan, verbose: bool, inside: bool) -> Result<()
         .map_err(|e| Error::io("cannot create a pipe", e.into()))?;
     // Every worker thread has been joined (downloads and unpacking run in a thread scope
     // that has ended); sys::fork checks that the process is single-threaded.
-    let forked = sys::fork().map_err(|e| Error::io("cannot fork", e))?;
+    let forked = sys::fork().map_err(|e| Error::io("cannot fork", e.into()))?;
     match forked {
         ForkResult::Child => {
             drop(err_r);

@@ -8,12 +8,47 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use common::trace;
-use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag};
+
+pub use common::sys::{exit_child, fork, kill, open_dir};
+
+/// openat2(2) with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS, traced at level 2 (unpacking
+/// opens thousands of files).
+pub fn open_in_root(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    flags: OFlag,
+    mode: u32,
+) -> nix::Result<OwnedFd> {
+    common::sys::open_in_root(root, path, flags, mode, 2)
+}
+
+/// Install `handler` for SIGINT, SIGTERM and SIGHUP (no SA_RESTART: blocking calls
+/// return EINTR so that loops notice the flag).
+pub fn set_signal_handlers(handler: extern "C" fn(libc::c_int)) {
+    use nix::sys::signal::Signal;
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        let _ = common::sys::set_handler(sig, handler);
+    }
+}
+
+/// Restore the default disposition of the terminating signals (in a forked child).
+pub fn default_signal_handlers() {
+    use nix::sys::signal::Signal;
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        let _ = common::sys::default_action(sig);
+    }
+}
+
+/// prctl(PR_SET_PDEATHSIG, SIGKILL): the child dies with its parent.
+pub fn die_with_parent() -> nix::Result<()> {
+    common::sys::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+}
+use nix::fcntl::{AtFlags, OFlag};
 use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
 use nix::sys::stat::{FchmodatFlags, Mode, SFlag, UtimensatFlags};
 use nix::sys::time::TimeSpec;
-use nix::unistd::{ForkResult, Gid, Pid, Uid};
+use nix::unistd::{Gid, Uid};
 
 fn q(p: &(impl AsRef<OsStr> + ?Sized)) -> String {
     format!("{:?}", p.as_ref())
@@ -28,72 +63,6 @@ const MS_NAMES: &[(u64, &str)] = &[
     (libc::MS_REC, "MS_REC"),
     (libc::MS_PRIVATE, "MS_PRIVATE"),
 ];
-
-/// Install `handler` for SIGINT, SIGTERM and SIGHUP (no SA_RESTART: blocking calls
-/// return EINTR so that loops notice the flag).
-pub fn set_signal_handlers(handler: extern "C" fn(libc::c_int)) {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-    let action = SigAction::new(
-        SigHandler::Handler(handler),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe, and
-        // it stays valid for the life of the process (a plain `extern "C" fn`).
-        let r = unsafe { sigaction(sig, &action) };
-        trace::syscall_at(2, format_args!("sigaction({sig})"), &r.map(|_| ()));
-    }
-}
-
-/// Restore the default disposition of the terminating signals (in a forked child).
-pub fn default_signal_handlers() {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-    let action = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        // SAFETY: restoring SIG_DFL installs no handler code at all.
-        let _ = unsafe { sigaction(sig, &action) };
-    }
-}
-
-/// open(2) of a directory with O_PATH: the anchor every confined path resolves from.
-pub fn open_dir(path: &Path) -> nix::Result<OwnedFd> {
-    let r = nix::fcntl::open(
-        path,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    );
-    trace::syscall(
-        format_args!("open({}, O_PATH|O_DIRECTORY|O_CLOEXEC)", q(path)),
-        &r,
-    );
-    r
-}
-
-/// openat2(2) with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS: `path` resolves as if `root`
-/// were `/`, so neither `..` nor a symlink, absolute or relative, leads outside it.
-pub fn open_in_root(
-    root: BorrowedFd<'_>,
-    path: &Path,
-    flags: OFlag,
-    mode: u32,
-) -> nix::Result<OwnedFd> {
-    let how = OpenHow::new()
-        .flags(flags | OFlag::O_CLOEXEC)
-        .mode(Mode::from_bits_truncate(mode))
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    let r = nix::fcntl::openat2(root, path, how);
-    trace::syscall_at(
-        2,
-        format_args!(
-            "openat2({}, {}, {{resolve=RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS}})",
-            root.as_raw_fd(),
-            q(path)
-        ),
-        &r,
-    );
-    r
-}
 
 /// openat(2) of a new regular file, O_CREAT|O_EXCL|O_NOFOLLOW: `name` has no slash.
 pub fn create_at(dir: BorrowedFd<'_>, name: &OsStr, mode: u32) -> nix::Result<OwnedFd> {
@@ -363,56 +332,6 @@ pub fn chroot(path: &Path) -> nix::Result<()> {
     let r = nix::unistd::chroot(path);
     trace::syscall(format_args!("chroot({})", q(path)), &r);
     r
-}
-
-/// The number of threads of this process (`Threads:` of /proc/self/status).
-fn threads() -> Option<u32> {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-/// fork(2), only when this process is single-threaded (checked), so that the child may
-/// run ordinary Rust code: no lock can be held by a thread that does not exist in it.
-pub fn fork() -> std::io::Result<ForkResult> {
-    if threads() != Some(1) {
-        return Err(std::io::Error::other(
-            "refusing to fork a multi-threaded process",
-        ));
-    }
-    // SAFETY: the process has a single thread (checked just above, and nothing between
-    // the check and the call starts one), so the child inherits no lock held elsewhere.
-    let r = unsafe { nix::unistd::fork() };
-    trace::syscall(
-        format_args!("fork()"),
-        &r.map(|f| match f {
-            ForkResult::Parent { child } => child.as_raw(),
-            ForkResult::Child => 0,
-        }),
-    );
-    r.map_err(std::io::Error::from)
-}
-
-/// prctl(PR_SET_PDEATHSIG, SIGKILL): the child dies with its parent.
-pub fn die_with_parent() -> nix::Result<()> {
-    let r = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-    trace::syscall(format_args!("prctl(PR_SET_PDEATHSIG, SIGKILL)"), &r);
-    r
-}
-
-/// kill(2).
-pub fn kill(pid: Pid, sig: nix::sys::signal::Signal) -> nix::Result<()> {
-    let r = nix::sys::signal::kill(pid, sig);
-    trace::syscall(format_args!("kill({pid}, {sig})"), &r);
-    r
-}
-
-/// `_exit(2)`: leave a forked child without running the parent's destructors.
-pub fn exit_child(code: i32) -> ! {
-    // SAFETY: _exit is always safe to call; it never returns.
-    unsafe { libc::_exit(code) }
 }
 
 /// lgetxattr(2) of `security.capability` through a `/proc/self/fd` path (the file

@@ -10,6 +10,7 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -168,30 +169,30 @@ fn fails(o: &Output, code: i32, stderr: &str) {
 // ---------------------------------------------------------------- usage (no root)
 
 #[test]
-fn usage_errors_exit_125_with_one_line() {
+fn usage_errors_exit_1_with_one_line_as_util_linux() {
     let o = run(nsenter().arg("--bogus"));
     fails(
         &o,
-        125,
+        1,
         "nsenter-rs: unrecognized option '--bogus'\nTry 'nsenter-rs --help' for more information.\n",
     );
     let o = run(unshare().arg("--kill-child=NOSUCH"));
     fails(
         &o,
-        125,
+        1,
         "unshare-rs: unknown signal: NOSUCH\nTry 'unshare-rs --help' for more information.\n",
     );
     let o = run(unshare().args(["--map-users=1,2", "true"]));
     fails(
         &o,
-        125,
+        1,
         "unshare-rs: invalid mapping '1,2' (use OUTER,INNER,COUNT or INNER:OUTER:COUNT)\n\
          Try 'unshare-rs --help' for more information.\n",
     );
     let o = run(nsenter().args(["-a", "true"]));
     fails(
         &o,
-        125,
+        1,
         "nsenter-rs: no target PID given for --all\nTry 'nsenter-rs --help' for more information.\n",
     );
     let o = run(nsenter().args(["--help"]));
@@ -439,7 +440,7 @@ fn unshare_works_for_an_unprivileged_user() {
     assert_eq!(o.stdout.lines().next(), Some("1"), "{o}");
     // Ranges need root or newuidmap (with /etc/subuid lines for this user).
     let o = run(as_nobody().args(["--fork", "--map-users=100000,0,10", "true"]));
-    assert_eq!(o.code, 125, "{o}");
+    assert_eq!(o.code, 1, "{o}");
     assert!(o.stderr.starts_with("unshare-rs: newuidmap "), "{o}");
     assert_eq!(o.stderr.lines().count(), 1, "{o}");
 }
@@ -555,7 +556,8 @@ fn unshare_forwards_signals_to_the_command() {
     c.args(["--fork", "--pid", "--init", "--"]);
     assert_eq!(signal_round_trip(&mut c, Signal::SIGTERM, 9), 9);
 
-    // A command killed by the forwarded signal: 128 + N.
+    // A command killed by the forwarded signal: unshare-rs dies of it too, as
+    // util-linux's does, so its own parent sees a signal death (a shell shows 143).
     let mut child = unshare()
         .args(["--fork", "--uts", "sh", "-c", "echo ready; exec sleep 1000"])
         .stdout(Stdio::piped())
@@ -567,7 +569,12 @@ fn unshare_forwards_signals_to_the_command() {
         .unwrap();
     // sleep may not have replaced sh yet: both die of SIGTERM.
     kill(Pid::from_raw(child.id().cast_signed()), Signal::SIGTERM).unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(143));
+    let status = child.wait().unwrap();
+    assert_eq!(
+        (status.code(), status.signal()),
+        (None, Some(Signal::SIGTERM as i32)),
+        "{status}"
+    );
 }
 
 #[test]
@@ -760,7 +767,7 @@ fn unshare_persists_namespaces_for_ip_netns_and_nsenter() {
     let o = run(nsenter().arg("--release").arg(&uts));
     fails(
         &o,
-        125,
+        1,
         &format!(
             "nsenter-rs: cannot release '{}': No such file or directory\n",
             uts.display()
@@ -871,7 +878,7 @@ fn unshare_failing_halfway_leaves_nothing() {
         let o = run(c.args(["--root=/nonexistent-nsrs", "true"]));
         fails(
             &o,
-            125,
+            1,
             "unshare-rs: cannot change root directory to '/nonexistent-nsrs': No such file or directory\n",
         );
         empty(label);
@@ -898,7 +905,7 @@ fn unshare_failing_halfway_leaves_nothing() {
         .arg("true"));
     fails(
         &o,
-        125,
+        1,
         &format!(
             "unshare-rs: cannot create namespace file '{}': No such file or directory\n",
             f("no/dir").display()
@@ -920,13 +927,13 @@ fn bad_input_fails_clearly_with_nothing_done() {
         let o = run(nsenter().args(["-t", &gone_pid.to_string(), "-a", "true"]));
         fails(
             &o,
-            125,
+            1,
             &format!("nsenter-rs: cannot open namespace of pid {gone_pid}: No such process\n"),
         );
         let o = run(nsenter().args(["--list", &gone_pid.to_string()]));
         fails(
             &o,
-            125,
+            1,
             &format!("nsenter-rs: cannot open namespace of pid {gone_pid}: No such process\n"),
         );
     }
@@ -934,26 +941,26 @@ fn bad_input_fails_clearly_with_nothing_done() {
     let o = run(nsenter().args(["--net=/etc/hostname", "true"]));
     fails(
         &o,
-        125,
+        1,
         "nsenter-rs: '/etc/hostname' is not a namespace file\n",
     );
     let uts = format!("/proc/{}/ns/uts", std::process::id());
     let o = run(nsenter().arg(format!("--net={uts}")).arg("true"));
     fails(
         &o,
-        125,
+        1,
         &format!("nsenter-rs: '{uts}' is a uts namespace, not a net namespace\n"),
     );
     let o = run(nsenter().args(["--net=/nonexistent-nsrs", "true"]));
     fails(
         &o,
-        125,
+        1,
         "nsenter-rs: cannot open net namespace '/nonexistent-nsrs': No such file or directory\n",
     );
     let o = run(nsenter().args(["-n", "true"]));
     fails(
         &o,
-        125,
+        1,
         "nsenter-rs: neither a file nor a target PID given for the net namespace\n",
     );
     // A pidfile without a PID.
@@ -965,7 +972,7 @@ fn bad_input_fails_clearly_with_nothing_done() {
         .args(["-a", "true"]));
     fails(
         &o,
-        125,
+        1,
         &format!(
             "nsenter-rs: invalid pidfile '{}': no PID in it\n",
             pf.display()
@@ -975,7 +982,7 @@ fn bad_input_fails_clearly_with_nothing_done() {
     let o = run(unshare().arg("--release").arg(&pf));
     fails(
         &o,
-        125,
+        1,
         &format!(
             "unshare-rs: cannot release '{}': not a namespace file\n",
             pf.display()
@@ -990,7 +997,7 @@ fn bad_input_fails_clearly_with_nothing_done() {
         .args(["-t", &t.pid(), "-n", "true"]));
     fails(
         &o,
-        125,
+        1,
         &format!(
             "nsenter-rs: cannot enter namespaces of pid {}: Operation not permitted\n",
             t.pid
@@ -1005,7 +1012,7 @@ fn bad_input_fails_clearly_with_nothing_done() {
         .arg("true"));
     fails(
         &o,
-        125,
+        1,
         "unshare-rs: cannot create new namespaces (net): Operation not permitted\n",
     );
     assert!(

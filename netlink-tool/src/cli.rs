@@ -367,13 +367,7 @@ pub struct Config {
 }
 
 /// What `parse` found: a Config, or text to print (help, version).
-#[derive(Debug)]
-pub enum Parsed {
-    /// Run this.
-    Run(Config),
-    /// Print this and exit 0.
-    Print(String),
-}
+pub type Parsed = common::cli::Parsed<Config>;
 
 /// The clap command (for man pages).
 pub fn command() -> clap::Command {
@@ -393,18 +387,11 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
                 | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     Ok(Parsed::Print(e.render().to_string()))
                 }
-                _ => Err(Error::Usage(clap_message(&e))),
+                _ => Err(Error::Usage(common::cli::clap_message(&e))),
             };
         }
     };
     to_config(cli).map(Parsed::Run)
-}
-
-/// clap's error as one line (its first line, without the "error: " prefix).
-fn clap_message(e: &clap::Error) -> String {
-    let text = e.render().to_string();
-    let first = text.lines().next().unwrap_or("invalid command line");
-    first.strip_prefix("error: ").unwrap_or(first).to_owned()
 }
 
 fn to_config(cli: Cli) -> Result<Config, Error> {
@@ -432,7 +419,7 @@ fn to_config(cli: Cli) -> Result<Config, Error> {
 /// `--json` apply to that line only; `--batch` is refused.
 pub fn parse_line(words: &[String]) -> Result<Config, Error> {
     let argv = std::iter::once("netlink-tool".to_owned()).chain(words.iter().cloned());
-    let cli = Cli::try_parse_from(argv).map_err(|e| Error::Usage(clap_message(&e)))?;
+    let cli = Cli::try_parse_from(argv).map_err(|e| Error::Usage(common::cli::clap_message(&e)))?;
     if cli.batch.is_some() {
         return Err(Error::Usage("--batch inside a batch".to_owned()));
     }

@@ -187,10 +187,15 @@ impl Error {
     pub fn is_usage(&self) -> bool {
         matches!(self.root(), Error::Usage(_) | Error::Invalid(_))
     }
+}
 
-    /// True when stdout was closed under us (`netlink-tool link show | head -1`).
-    pub fn is_broken_pipe(&self) -> bool {
-        matches!(self.root(), Error::Stdout(e) if exit::is_broken_pipe(e))
+impl common::cli::Failure for Error {
+    fn exit_code(&self) -> i32 {
+        Error::exit_code(self)
+    }
+
+    fn is_usage(&self) -> bool {
+        Error::is_usage(self)
     }
 }
 

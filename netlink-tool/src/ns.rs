@@ -18,7 +18,7 @@ use crate::nl::Sock;
 use crate::sys as syscalls;
 
 /// Where `ip netns` keeps its namespace files.
-pub const NETNS_RUN_DIR: &str = "/run/netns";
+pub use common::nsfs::NETNS_DIR as NETNS_RUN_DIR;
 
 /// Open sockets kept at most; a batch over more namespaces closes the oldest ones.
 const MAX_SOCKETS: usize = 256;
@@ -26,13 +26,7 @@ const MAX_SOCKETS: usize = 256;
 /// The file a namespace argument names: all digits → /proc/PID/ns/net; with a `/` → that
 /// path; otherwise /run/netns/NAME.
 pub fn ns_path(spec: &str) -> PathBuf {
-    if !spec.is_empty() && spec.bytes().all(|b| b.is_ascii_digit()) {
-        PathBuf::from(format!("/proc/{spec}/ns/net"))
-    } else if spec.contains('/') {
-        PathBuf::from(spec)
-    } else {
-        Path::new(NETNS_RUN_DIR).join(spec)
-    }
+    common::nsfs::netns_path(std::ffi::OsStr::new(spec), false)
 }
 
 /// Check a name for `netns add|del`: a plain file name.

@@ -2,14 +2,13 @@
 //! rules: options stop at the command (`nsenter-rs -t 42 -a ls -l`), `--` ends them, long
 //! options may be abbreviated while unambiguous, and optional values attach with `=`
 //! (`--net=/run/netns/x`; `--net /x` means `--net` and the command `/x`, as in
-//! util-linux). Usage errors exit 125. The result is a plain [`NsenterConfig`] or
+//! util-linux). Usage errors exit 1, as util-linux's. The result is a plain [`NsenterConfig`] or
 //! [`UnshareConfig`] that the library takes; unit tests build those directly.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use nix::sys::signal::Signal;
 
@@ -17,16 +16,8 @@ use crate::error::Error;
 use crate::idmap::{self, Range};
 use crate::ns::{NsSet, NsType};
 use crate::persist;
-use crate::supervise;
 
-/// What the command line asked for.
-#[derive(Debug)]
-pub enum Parsed<C> {
-    /// Run with this configuration.
-    Run(C),
-    /// Print this text on stdout and exit 0 (`--help`, `--version`).
-    Print(String),
-}
+pub use common::cli::Parsed;
 
 // ---------------------------------------------------------------- nsenter-rs
 
@@ -48,7 +39,7 @@ pub enum Parsed<C> {
         nsenter-rs --list PID [--json]\n       nsenter-rs --release FILE",
     after_help = "Without COMMAND, runs \"$SHELL\" (default /bin/sh) as a login shell.\n\
 A FILE without a slash that does not exist names /run/netns/FILE (an `ip netns` name).\n\n\
-Exit status: 125 if nsenter-rs itself fails, 126 if COMMAND is found but cannot be run,\n\
+Exit status: 1 if nsenter-rs itself fails, 126 if COMMAND is found but cannot be run,\n\
 127 if COMMAND is not found, 128+N if it dies of signal N, else the status of COMMAND.\n\n\
 Example: a shell inside a running container, its root, cwd and namespaces:\n  \
 nsenter-rs --container -t \"$(cat /run/ctn01.pid)\" /bin/sh",
@@ -225,49 +216,6 @@ pub fn nsenter_command() -> clap::Command {
     NsenterCli::command()
 }
 
-/// One option of a clap command, as the getopt-style scan below needs it.
-#[derive(Debug)]
-struct OptInfo {
-    short: Option<char>,
-    long: Option<String>,
-    /// The value is required (a separate word when not attached).
-    required_value: bool,
-    /// The value is optional (attached only).
-    optional_value: bool,
-}
-
-fn options_of(cmd: &clap::Command) -> Vec<OptInfo> {
-    let mut cmd = cmd.clone();
-    cmd.build();
-    cmd.get_arguments()
-        .filter(|a| !a.is_positional())
-        .map(|a| {
-            let range = a.get_num_args().unwrap_or_default();
-            let takes = a.get_action().takes_values();
-            OptInfo {
-                short: a.get_short(),
-                long: a.get_long().map(str::to_owned),
-                required_value: takes && range.min_values() > 0,
-                optional_value: takes && range.min_values() == 0,
-            }
-        })
-        .collect()
-}
-
-/// getopt_long's choice for `--name`: the exact option, else the only one it prefixes.
-fn find_long<'a>(opts: &'a [OptInfo], name: &str) -> Option<&'a OptInfo> {
-    if let Some(o) = opts.iter().find(|o| o.long.as_deref() == Some(name)) {
-        return Some(o);
-    }
-    let mut it = opts
-        .iter()
-        .filter(|o| o.long.as_deref().is_some_and(|l| l.starts_with(name)));
-    match (it.next(), it.next()) {
-        (Some(one), None) => Some(one),
-        _ => None,
-    }
-}
-
 /// util-linux's getopt takes `-n/path` as `--net=/path`; clap does not. Before the
 /// command starts, rewrite a short option with an optional value followed by something
 /// that looks like a path (contains `/` or starts with `.`) into `-n=/path`. Clusters of
@@ -281,7 +229,7 @@ fn attach_short_values(cmd: &clap::Command, args: &[OsString]) -> Vec<OsString> 
     if !maybe {
         return args.to_vec();
     }
-    let opts = options_of(cmd);
+    let opts = common::cli::options(cmd);
     let short = |c: u8| opts.iter().find(|o| o.short == Some(char::from(c)));
     let mut out = Vec::with_capacity(args.len());
     let mut i = 0;
@@ -295,8 +243,8 @@ fn attach_short_values(cmd: &clap::Command, args: &[OsString]) -> Vec<OsString> 
         if let Some(long) = a.strip_prefix(b"--") {
             out.push(args[i].clone());
             let name = String::from_utf8_lossy(long);
-            takes_next =
-                !name.contains('=') && find_long(&opts, &name).is_some_and(|o| o.required_value);
+            takes_next = !name.contains('=')
+                && common::cli::find_long(&opts, &name).is_ok_and(|o| o.required_value);
         } else {
             let letter = a[1];
             let rest = &a[2..];
@@ -442,7 +390,7 @@ pub enum SetGroups {
     after_help = "Without COMMAND, runs \"$SHELL\" (default /bin/sh) as a login shell.\n\
 --TYPE=FILE persists the new namespace by bind-mounting it on FILE (created if missing;\n\
 /run/netns/NAME is usable by `ip netns exec NAME`); --release FILE unmounts it again.\n\n\
-Exit status: 125 if unshare-rs itself fails, 126 if COMMAND is found but cannot be run,\n\
+Exit status: 1 if unshare-rs itself fails, 126 if COMMAND is found but cannot be run,\n\
 127 if COMMAND is not found, 128+N if it dies of signal N, else the status of COMMAND.\n\n\
 Example: a container's namespaces, with an init, a hostname and a pidfile:\n  \
 unshare-rs --fork --pid --mount --uts --ipc --init --hostname ctn01 \\\n    \
@@ -699,7 +647,7 @@ fn unshare_config(cli: UnshareCli) -> Result<UnshareConfig, Error> {
     let kill_child = match cli.kill_child {
         None => None,
         Some(None) => Some(Signal::SIGKILL),
-        Some(Some(name)) => Some(supervise::parse_signal(&name).map_err(Error::Usage)?),
+        Some(Some(name)) => Some(common::supervise::parse_signal(&name).map_err(Error::Usage)?),
     };
     let mount_proc = cli
         .mount_proc
@@ -804,45 +752,7 @@ fn parse_clap<T: FromArgMatches>(
     cmd: clap::Command,
     argv: &[OsString],
 ) -> Result<Parsed<T>, Error> {
-    match cmd.try_get_matches_from(argv) {
-        Ok(m) => T::from_arg_matches(&m)
-            .map(Parsed::Run)
-            .map_err(|e| Error::Usage(clap_message(&e))),
-        Err(e) => match e.kind() {
-            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                Ok(Parsed::Print(e.render().to_string()))
-            }
-            _ => Err(Error::Usage(clap_message(&e))),
-        },
-    }
-}
-
-/// One line for a clap error, in getopt's words where getopt has them.
-fn clap_message(err: &clap::Error) -> String {
-    let arg = match err.get(ContextKind::InvalidArg) {
-        Some(ContextValue::String(s)) => Some(s.clone()),
-        _ => None,
-    };
-    match (err.kind(), arg) {
-        (ErrorKind::UnknownArgument, Some(a)) if a.starts_with("--") => {
-            format!("unrecognized option '{a}'")
-        }
-        (ErrorKind::UnknownArgument, Some(a)) => {
-            let c = a.trim_start_matches('-').chars().next().unwrap_or('?');
-            format!("invalid option -- '{c}'")
-        }
-        _ => {
-            let text = err.to_string();
-            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-            let first = lines.next().unwrap_or("invalid arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            // "the following required arguments were not provided:" + the next line.
-            match (first.strip_suffix(':'), lines.next()) {
-                (Some(head), Some(next)) => format!("{head}: {next}"),
-                _ => first.to_owned(),
-            }
-        }
-    }
+    common::cli::parse_clap(cmd, argv).map_err(Error::Usage)
 }
 
 #[cfg(test)]

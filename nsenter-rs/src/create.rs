@@ -36,7 +36,9 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::cli::{Failure, Outcome};
 use common::exit;
+use common::supervise::{Blocked, InitReport};
 use nix::errno::Errno;
 use nix::mount::MsFlags;
 use nix::sys::signal::Signal;
@@ -49,19 +51,18 @@ use crate::idmap::{self, Range};
 use crate::ns::{NsSet, NsType};
 use crate::persist::{self, Persisted};
 use crate::pidfile::{self, Pidfile};
-use crate::supervise::{self, Blocked};
 use crate::sys;
 
 const TOOL: &str = "unshare-rs";
 
 /// Run `cfg`. On success this process becomes the command, so `Ok` carries the status
 /// of a process that waited for it instead (the `--fork` parent, the `--init` reaper).
-pub fn run(cfg: &UnshareConfig) -> Result<i32, Error> {
+pub fn run(cfg: &UnshareConfig) -> Result<Outcome, Error> {
     if !cfg.release.is_empty() {
         for f in &cfg.release {
             persist::release(f)?;
         }
-        return Ok(exit::SUCCESS);
+        return Ok(Outcome::Exit(exit::SUCCESS));
     }
     let maps = IdMaps::resolve(cfg)?;
     if cfg.fork {
@@ -335,7 +336,7 @@ fn credentials(cfg: &UnshareConfig) -> Result<(), Error> {
 
 // ---------------------------------------------------------------- --fork
 
-fn run_forked(cfg: &UnshareConfig, maps: &IdMaps) -> Result<i32, Error> {
+fn run_forked(cfg: &UnshareConfig, maps: &IdMaps) -> Result<Outcome, Error> {
     let mut persisted = Persisted::prepare(&cfg.persist)?;
     // The parent has work between clone and the child's go: maps, files, pidfile.
     let handshake = maps.any() || !cfg.persist.is_empty() || cfg.pidfile.is_some();
@@ -365,11 +366,21 @@ fn run_forked(cfg: &UnshareConfig, maps: &IdMaps) -> Result<i32, Error> {
             return Err(Error::process("cannot create the channels to the child")(e));
         }
     };
-    let blocked = match supervise::block() {
-        Ok(b) => b,
+    // With --init, the init tells us which signal killed the command (it cannot die
+    // of it itself).
+    let signals = Blocked::block().and_then(|b| {
+        let report = if cfg.init {
+            Some(InitReport::new()?)
+        } else {
+            None
+        };
+        Ok((b, report))
+    });
+    let (blocked, mut report) = match signals {
+        Ok(s) => s,
         Err(e) => {
             persisted.undo();
-            return Err(e);
+            return Err(Error::process("cannot block signals")(e));
         }
     };
     // The time namespace is made by the child, inside its user namespace, so that the
@@ -387,9 +398,17 @@ fn run_forked(cfg: &UnshareConfig, maps: &IdMaps) -> Result<i32, Error> {
                 drop(w);
                 r
             });
-            return child_main(cfg, ready_w, go_r, &blocked);
+            if let Some(r) = report.as_mut() {
+                r.inside();
+            }
+            return child_main(cfg, ready_w, go_r, &blocked, report);
         }
-        Ok(ForkResult::Parent { child }) => child,
+        Ok(ForkResult::Parent { child }) => {
+            if let Some(r) = report.as_mut() {
+                r.outside();
+            }
+            child
+        }
         Err(source) => {
             persisted.undo();
             return Err(create_error(cfg.namespaces, source));
@@ -451,12 +470,15 @@ fn run_forked(cfg: &UnshareConfig, maps: &IdMaps) -> Result<i32, Error> {
         }
     }
     drop(ready_r);
-    let code = supervise::wait_forwarding(child, &blocked);
+    let mut ended = blocked.wait_forwarding(child);
+    if let Some(r) = report.as_mut() {
+        ended = r.receive(ended);
+    }
     if let Some(p) = &pidfile {
         p.remove();
     }
     drop(go_w);
-    Ok(code)
+    Ok(ended.into())
 }
 
 /// Read the child's next report. `Ok` for "R" (when `ready` is expected) or EOF at its
@@ -495,14 +517,14 @@ fn command_pid(ready_r: BorrowedFd<'_>, child: Pid) -> Result<Pid, Error> {
 }
 
 /// After an unexpected report (`n` bytes read, the first `first`): the exit code of the
-/// child's "E" + code, or its own status when it died without a word, or CANCELED. The
+/// child's "E" + code, or its own status when it died without a word, or FAILED. The
 /// child is reaped.
 fn failure(ready_r: BorrowedFd<'_>, child: Pid, n: usize, first: u8) -> i32 {
     let mut c = [0u8; 4];
     let code = if n == 1 && first == b'E' && sys::read_full(ready_r, &mut c) == Ok(4) {
         i32::from_ne_bytes(c)
     } else {
-        exit::CANCELED
+        crate::error::FAILED
     };
     let status = sys::waitpid(Some(child), None)
         .ok()
@@ -535,9 +557,10 @@ fn child_main(
     ready_w: Option<OwnedFd>,
     go_r: Option<OwnedFd>,
     blocked: &Blocked,
-) -> Result<i32, Error> {
+    report: Option<InitReport>,
+) -> Result<Outcome, Error> {
     let mut ready_w = ready_w;
-    let r = child_steps(cfg, &mut ready_w, go_r, blocked);
+    let r = child_steps(cfg, &mut ready_w, go_r, blocked, report);
     if let (Err(e), Some(w)) = (&r, &ready_w) {
         let mut msg = vec![b'E'];
         msg.extend_from_slice(&e.exit_code().to_ne_bytes());
@@ -551,7 +574,8 @@ fn child_steps(
     ready_w: &mut Option<OwnedFd>,
     go_r: Option<OwnedFd>,
     blocked: &Blocked,
-) -> Result<i32, Error> {
+    mut report: Option<InitReport>,
+) -> Result<Outcome, Error> {
     if cfg.namespaces.contains(NsType::Time) {
         let time: NsSet = std::iter::once(NsType::Time).collect();
         sys::unshare(time).map_err(|e| create_error(time, e))?;
@@ -571,7 +595,7 @@ fn child_steps(
         let mut b = [0u8; 1];
         if sys::read_full(r.as_fd(), &mut b) != Ok(1) || b[0] != b'G' {
             // The parent failed (and said so) or died.
-            return Err(Error::Reported(exit::CANCELED));
+            return Err(Error::Reported(crate::error::FAILED));
         }
     }
     setup_inside(cfg)?;
@@ -584,9 +608,15 @@ fn child_steps(
                 // Only the command reports on the pipe (its copy closes at its exec).
                 drop(ready_w.take());
                 drop(go_r);
-                return Ok(supervise::reap_as_init(child, blocked));
+                let ended = blocked.reap_as_init(child);
+                let code = report.as_mut().map_or(ended.code(), |r| r.send(ended));
+                return Ok(Outcome::Exit(code));
             }
-            ForkResult::Child => {}
+            ForkResult::Child => {
+                if let Some(r) = report.as_mut() {
+                    r.close();
+                }
+            }
         }
         if cfg.pidfile.is_some()
             && let (Some(w), Some(r)) = (ready_w.as_ref(), go_r.as_ref())
@@ -595,7 +625,7 @@ fn child_steps(
             sys::write_all(w.as_fd(), b"P").map_err(Error::process("cannot signal the parent"))?;
             let mut b = [0u8; 1];
             if sys::read_full(r.as_fd(), &mut b) != Ok(1) || b[0] != b'G' {
-                return Err(Error::Reported(exit::CANCELED));
+                return Err(Error::Reported(crate::error::FAILED));
             }
         }
         credentials(cfg)?;
@@ -604,7 +634,9 @@ fn child_steps(
         // After the credentials: changing them clears the parent-death signal.
         die_with_parent(cfg, go_r.as_ref())?;
     }
-    blocked.restore()?;
+    blocked
+        .restore()
+        .map_err(Error::process("cannot restore the signal mask"))?;
     Err(exec::exec(&cfg.command))
 }
 
@@ -616,14 +648,14 @@ fn die_with_parent(cfg: &UnshareConfig, go_r: Option<&OwnedFd>) -> Result<(), Er
     };
     sys::set_pdeathsig(sig).map_err(Error::process("cannot set the parent-death signal"))?;
     if go_r.is_some_and(|r| sys::writers_gone(r.as_fd())) {
-        return Err(Error::Reported(exit::CANCELED));
+        return Err(Error::Reported(crate::error::FAILED));
     }
     Ok(())
 }
 
 // ---------------------------------------------------------------- without --fork
 
-fn run_direct(cfg: &UnshareConfig, maps: &IdMaps) -> Result<i32, Error> {
+fn run_direct(cfg: &UnshareConfig, maps: &IdMaps) -> Result<Outcome, Error> {
     let mut persisted = Persisted::prepare(&cfg.persist)?;
     let binds_outside = !cfg.persist.is_empty()
         && (cfg.namespaces.contains(NsType::Mnt) || cfg.namespaces.contains(NsType::User));
@@ -752,7 +784,7 @@ impl Helper {
                         // The unsharing process sees EOF and stops; nothing was bound yet.
                         crate::error::report(TOOL, &Error::process("cannot fork a helper")(e));
                         persisted.undo();
-                        sys::exit_now(exit::CANCELED)
+                        sys::exit_now(crate::error::FAILED)
                     }
                 }
             }
@@ -771,7 +803,7 @@ impl Helper {
         let mut b = [0u8; 1];
         match sys::read_full(self.res_r.as_fd(), &mut b) {
             Ok(1) if b[0] == b'O' => Ok(()),
-            _ => Err(Error::Reported(exit::CANCELED)),
+            _ => Err(Error::Reported(crate::error::FAILED)),
         }
     }
 
@@ -818,7 +850,7 @@ fn helper_main(
             crate::error::report(TOOL, &e);
             persisted.undo();
             let _ = sys::write_all(res_w.as_fd(), b"E");
-            sys::exit_now(exit::CANCELED);
+            sys::exit_now(crate::error::FAILED);
         }
         let _ = sys::write_all(res_w.as_fd(), b"O");
         // EOF when the command starts (the pipe closes at its exec): keep everything.

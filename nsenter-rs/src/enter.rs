@@ -15,6 +15,8 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use common::cli::Outcome;
+use common::supervise::Blocked;
 use nix::errno::Errno;
 use nix::unistd::{ForkResult, Pid};
 
@@ -22,15 +24,13 @@ use crate::cli::{NsenterConfig, Source, TargetSpec};
 use crate::error::{Error, quote};
 use crate::exec::{self, Ids};
 use crate::ns::{NsSet, NsType};
-use crate::persist::NETNS_DIR;
 use crate::pidfile;
-use crate::supervise;
 use crate::sys;
 use crate::target::{self, Target};
 
 /// Run `cfg` (mode Enter). On success this process becomes the command, so `Ok` carries
 /// the status of a process that waited for it instead (after a fork into a PID namespace).
-pub fn run(cfg: &NsenterConfig) -> Result<i32, Error> {
+pub fn run(cfg: &NsenterConfig) -> Result<Outcome, Error> {
     let target = match &cfg.target {
         Some(TargetSpec::Pid(pid)) => Some(Target::open(Pid::from_raw(*pid))?),
         Some(TargetSpec::Pidfile(path)) => Some(Target::open(pidfile::read(path)?)?),
@@ -82,10 +82,12 @@ pub fn run(cfg: &NsenterConfig) -> Result<i32, Error> {
     }
 
     if plan.iter().any(|(t, _)| *t == NsType::Pid) && !cfg.no_fork {
-        let blocked = supervise::block()?;
+        let blocked = Blocked::block().map_err(Error::process("cannot block signals"))?;
         match sys::fork().map_err(Error::process("cannot fork"))? {
-            ForkResult::Parent { child } => return Ok(supervise::wait_forwarding(child, &blocked)),
-            ForkResult::Child => blocked.restore()?,
+            ForkResult::Parent { child } => return Ok(blocked.wait_forwarding(child).into()),
+            ForkResult::Child => blocked
+                .restore()
+                .map_err(Error::process("cannot restore the signal mask"))?,
         }
     }
 
@@ -150,14 +152,11 @@ fn open_dir_source(
 /// A namespace file named by an `ip netns` name: `--net=ctn01` is /run/netns/ctn01 when
 /// no file `ctn01` exists here.
 fn resolve_file(t: NsType, path: &Path) -> PathBuf {
-    let bare = !path.as_os_str().is_empty() && path.components().count() == 1 && !path.has_root();
-    if t == NsType::Net && bare && !path.exists() {
-        let named = Path::new(NETNS_DIR).join(path);
-        if named.exists() {
-            return named;
-        }
+    if t == NsType::Net {
+        common::nsfs::netns_path(path.as_os_str(), true)
+    } else {
+        path.to_owned()
     }
-    path.to_owned()
 }
 
 /// One namespace opened for the one-by-one path.

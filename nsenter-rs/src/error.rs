@@ -2,7 +2,7 @@
 //! cause is its `source`, and `common::exit::report` joins them into one line:
 //! `nsenter-rs: cannot open namespace of pid 123: No such process`.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
 
@@ -11,10 +11,12 @@ use nix::errno::Errno;
 
 use crate::ns::{NsSet, NsType};
 
-/// Quote a path or word as the messages do: `'x'`.
-pub fn quote(s: impl AsRef<OsStr>) -> String {
-    format!("'{}'", s.as_ref().to_string_lossy())
-}
+pub use common::cli::quote;
+
+/// The status of a failure of nsenter-rs or unshare-rs itself, usage errors included:
+/// 1, as util-linux's nsenter and unshare exit (GNU chroot's 125 is not theirs), so that
+/// scripts written for them keep working.
+pub const FAILED: i32 = exit::FAILURE;
 
 /// Everything that can stop nsenter-rs or unshare-rs before the command runs.
 #[derive(Debug, thiserror::Error)]
@@ -215,22 +217,29 @@ pub enum Error {
     },
 }
 
-impl Error {
-    /// The exit status: 126/127 when the command could not be run, the recorded code when
-    /// already reported elsewhere, 125 for every failure of the tool itself.
-    pub fn exit_code(&self) -> i32 {
+impl common::cli::Failure for Error {
+    /// 126/127 when the command could not be run, the recorded code when already
+    /// reported elsewhere, [`FAILED`] for every failure of the tool itself.
+    fn exit_code(&self) -> i32 {
         match self {
             Error::Exec { source, .. } => exit::exec_failure(*source),
             Error::Reported(code) => *code,
-            _ => exit::CANCELED,
+            _ => FAILED,
         }
     }
 
     /// True for command-line errors (main adds the "Try --help" line).
-    pub fn is_usage(&self) -> bool {
+    fn is_usage(&self) -> bool {
         matches!(self, Error::Usage(_))
     }
 
+    /// Another process of ours (the forked child, the outside helper) printed it.
+    fn reported(&self) -> bool {
+        matches!(self, Error::Reported(_))
+    }
+}
+
+impl Error {
     /// A setup step's error: `what` and the errno.
     pub fn setup(what: impl Into<String>) -> impl FnOnce(Errno) -> Error {
         let what = what.into();
@@ -243,19 +252,19 @@ impl Error {
     }
 }
 
-/// Print the error once, unless another process of ours already did.
+/// Print the error once, unless another process of ours already did (in a forked
+/// helper, which ends with `_exit` instead of returning to `main`).
 pub fn report(tool: &str, err: &Error) {
-    if !matches!(err, Error::Reported(_)) {
+    use common::cli::Failure;
+    if !err.reported() {
         exit::report(tool, err);
-        if err.is_usage() {
-            eprintln!("Try '{tool} --help' for more information.");
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::cli::Failure;
 
     #[test]
     fn messages() {
@@ -267,7 +276,7 @@ mod tests {
             exit::message(&e),
             "cannot open namespace of pid 123: No such process"
         );
-        assert_eq!(e.exit_code(), 125);
+        assert_eq!(e.exit_code(), 1);
         let e = Error::WrongType {
             path: "/proc/1/ns/uts".into(),
             expected: NsType::Net,
@@ -321,7 +330,7 @@ mod tests {
         };
         assert_eq!(e.exit_code(), 126);
         assert_eq!(Error::Reported(3).exit_code(), 3);
-        assert_eq!(Error::Usage("x".into()).exit_code(), 125);
+        assert_eq!(Error::Usage("x".into()).exit_code(), 1);
         assert!(Error::Usage("x".into()).is_usage());
     }
 }

@@ -62,10 +62,7 @@ pub fn command_line(command: &[OsString]) -> (Vec<OsString>, Option<OsString>) {
 /// Exec the command. Returns only on failure: 127 when not found, 126 otherwise.
 pub fn exec(command: &[OsString]) -> Error {
     let (argv, argv0) = command_line(command);
-    // Rust ignores SIGPIPE in its own processes; an ignored signal stays ignored across
-    // exec, and a command in a pipeline must die of it as usual.
-    let _ = sys::default_action(nix::sys::signal::Signal::SIGPIPE);
-    let source = sys::execvp(&argv, argv0.as_deref());
+    let source = common::exec::exec(&argv, argv0.as_deref());
     Error::Exec {
         command: argv[0].clone(),
         source,

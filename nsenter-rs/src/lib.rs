@@ -6,7 +6,7 @@
 //! - [`create`]: unshare-rs (`run`): one clone3 with `--fork`, util-linux's unshare-and-exec
 //!   without; ID maps ([`idmap`]), persisted namespace files ([`persist`]), pidfiles
 //!   ([`pidfile`]).
-//! - [`supervise`]: the waiting parent (signal forwarding, statuses) and the `--init` reaper.
+//! - Waiting, signal forwarding and the `--init` reaper are `common::supervise`'s.
 //! - [`cli`] parses both command lines into plain configs; [`sys`] is every system call.
 //!
 //! Both binaries are single-threaded; the library never prints to stdout and never
@@ -21,42 +21,42 @@ pub mod idmap;
 pub mod ns;
 pub mod persist;
 pub mod pidfile;
-pub mod supervise;
 pub mod sys;
 pub mod target;
 
 pub use cli::{NsenterConfig, UnshareConfig};
 pub use error::Error;
 
+use common::cli::Outcome;
 use common::exit;
 
-/// What nsenter-rs produced when it did not exec: a status, or a listing for stdout.
+/// What nsenter-rs produced when it did not exec: how to end, or a listing for stdout.
 #[derive(Debug)]
-pub enum Outcome {
-    /// Exit with this status.
-    Exit(i32),
+pub enum Done {
+    /// End so (the command's status, or its signal).
+    End(Outcome),
     /// Print these namespaces (`--list`), as a table or JSON lines, and exit 0.
     List(Vec<ns::NsEntry>, bool),
 }
 
 /// Run nsenter-rs: enter, list or release.
-pub fn nsenter(cfg: &NsenterConfig) -> Result<Outcome, Error> {
+pub fn nsenter(cfg: &NsenterConfig) -> Result<Done, Error> {
     match &cfg.mode {
-        cli::NsenterMode::Enter => enter::run(cfg).map(Outcome::Exit),
+        cli::NsenterMode::Enter => enter::run(cfg).map(Done::End),
         cli::NsenterMode::List { pid, json } => {
             let entries = target::list(nix::unistd::Pid::from_raw(*pid))?;
-            Ok(Outcome::List(entries, *json))
+            Ok(Done::List(entries, *json))
         }
         cli::NsenterMode::Release(files) => {
             for f in files {
                 persist::release(f)?;
             }
-            Ok(Outcome::Exit(exit::SUCCESS))
+            Ok(Done::End(Outcome::Exit(exit::SUCCESS)))
         }
     }
 }
 
 /// Run unshare-rs.
-pub fn unshare(cfg: &UnshareConfig) -> Result<i32, Error> {
+pub fn unshare(cfg: &UnshareConfig) -> Result<Outcome, Error> {
     create::run(cfg)
 }

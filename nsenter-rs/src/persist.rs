@@ -18,8 +18,7 @@ use crate::error::Error;
 use crate::ns::NsType;
 use crate::sys;
 
-/// The directory `ip netns` keeps its names in.
-pub const NETNS_DIR: &str = "/run/netns";
+use common::nsfs::NETNS_DIR;
 
 /// One `--TYPE=FILE` of unshare-rs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,7 +159,7 @@ pub fn release(path: &Path) -> Result<(), Error> {
         path: path.to_owned(),
         source,
     })?;
-    let still_bound = sys::fs_magic(path).is_ok_and(|m| m == sys::NSFS_MAGIC);
+    let still_bound = common::nsfs::is_namespace(path);
     let empty_file = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.size() == 0);
     if !still_bound && empty_file {
         let _ = sys::unlink(path);

@@ -4,18 +4,25 @@
 //! Both tools are single-threaded (they never start a thread), which is what makes
 //! `fork` and `clone3` without a new stack sound: the child continues in ordinary code.
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use common::trace;
+
+pub use common::sys::{
+    NSFS_MAGIC, default_action, exit_child as exit_now, fork, fs_magic, getpid, kill, ns_get_type,
+    open_dir, pidfd_open, read_full, set_pdeathsig, waitpid, write_all, writers_gone,
+};
+
+/// pipe2(O_CLOEXEC): (read end, write end).
+pub fn pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
+    common::sys::pipe(false)
+}
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::{MntFlags, MsFlags};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::stat::Mode;
-use nix::sys::wait::{WaitPidFlag, WaitStatus};
 use nix::unistd::{ForkResult, Gid, Pid, Uid};
 
 use crate::ns::{FLAG_NAMES, NsSet};
@@ -41,19 +48,6 @@ fn fd_text(fd: RawFd, what: &str) -> String {
 }
 
 // ---- processes and pidfds ----
-
-/// pidfd_open(2): a handle on the process `pid` that stays bound to it (never to a later
-/// process that reuses the number).
-pub fn pidfd_open(pid: Pid) -> nix::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes two integers and returns a new descriptor or -1.
-    let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
-    let r = Errno::result(rc).map(|fd| {
-        // SAFETY: on success the kernel returned a fresh descriptor that nothing else owns.
-        unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
-    });
-    trace::syscall(format_args!("pidfd_open({pid}, 0)"), &r);
-    r
-}
 
 /// pidfd_send_signal(2) with signal 0: Ok while the process lives, ESRCH once it is gone.
 pub fn pidfd_alive(pidfd: BorrowedFd<'_>) -> nix::Result<()> {
@@ -135,103 +129,7 @@ pub fn clone3(flags: NsSet) -> nix::Result<ForkResult> {
     r
 }
 
-/// fork(2).
-pub fn fork() -> nix::Result<ForkResult> {
-    // SAFETY: the tools are single-threaded (they never spawn threads), so the child may
-    // keep running ordinary Rust code after fork: no lock can be held by another thread.
-    let r = unsafe { nix::unistd::fork() };
-    trace::syscall(
-        format_args!("fork()"),
-        &r.map(|f| match f {
-            ForkResult::Parent { child } => child.as_raw(),
-            ForkResult::Child => 0,
-        }),
-    );
-    r
-}
-
-/// _exit(2): leave a forked helper without running exit handlers twice.
-pub fn exit_now(code: i32) -> ! {
-    // SAFETY: _exit ends the process; no Rust state is left to observe.
-    unsafe { libc::_exit(code) }
-}
-
-/// waitpid(2), retried on EINTR.
-pub fn waitpid(pid: Option<Pid>, flags: Option<WaitPidFlag>) -> nix::Result<WaitStatus> {
-    loop {
-        match nix::sys::wait::waitpid(pid, flags) {
-            Err(Errno::EINTR) => continue,
-            r => return r,
-        }
-    }
-}
-
-/// kill(2).
-pub fn kill(pid: Pid, sig: Signal) -> nix::Result<()> {
-    let r = nix::sys::signal::kill(pid, sig);
-    trace::syscall(format_args!("kill({pid}, {sig})"), &r);
-    r
-}
-
-/// getpid(2).
-pub fn getpid() -> Pid {
-    nix::unistd::getpid()
-}
-
-/// sigprocmask(2); returns the previous mask.
-pub fn sigprocmask(how: SigmaskHow, set: &SigSet) -> nix::Result<SigSet> {
-    let mut old = SigSet::empty();
-    nix::sys::signal::sigprocmask(how, Some(set), Some(&mut old))?;
-    Ok(old)
-}
-
-/// sigwaitinfo(2): the next pending signal of `set` (blocked), with its `si_code`.
-pub fn sigwaitinfo(set: &SigSet) -> nix::Result<(Signal, i32)> {
-    loop {
-        // SAFETY: all-zero bytes are a valid siginfo_t (a plain C struct).
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `set` is a valid sigset_t and `info` a writable siginfo_t.
-        let rc = unsafe { libc::sigwaitinfo(set.as_ref(), &mut info) };
-        match Errno::result(rc) {
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
-            Ok(n) => return Ok((Signal::try_from(n)?, info.si_code)),
-        }
-    }
-}
-
-/// sigaction(2) to the default action.
-pub fn default_action(sig: Signal) -> nix::Result<()> {
-    let act = nix::sys::signal::SigAction::new(
-        nix::sys::signal::SigHandler::SigDfl,
-        nix::sys::signal::SaFlags::empty(),
-        SigSet::empty(),
-    );
-    // SAFETY: installing SIG_DFL has no handler code to be async-signal-safe.
-    unsafe { nix::sys::signal::sigaction(sig, &act) }.map(drop)
-}
-
-/// prctl(PR_SET_PDEATHSIG, sig): `sig` arrives when the parent dies.
-pub fn set_pdeathsig(sig: Signal) -> nix::Result<()> {
-    let r = nix::sys::prctl::set_pdeathsig(sig);
-    trace::syscall(format_args!("prctl(PR_SET_PDEATHSIG, {sig})"), &r);
-    r
-}
-
 // ---- pipes ----
-
-/// pipe2(O_CLOEXEC): (read end, write end).
-pub fn pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
-    let r = nix::unistd::pipe2(OFlag::O_CLOEXEC);
-    trace::syscall_at(
-        2,
-        format_args!("pipe2(O_CLOEXEC)"),
-        &r.as_ref()
-            .map(|(a, b)| format!("[{}, {}]", a.as_raw_fd(), b.as_raw_fd()))
-            .map_err(|e| *e),
-    );
-    r
-}
 
 /// socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC): a pipe in both directions whose
 /// messages can carry the sender's PID ([`pass_credentials`], [`recv_with_pid`]).
@@ -341,69 +239,11 @@ pub fn recv_with_pid(fd: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<(usize, 
     }
 }
 
-/// read(2) of up to `buf.len()` bytes, retried on EINTR; 0 means end of file.
-pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<usize> {
-    loop {
-        match nix::unistd::read(fd, buf) {
-            Err(Errno::EINTR) => continue,
-            r => return r,
-        }
-    }
-}
-
-/// Read until `buf` is full or end of file; returns the count read.
-pub fn read_full(fd: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match read(fd, &mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
-}
-
-/// write(2) of all of `buf`, retried on EINTR.
-pub fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> nix::Result<()> {
-    while !buf.is_empty() {
-        match nix::unistd::write(fd, buf) {
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
-            Ok(n) => buf = &buf[n..],
-        }
-    }
-    Ok(())
-}
-
-/// poll(2) without waiting: true when every write end of the pipe is closed.
-pub fn writers_gone(read_end: BorrowedFd<'_>) -> bool {
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-    let mut fds = [PollFd::new(read_end, PollFlags::POLLIN)];
-    match poll(&mut fds, PollTimeout::ZERO) {
-        Ok(0) => false,
-        Ok(_) => fds[0]
-            .revents()
-            .is_some_and(|r| r.contains(PollFlags::POLLHUP)),
-        Err(_) => false,
-    }
-}
-
 // ---- namespaces ----
 
 /// setns(2). `shown` names the descriptor in the trace (`/proc/42/ns/net`, `pidfd 42`).
 pub fn setns(fd: BorrowedFd<'_>, flags: NsSet, shown: &str) -> nix::Result<()> {
-    // SAFETY: setns takes a valid descriptor and an integer mask.
-    let rc = unsafe { libc::setns(fd.as_raw_fd(), flags.bits()) };
-    let r = Errno::result(rc).map(drop);
-    trace::syscall(
-        format_args!(
-            "setns({}, {})",
-            fd_text(fd.as_raw_fd(), shown),
-            flags.flag_words()
-        ),
-        &r,
-    );
-    r
+    common::sys::setns(fd, flags.bits(), shown, &flags.flag_words())
 }
 
 /// unshare(2).
@@ -415,20 +255,6 @@ pub fn unshare(flags: NsSet) -> nix::Result<()> {
     r
 }
 
-/// ioctl(NS_GET_NSTYPE): the `CLONE_NEW*` type of the namespace `fd` refers to. ENOTTY
-/// when `fd` is not an nsfs file.
-pub fn ns_get_type(fd: BorrowedFd<'_>, shown: &str) -> nix::Result<i32> {
-    // SAFETY: NS_GET_NSTYPE takes no argument and returns an integer; fd is open.
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::NS_GET_NSTYPE) };
-    let r = Errno::result(rc);
-    trace::syscall_at(
-        2,
-        format_args!("ioctl({}, NS_GET_NSTYPE)", fd_text(fd.as_raw_fd(), shown)),
-        &r,
-    );
-    r
-}
-
 /// stat(2) for the inode number (a namespace's identity).
 pub fn inode(path: &Path) -> nix::Result<u64> {
     let r = nix::sys::stat::stat(path).map(|st| st.st_ino);
@@ -436,41 +262,12 @@ pub fn inode(path: &Path) -> nix::Result<u64> {
     r
 }
 
-/// statfs(2): the filesystem magic of what `path` refers to (NSFS_MAGIC for a
-/// namespace file, bind-mounted or in /proc).
-pub fn fs_magic(path: &Path) -> nix::Result<i64> {
-    let r = nix::sys::statfs::statfs(path).map(|s| s.filesystem_type().0);
-    trace::syscall_at(
-        2,
-        format_args!("statfs({})", q(path)),
-        &r.map(|m| format!("{{f_type={m:#x}}}")),
-    );
-    r
-}
-
-/// The filesystem magic of nsfs.
-pub const NSFS_MAGIC: i64 = libc::NSFS_MAGIC;
-
 // ---- files ----
 
 /// open(2) read-only with O_CLOEXEC (a namespace file, a directory to return to).
 pub fn open_read(path: &Path) -> nix::Result<OwnedFd> {
     let r = nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty());
     trace::syscall(format_args!("open({}, O_RDONLY|O_CLOEXEC)", q(path)), &r);
-    r
-}
-
-/// open(2) of a directory with O_PATH: a place to fchdir to later.
-pub fn open_dir(path: &Path) -> nix::Result<OwnedFd> {
-    let r = nix::fcntl::open(
-        path,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    );
-    trace::syscall(
-        format_args!("open({}, O_PATH|O_DIRECTORY|O_CLOEXEC)", q(path)),
-        &r,
-    );
     r
 }
 
@@ -667,35 +464,3 @@ pub fn permitted_to_ambient() -> Result<(), caps::errors::CapsError> {
 }
 
 // ---- exec ----
-
-/// execvp(3) of `argv`, with `argv0` shown to the program instead of argv[0] when given
-/// (a login shell's `-sh`). Returns only on failure.
-pub fn execvp(argv: &[OsString], argv0: Option<&OsStr>) -> Errno {
-    let Ok(file) = CString::new(argv[0].as_bytes()) else {
-        return Errno::EINVAL;
-    };
-    let args: Result<Vec<CString>, _> = argv
-        .iter()
-        .enumerate()
-        .map(|(i, a)| match (i, argv0) {
-            (0, Some(a0)) => CString::new(a0.as_bytes()),
-            _ => CString::new(a.as_bytes()),
-        })
-        .collect();
-    let Ok(args) = args else {
-        return Errno::EINVAL;
-    };
-    if trace::enabled(1) {
-        let shown: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
-        trace::line(
-            1,
-            format_args!("execvp({:?}, [{}])", argv[0], shown.join(", ")),
-        );
-    }
-    let err = match nix::unistd::execvp(&file, &args) {
-        Err(e) => e,
-        Ok(never) => match never {},
-    };
-    trace::line(1, format_args!("execvp = -1 {err:?} ({})", err.desc()));
-    err
-}

@@ -27,8 +27,14 @@ pub struct Page {
 }
 
 const CHAIN_EXIT: &str = "125 if the tool itself fails, usage errors included; 126 if COMMAND \
-is found but cannot be run; 127 if COMMAND is not found; 128+N if COMMAND dies of signal N; \
-otherwise the exit status of COMMAND.";
+is found but cannot be run; 127 if COMMAND is not found; if COMMAND dies of signal N, the tool \
+dies of N too (a shell shows 128+N); otherwise the exit status of COMMAND.";
+
+/// util-linux's statuses, kept by nsenter-rs and unshare-rs for drop-in compatibility.
+const UTIL_LINUX_EXIT: &str = "1 if the tool itself fails, usage errors and a missing target \
+included (as util-linux's nsenter and unshare); 126 if COMMAND is found but cannot be run; \
+127 if COMMAND is not found; if COMMAND dies of signal N, the tool dies of N too (a shell \
+shows 128+N); otherwise the exit status of COMMAND.";
 
 const TOOL_EXIT: &str = "0 on success; 1 if the operation failed (the message says why); \
 2 for a usage error, in which case the command was not run. With --batch, the first failing \
@@ -107,7 +113,7 @@ keys InRelease is verified against, unless --keyring is given.",
         },
         Page {
             command: nsenter_rs::cli::nsenter_command(),
-            exit_status: CHAIN_EXIT,
+            exit_status: UTIL_LINUX_EXIT,
             environment: "SHELL: the program run when no COMMAND is given; /bin/sh when unset.",
             files: "/proc/PID/ns/*: the target's namespaces. /run/netns/NAME: network namespaces \
 persisted by ip netns or unshare-rs --net=FILE.",
@@ -136,7 +142,7 @@ persisted by ip netns or unshare-rs --net=FILE.",
         },
         Page {
             command: nsenter_rs::cli::unshare_command(),
-            exit_status: CHAIN_EXIT,
+            exit_status: UTIL_LINUX_EXIT,
             environment: "SHELL: the program run when no COMMAND is given; /bin/sh when unset.",
             files: "/etc/subuid, /etc/subgid and newuidmap(1), newgidmap(1): for --map-users and \
 --map-groups ranges.",

@@ -1,29 +1,21 @@
-use std::io::Write;
-
-use common::{exit, trace};
-use nsenter_rs::cli::{self, Parsed};
-use nsenter_rs::error;
+use common::cli::Parsed;
+use common::trace;
+use nsenter_rs::{cli, error};
 
 const TOOL: &str = "unshare-rs";
 
 fn main() {
-    let args: Vec<_> = std::env::args_os().skip(1).collect();
-    let result = cli::parse_unshare(&args).and_then(|parsed| match parsed {
-        Parsed::Print(text) => {
-            // A closed stdout (`unshare-rs --help | head -1`) is not an error.
-            let _ = std::io::stdout().write_all(text.as_bytes());
-            Ok(exit::SUCCESS)
-        }
-        Parsed::Run(cfg) => {
-            trace::init(TOOL, cfg.verbose);
-            nsenter_rs::unshare(&cfg)
-        }
-    });
-    match result {
-        Ok(code) => std::process::exit(code),
-        Err(e) => {
-            error::report(TOOL, &e);
-            std::process::exit(e.exit_code());
-        }
-    }
+    common::cli::main(
+        TOOL,
+        error::FAILED,
+        |args, out| -> Result<_, nsenter_rs::Error> {
+            match cli::parse_unshare(args)? {
+                Parsed::Print(text) => Ok(common::cli::print(out, &text)),
+                Parsed::Run(cfg) => {
+                    trace::init(TOOL, cfg.verbose);
+                    nsenter_rs::unshare(&cfg)
+                }
+            }
+        },
+    )
 }

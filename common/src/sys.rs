@@ -1,0 +1,411 @@
+//! The system calls that two or more tools make, one small function each, traced through
+//! [`trace`] (`-v`), returning `nix::Result`. With each tool's own `sys.rs`, the only home
+//! of `unsafe` in the workspace.
+//!
+//! The tools are single-threaded (none starts a thread); [`fork`] checks it, because a
+//! forked child that runs ordinary Rust code is sound only then.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::stat::Mode;
+use nix::sys::wait::{WaitPidFlag, WaitStatus};
+use nix::unistd::{ForkResult, Pid};
+
+use crate::trace;
+
+/// A path as the trace shows it: `"/srv/lab"`.
+pub fn q(p: &(impl AsRef<OsStr> + ?Sized)) -> String {
+    format!("{:?}", p.as_ref())
+}
+
+/// Open flags as strace prints them: `O_PATH|O_DIRECTORY|O_CLOEXEC`.
+pub fn oflags(flags: OFlag) -> String {
+    let names: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
+    if names.is_empty() {
+        "O_RDONLY".to_owned()
+    } else {
+        names.join("|")
+    }
+}
+
+// ---------------------------------------------------------------- processes
+
+/// The number of threads of this process (`Threads:` of /proc/self/status).
+fn threads() -> Option<u32> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn fork_result(r: &nix::Result<ForkResult>) -> nix::Result<i32> {
+    r.map(|f| match f {
+        ForkResult::Parent { child } => child.as_raw(),
+        ForkResult::Child => 0,
+    })
+}
+
+/// fork(2), refused (EDEADLK) when this process has more than one thread, so that the
+/// child may go on running ordinary Rust code: no lock can be held by a thread that does
+/// not exist in it. (Where no /proc is mounted, after a pivot into a bare root, the count
+/// cannot be read; the tools never start a thread, and fork goes ahead.)
+pub fn fork() -> nix::Result<ForkResult> {
+    if threads().is_some_and(|n| n > 1) {
+        let r = Err(Errno::EDEADLK);
+        trace::syscall(
+            format_args!("fork() [refused: more than one thread]"),
+            &fork_result(&r),
+        );
+        return r;
+    }
+    // SAFETY: the process has a single thread (checked just above where /proc can tell;
+    // the tools never start one), so the child inherits no lock held by another thread.
+    let r = unsafe { nix::unistd::fork() };
+    trace::syscall(format_args!("fork()"), &fork_result(&r));
+    r
+}
+
+/// `_exit(2)`: end a forked child without running exit handlers or flushing buffers it
+/// copied from its parent.
+pub fn exit_child(code: i32) -> ! {
+    // SAFETY: _exit takes a plain integer and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// waitpid(2), retried on EINTR.
+pub fn waitpid(pid: Option<Pid>, flags: Option<WaitPidFlag>) -> nix::Result<WaitStatus> {
+    loop {
+        match nix::sys::wait::waitpid(pid, flags) {
+            Err(Errno::EINTR) => continue,
+            r => return r,
+        }
+    }
+}
+
+/// kill(2).
+pub fn kill(pid: Pid, sig: Signal) -> nix::Result<()> {
+    let r = nix::sys::signal::kill(pid, sig);
+    trace::syscall(format_args!("kill({pid}, {sig})"), &r);
+    r
+}
+
+/// getpid(2).
+pub fn getpid() -> Pid {
+    nix::unistd::getpid()
+}
+
+/// prctl(PR_SET_PDEATHSIG, sig): `sig` arrives when the parent (thread) dies.
+pub fn set_pdeathsig(sig: Signal) -> nix::Result<()> {
+    let r = nix::sys::prctl::set_pdeathsig(sig);
+    trace::syscall(format_args!("prctl(PR_SET_PDEATHSIG, {sig})"), &r);
+    r
+}
+
+// ---------------------------------------------------------------- signals
+
+/// sigprocmask(2); returns the previous mask.
+pub fn sigprocmask(how: SigmaskHow, set: &SigSet) -> nix::Result<SigSet> {
+    let mut old = SigSet::empty();
+    nix::sys::signal::sigprocmask(how, Some(set), Some(&mut old))?;
+    Ok(old)
+}
+
+/// sigwaitinfo(2), retried on EINTR: the next pending signal of `set` (blocked), with
+/// its `si_code` (SI_KERNEL for a terminal's signal, SI_USER for kill(2)).
+pub fn sigwaitinfo(set: &SigSet) -> nix::Result<(Signal, i32)> {
+    loop {
+        // SAFETY: all-zero bytes are a valid siginfo_t (a plain C struct).
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `set` is a valid sigset_t and `info` a writable siginfo_t.
+        let rc = unsafe { libc::sigwaitinfo(set.as_ref(), &mut info) };
+        match Errno::result(rc) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(n) => return Ok((Signal::try_from(n)?, info.si_code)),
+        }
+    }
+}
+
+/// sigaction(2) to the default action (SIG_DFL).
+pub fn default_action(sig: Signal) -> nix::Result<()> {
+    let act = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: installing SIG_DFL runs no handler code, so nothing has to be
+    // async-signal-safe; the action it replaces is not relied on by this process.
+    unsafe { nix::sys::signal::sigaction(sig, &act) }.map(drop)
+}
+
+/// sigaction(2) installing `handler` with no SA_RESTART (blocking calls then return
+/// EINTR, so a loop can notice what the handler recorded).
+pub fn set_handler(sig: Signal, handler: extern "C" fn(libc::c_int)) -> nix::Result<()> {
+    let act = SigAction::new(
+        SigHandler::Handler(handler),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the caller's handler is a plain `extern "C" fn` that stays valid for the
+    // life of the process; the callers' handlers only store to atomics, which is
+    // async-signal-safe.
+    let r = unsafe { nix::sys::signal::sigaction(sig, &act) }.map(drop);
+    trace::syscall_at(2, format_args!("rt_sigaction({sig}, handler)"), &r);
+    r
+}
+
+/// Die of `sig` as a command did: default action, unblocked, raised on ourselves.
+/// Returns only when the signal's default action does not end the process (or this
+/// process is the init of a PID namespace, which a signal from inside cannot end).
+pub fn die_of(sig: Signal) {
+    let _ = default_action(sig);
+    let mut set = SigSet::empty();
+    set.add(sig);
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
+    trace::line(1, format_args!("kill({}, {sig})", getpid()));
+    let _ = nix::sys::signal::raise(sig);
+}
+
+// ---------------------------------------------------------------- pipes
+
+/// pipe2(O_CLOEXEC[|O_NONBLOCK]): (read end, write end).
+pub fn pipe(nonblock: bool) -> nix::Result<(OwnedFd, OwnedFd)> {
+    let mut flags = OFlag::O_CLOEXEC;
+    if nonblock {
+        flags |= OFlag::O_NONBLOCK;
+    }
+    let r = nix::unistd::pipe2(flags);
+    trace::syscall_at(
+        2,
+        format_args!("pipe2({})", oflags(flags)),
+        &r.as_ref()
+            .map(|(a, b)| format!("[{}, {}]", a.as_raw_fd(), b.as_raw_fd()))
+            .map_err(|e| *e),
+    );
+    r
+}
+
+/// read(2) of up to `buf.len()` bytes, retried on EINTR; 0 means end of file.
+pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<usize> {
+    loop {
+        match nix::unistd::read(fd, buf) {
+            Err(Errno::EINTR) => continue,
+            r => return r,
+        }
+    }
+}
+
+/// Read until `buf` is full or end of file; returns the count read.
+pub fn read_full(fd: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match read(fd, &mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// write(2) of all of `buf`, retried on EINTR.
+pub fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> nix::Result<()> {
+    while !buf.is_empty() {
+        match nix::unistd::write(fd, buf) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(0) => return Err(Errno::EIO),
+            Ok(n) => buf = &buf[n..],
+        }
+    }
+    Ok(())
+}
+
+/// poll(2) without waiting: true when every write end of the pipe `read_end` is closed
+/// (the process that held it is gone).
+pub fn writers_gone(read_end: BorrowedFd<'_>) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut fds = [PollFd::new(read_end, PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::ZERO) {
+        Ok(0) | Err(_) => false,
+        Ok(_) => fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLHUP)),
+    }
+}
+
+// ---------------------------------------------------------------- files
+
+/// open(2) of a directory with O_PATH|O_DIRECTORY|O_CLOEXEC: a handle to resolve paths
+/// in, or to fchdir to later.
+pub fn open_dir(path: &Path) -> nix::Result<OwnedFd> {
+    let r = nix::fcntl::open(
+        path,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    );
+    trace::syscall(
+        format_args!("open({}, O_PATH|O_DIRECTORY|O_CLOEXEC)", q(path)),
+        &r,
+    );
+    r
+}
+
+/// openat2(2) with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS: `path` resolves as if `root`
+/// were `/`, so neither `..` nor a symlink, absolute or relative, leads outside it.
+/// Traced at `level` (debootstrap-rs opens thousands of files: level 2 there).
+pub fn open_in_root(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    flags: OFlag,
+    mode: u32,
+    level: u8,
+) -> nix::Result<OwnedFd> {
+    let flags = flags | OFlag::O_CLOEXEC;
+    let how = OpenHow::new()
+        .flags(flags)
+        .mode(Mode::from_bits_truncate(mode))
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let r = nix::fcntl::openat2(root, path, how);
+    trace::syscall_at(
+        level,
+        format_args!(
+            "openat2({}, {}, {{flags={}, resolve=RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS}})",
+            root.as_raw_fd(),
+            q(path),
+            oflags(flags)
+        ),
+        &r,
+    );
+    r
+}
+
+/// The path through which the kernel reaches what `fd` refers to.
+pub fn fd_path(fd: BorrowedFd<'_>) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+// ---------------------------------------------------------------- namespace files
+
+/// The filesystem magic of nsfs (namespace files, in /proc/PID/ns or bind-mounted).
+pub const NSFS_MAGIC: i64 = libc::NSFS_MAGIC;
+
+/// statfs(2): the filesystem magic of what `path` refers to.
+pub fn fs_magic(path: &Path) -> nix::Result<i64> {
+    let r = nix::sys::statfs::statfs(path).map(|s| s.filesystem_type().0);
+    trace::syscall_at(
+        2,
+        format_args!("statfs({})", q(path)),
+        &r.map(|m| format!("{{f_type={m:#x}}}")),
+    );
+    r
+}
+
+/// ioctl(NS_GET_NSTYPE): the `CLONE_NEW*` type of the namespace `fd` refers to; ENOTTY
+/// when `fd` is not a namespace file.
+pub fn ns_get_type(fd: BorrowedFd<'_>, shown: &str) -> nix::Result<i32> {
+    // SAFETY: NS_GET_NSTYPE takes no argument and returns an integer; fd is open.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::NS_GET_NSTYPE) };
+    let r = Errno::result(rc);
+    trace::syscall_at(
+        2,
+        format_args!("ioctl({}, NS_GET_NSTYPE)", trace::Fd(fd.as_raw_fd(), shown)),
+        &r,
+    );
+    r
+}
+
+/// setns(2) of the namespace(s) `fd` refers to (a namespace file or a pidfd); `shown`
+/// names the descriptor in the trace, `flags_shown` the flag word.
+pub fn setns(fd: BorrowedFd<'_>, flags: i32, shown: &str, flags_shown: &str) -> nix::Result<()> {
+    // SAFETY: setns takes a valid descriptor and an integer mask.
+    let rc = unsafe { libc::setns(fd.as_raw_fd(), flags) };
+    let r = Errno::result(rc).map(drop);
+    trace::syscall(
+        format_args!("setns({}, {flags_shown})", trace::Fd(fd.as_raw_fd(), shown)),
+        &r,
+    );
+    r
+}
+
+/// pidfd_open(2): a handle on process `pid` that stays bound to it (never to a later
+/// process that reuses the number).
+pub fn pidfd_open(pid: Pid) -> nix::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes two integers and returns a new descriptor or -1.
+    let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    let r = Errno::result(rc).map(|fd| {
+        // SAFETY: on success the kernel returned a fresh descriptor that nothing else owns.
+        unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
+    });
+    trace::syscall(format_args!("pidfd_open({pid}, 0)"), &r);
+    r
+}
+
+// ---------------------------------------------------------------- exec
+
+/// execvp(3) of `argv`, showing `argv0` to the program instead of `argv[0]` when given
+/// (a login shell's `-sh`). Returns only on failure, with the errno.
+pub fn execvp(argv: &[OsString], argv0: Option<&OsStr>) -> Errno {
+    let Some(first) = argv.first() else {
+        return Errno::EINVAL;
+    };
+    let Ok(file) = CString::new(first.as_bytes()) else {
+        return Errno::EINVAL;
+    };
+    let args: Result<Vec<CString>, _> = argv
+        .iter()
+        .enumerate()
+        .map(|(i, a)| match (i, argv0) {
+            (0, Some(a0)) => CString::new(a0.as_bytes()),
+            _ => CString::new(a.as_bytes()),
+        })
+        .collect();
+    let Ok(args) = args else {
+        return Errno::EINVAL;
+    };
+    if trace::enabled(1) {
+        let shown: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
+        trace::line(1, format_args!("execvp({first:?}, [{}])", shown.join(", ")));
+    }
+    let err = match nix::unistd::execvp(&file, &args) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    trace::line(1, format_args!("execvp = -1 {err:?} ({})", err.desc()));
+    err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_are_named_as_strace_does() {
+        assert_eq!(oflags(OFlag::empty()), "O_RDONLY");
+        assert_eq!(oflags(OFlag::O_PATH | OFlag::O_CLOEXEC), "O_CLOEXEC|O_PATH");
+    }
+
+    #[test]
+    fn this_test_process_has_threads_so_fork_is_refused() {
+        // The test harness runs tests on threads: a fork here must be refused, which is
+        // exactly the precondition the tools rely on.
+        if threads().is_some_and(|n| n > 1) {
+            assert_eq!(fork().err(), Some(Errno::EDEADLK));
+        }
+    }
+
+    #[test]
+    fn pipe_ends_report_their_writers() {
+        let (r, w) = pipe(true).unwrap();
+        assert!(!writers_gone(r.as_fd()));
+        write_all(w.as_fd(), b"ab").unwrap();
+        drop(w);
+        let mut buf = [0u8; 4];
+        assert_eq!(read_full(r.as_fd(), &mut buf), Ok(2));
+        assert!(writers_gone(r.as_fd()));
+    }
+
+    use std::os::fd::AsFd;
+}
