@@ -321,7 +321,7 @@ pub fn exec(
             return Err(e);
         }
     }
-    let errno = common::exec::exec(argv, None);
+    let errno = common::exec::exec(argv, None, &common::exec::Env::Inherit);
     back(dirs.len());
     drop(created);
     Err(Error::Exec {

@@ -291,7 +291,11 @@ fn config_from(cli: Cli, command: Vec<OsString>) -> Result<Config, Error> {
     Ok(Config {
         newroot: PathBuf::from(cli.newroot),
         command,
-        userspec: cli.userspec,
+        // GNU chroot treats "USER:" like "USER" (the login group is looked up by default,
+        // for numeric uids too): one trailing ':' goes before the spec is parsed.
+        userspec: cli
+            .userspec
+            .map(|s| s.strip_suffix(':').map_or_else(|| s.clone(), str::to_owned)),
         groups: cli.groups,
         skip_chdir: cli.skip_chdir,
         pivot: cli.pivot,
@@ -374,6 +378,23 @@ mod tests {
         assert_eq!(c.userspec.as_deref(), Some("1:2"));
         assert!(run(&["--piv", "/r"]).pivot);
         assert!(run(&["--sk", "/"]).skip_chdir);
+    }
+
+    #[test]
+    fn a_trailing_colon_means_the_login_group() {
+        assert_eq!(
+            run(&["--userspec=65534:", "/r"]).userspec.as_deref(),
+            Some("65534")
+        );
+        assert_eq!(
+            run(&["--userspec=+65534:", "/r"]).userspec.as_deref(),
+            Some("+65534")
+        );
+        assert_eq!(
+            run(&["--userspec=a:b", "/r"]).userspec.as_deref(),
+            Some("a:b")
+        );
+        assert_eq!(run(&["--userspec=:", "/r"]).userspec.as_deref(), Some(""));
     }
 
     #[test]

@@ -240,7 +240,7 @@ pub fn run(cfg: &Config, warn: &dyn Fn(&str)) -> Result<Outcome, Error> {
         })?;
     }
     let argv = command_line(cfg);
-    let source = common::exec::exec(&argv, None);
+    let source = common::exec::exec(&argv, None, &common::exec::Env::Inherit);
     Err(Error::Exec {
         command: argv[0].clone(),
         source,

@@ -10,13 +10,15 @@
 //!   state a command expects), [`supervise`] (waiting, signal forwarding, the PID-1
 //!   reaper, one convention for signal deaths), [`sys`] (the traced system calls two
 //!   tools make; with each tool's `sys.rs`, the only home of `unsafe`), [`nsfs`]
-//!   (namespace files and `ip netns` names).
+//!   (namespace files and `ip netns` names), [`seccomp`] (the container's syscall
+//!   filter, assembled in classic BPF).
 
 pub mod cli;
 pub mod exec;
 pub mod exit;
 pub mod json;
 pub mod nsfs;
+pub mod seccomp;
 pub mod supervise;
 pub mod sys;
 pub mod trace;

@@ -343,11 +343,42 @@ pub fn pidfd_open(pid: Pid) -> nix::Result<OwnedFd> {
     r
 }
 
+// ---------------------------------------------------------------- seccomp
+
+/// prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog): install a classic BPF filter on
+/// this thread. Untraced here: `seccomp::Filter::install` traces it with its contents.
+pub fn seccomp_install(prog: &[crate::seccomp::Insn]) -> nix::Result<()> {
+    #[repr(C)]
+    struct SockFprog {
+        len: libc::c_ushort,
+        filter: *const crate::seccomp::Insn,
+    }
+    let len = libc::c_ushort::try_from(prog.len()).map_err(|_| Errno::E2BIG)?;
+    let fprog = SockFprog {
+        len,
+        filter: prog.as_ptr(),
+    };
+    // SAFETY: `fprog` points to `len` instructions laid out as struct sock_filter
+    // (`Insn` is repr(C) with the same fields), all of which outlive the call; the
+    // kernel copies the program before returning.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &raw const fprog,
+            0,
+            0,
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
 // ---------------------------------------------------------------- exec
 
 /// execvp(3) of `argv`, showing `argv0` to the program instead of `argv[0]` when given
-/// (a login shell's `-sh`). Returns only on failure, with the errno.
-pub fn execvp(argv: &[OsString], argv0: Option<&OsStr>) -> Errno {
+/// (a login shell's `-sh`); execvpe(3) with `env` when given (the search still uses our
+/// `PATH`). Returns only on failure, with the errno.
+pub fn execvp(argv: &[OsString], argv0: Option<&OsStr>, env: Option<&[OsString]>) -> Errno {
     let Some(first) = argv.first() else {
         return Errno::EINVAL;
     };
@@ -365,11 +396,35 @@ pub fn execvp(argv: &[OsString], argv0: Option<&OsStr>) -> Errno {
     let Ok(args) = args else {
         return Errno::EINVAL;
     };
+    let envp: Option<Vec<CString>> = match env {
+        None => None,
+        Some(v) => match v.iter().map(|e| CString::new(e.as_bytes())).collect() {
+            Ok(v) => Some(v),
+            Err(_) => return Errno::EINVAL,
+        },
+    };
     if trace::enabled(1) {
         let shown: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
-        trace::line(1, format_args!("execvp({first:?}, [{}])", shown.join(", ")));
+        match &envp {
+            None => trace::line(1, format_args!("execvp({first:?}, [{}])", shown.join(", "))),
+            Some(e) => {
+                let env: Vec<String> = e.iter().map(|a| format!("{a:?}")).collect();
+                trace::line(
+                    1,
+                    format_args!(
+                        "execvpe({first:?}, [{}], [{}])",
+                        shown.join(", "),
+                        env.join(", ")
+                    ),
+                );
+            }
+        }
     }
-    let err = match nix::unistd::execvp(&file, &args) {
+    let r = match &envp {
+        None => nix::unistd::execvp(&file, &args),
+        Some(e) => nix::unistd::execvpe(&file, &args, e),
+    };
+    let err = match r {
         Err(e) => e,
         Ok(never) => match never {},
     };

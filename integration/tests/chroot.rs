@@ -263,6 +263,12 @@ fn credentials_match_gnu_chroot() {
         &["--userspec=nosuch"],
         &["--userspec=student:nosuch"],
         &["--userspec=student.lab"],
+        // "UID:" is "UID" (the login group is looked up), as chroot-credentials.sh checks
+        &["--userspec=1234:"],
+        &["--userspec=+1234:"],
+        &["--userspec=4321:"],
+        &["--userspec=+4321:"],
+        &["--userspec=:"],
         &["--user=student"],
         &["--groups=lab"],
         &["--groups=lab,students"],

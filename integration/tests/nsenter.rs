@@ -1432,3 +1432,78 @@ fn composition_with_chroot_rs_pivot_shows_only_the_container() {
     // sh and ps and nothing else of the host.
     assert!(pids.len() <= 3, "{o}");
 }
+
+#[test]
+fn unshare_falls_back_to_clone_where_clone3_is_refused() {
+    if !require_root("unshare(2)") {
+        return;
+    }
+    // Docker's and Podman's default seccomp profiles answer clone3 with ENOSYS.
+    let o = run(cmd(bin("seccomp-refuse"))
+        .args(["clone3", "--"])
+        .arg(bin("unshare-rs"))
+        .args(["-v", "--fork", "--pid", "--uts", "--hostname", "fallback"])
+        .args(["--", "sh", "-c", "hostname; echo $$"]));
+    o.ok();
+    assert_eq!(o.stdout, "fallback\n1\n", "{o}");
+    assert!(
+        o.stderr.contains("clone3(") && o.stderr.contains("= -1 ENOSYS"),
+        "{o}"
+    );
+    assert!(o.stderr.contains("unshare-rs: clone(CLONE_NEW"), "{o}");
+}
+
+/// util-linux 2.39's `tests/ts/unshare/clear-env` and `env` (whitelist-env), and
+/// `tests/ts/unshare/forward-signals`, as our binaries must pass them.
+#[test]
+fn util_linux_environment_and_forwarding_options() {
+    if !require_root("unshare(2)") {
+        return;
+    }
+    let o = run(unshare()
+        .env("UL_TEST_ENV", "foo")
+        .args(["--clear-env", "/bin/sh", "-c"])
+        .arg("echo \"${UL_TEST_ENV:-CLEARED}\"; env | wc -l"));
+    o.ok();
+    // sh itself may export PWD and SHLVL, nothing of ours reaches it.
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines[0], "CLEARED", "{o}");
+    assert!(lines[1].trim().parse::<u32>().unwrap() <= 3, "{o}");
+    let o = run(unshare()
+        .env("UL_TEST_ENV1", "foo")
+        .env("UL_TEST_ENV2", "bar")
+        .args(["--whitelist-env", "UL_TEST_ENV1", "/bin/sh", "-c"])
+        .arg("echo \"${UL_TEST_ENV1}${UL_TEST_ENV2}\""));
+    o.ok();
+    assert_eq!(o.stdout, "foo\n", "{o}");
+    // --forward-signals implies --fork; the child's trap answers SIGTERM with 15.
+    let mut c = unshare();
+    c.args(["--user", "--map-root-user", "--pid", "--mount-proc"])
+        .args(["--forward-signals", "--"]);
+    assert_eq!(signal_round_trip(&mut c, Signal::SIGTERM, 15), 15);
+}
+
+#[test]
+fn nsenter_env_takes_the_targets_environment() {
+    if !require_root("setns(2)") {
+        return;
+    }
+    let t = Target::start(&[
+        "--fork",
+        "--uts",
+        "--",
+        "env",
+        "-i",
+        "TARGET_ONLY=yes",
+        "sleep",
+        "1000",
+    ]);
+    let o = run(nsenter()
+        .env("CALLER_ONLY", "x")
+        .args(["-t", &t.pid(), "-u", "--env", "/bin/sh", "-c"])
+        .arg("echo ${TARGET_ONLY:-none} ${CALLER_ONLY:-none}"));
+    o.ok();
+    assert_eq!(o.stdout, "yes none\n", "{o}");
+    let o = run(nsenter().args(["--env", "true"]));
+    assert_eq!(o.code, 1, "{o}");
+}

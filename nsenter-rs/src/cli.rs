@@ -108,6 +108,10 @@ pub struct NsenterCli {
     #[arg(long)]
     preserve_credentials: bool,
 
+    /// Take the environment of the target process
+    #[arg(short = 'e', long)]
+    env: bool,
+
     /// Set the root directory (the target's, or DIR)
     #[arg(short = 'r', long = "root", value_name = "DIR", num_args = 0..=1, require_equals = true)]
     root: Option<Option<PathBuf>>,
@@ -203,6 +207,8 @@ pub struct NsenterConfig {
     pub gid: Option<u32>,
     /// `--preserve-credentials`.
     pub preserve_credentials: bool,
+    /// `-e`: the command gets the target's environment (/proc/PID/environ).
+    pub env_from_target: bool,
     /// `-F`.
     pub no_fork: bool,
     /// The command; empty means a login shell.
@@ -343,6 +349,7 @@ fn nsenter_config(cli: NsenterCli) -> Result<NsenterConfig, Error> {
         uid: cli.setuid,
         gid: cli.setgid,
         preserve_credentials: cli.preserve_credentials,
+        env_from_target: cli.env,
         no_fork: cli.no_fork,
         command: cli.command,
         verbose: cli.verbose,
@@ -488,6 +495,19 @@ pub struct UnshareCli {
     #[arg(long)]
     keep_caps: bool,
 
+    /// Forward SIGTERM and SIGINT to the child (implies --fork; unshare-rs forwards them,
+    /// and SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, whenever it waits)
+    #[arg(long)]
+    forward_signals: bool,
+
+    /// Run the command with an empty environment
+    #[arg(long)]
+    clear_env: bool,
+
+    /// Run the command with only these variables of the environment (NAME,NAME…)
+    #[arg(long, value_name = "LIST")]
+    whitelist_env: Vec<String>,
+
     /// Run the command with root directory set to DIR
     #[arg(short = 'R', long, value_name = "DIR")]
     root: Option<PathBuf>,
@@ -574,6 +594,8 @@ pub struct UnshareConfig {
     pub propagation: Propagation,
     /// `--keep-caps`.
     pub keep_caps: bool,
+    /// The command's environment (`--clear-env`, `--whitelist-env`).
+    pub env: common::exec::Env,
     /// `-R`.
     pub root: Option<PathBuf>,
     /// `-w`.
@@ -618,13 +640,61 @@ pub fn unshare_command() -> clap::Command {
 pub fn parse_unshare(args: &[OsString]) -> Result<Parsed<UnshareConfig>, Error> {
     let mut argv = vec![OsString::from("unshare-rs")];
     argv.extend_from_slice(args);
-    match parse_clap::<UnshareCli>(unshare_command(), &argv)? {
-        Parsed::Run(c) => unshare_config(c).map(Parsed::Run),
-        Parsed::Print(t) => Ok(Parsed::Print(t)),
+    let Ok(matches) = unshare_command().try_get_matches_from(&argv) else {
+        // Help, version and errors: the one-line forms.
+        return match parse_clap::<UnshareCli>(unshare_command(), &argv)? {
+            Parsed::Print(t) => Ok(Parsed::Print(t)),
+            Parsed::Run(_) => unreachable!("clap refused these arguments a moment ago"),
+        };
+    };
+    let order = MapOrder::of(&matches);
+    let cli = UnshareCli::from_arg_matches(&matches)
+        .map_err(|e| Error::Usage(common::cli::clap_message(&e)))?;
+    unshare_config(cli, order).map(Parsed::Run)
+}
+
+/// Which of `-r`, `-c` and `--map-user`/`--map-group` came last: util-linux sets the
+/// inner uid and gid option by option, so the last one wins (`-r -c` maps the current
+/// user, `-c -r` root), for the uid and the gid separately.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct MapOrder {
+    user: Option<MapSource>,
+    group: Option<MapSource>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MapSource {
+    Named,
+    Root,
+    Current,
+}
+
+impl MapOrder {
+    fn of(m: &clap::ArgMatches) -> MapOrder {
+        let last = |id: &str| {
+            m.indices_of(id)
+                .and_then(Iterator::max)
+                .filter(|_| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        };
+        let pick = |named: &str| {
+            [
+                (last(named), MapSource::Named),
+                (last("map_root_user"), MapSource::Root),
+                (last("map_current_user"), MapSource::Current),
+            ]
+            .into_iter()
+            .filter_map(|(i, s)| i.map(|i| (i, s)))
+            .max_by_key(|(i, _)| *i)
+            .map(|(_, s)| s)
+        };
+        MapOrder {
+            user: pick("map_user"),
+            group: pick("map_group"),
+        }
     }
 }
 
-fn unshare_config(cli: UnshareCli) -> Result<UnshareConfig, Error> {
+fn unshare_config(cli: UnshareCli, order: MapOrder) -> Result<UnshareConfig, Error> {
     let mut namespaces = NsSet::EMPTY;
     let mut persist = Vec::new();
     for (t, v) in [
@@ -658,26 +728,15 @@ fn unshare_config(cli: UnshareCli) -> Result<UnshareConfig, Error> {
     if cli.hostname.is_some() {
         namespaces.insert(NsType::Uts);
     }
-    // The last of -r, -c, --map-user wins, as in util-linux; clap keeps no order across
-    // options, so the explicit value takes precedence over the flags.
-    let map_user = if let Some(u) = cli.map_user {
-        Some(IdSpec::Named(u))
-    } else if cli.map_root_user {
-        Some(IdSpec::Named("0".into()))
-    } else if cli.map_current_user {
-        Some(IdSpec::Current)
-    } else {
-        None
+    // The last of -r, -c, --map-user (--map-group) wins, as in util-linux.
+    let spec = |source: Option<MapSource>, named: Option<String>| match source {
+        Some(MapSource::Named) => named.map(IdSpec::Named),
+        Some(MapSource::Root) => Some(IdSpec::Named("0".into())),
+        Some(MapSource::Current) => Some(IdSpec::Current),
+        None => None,
     };
-    let map_group = if let Some(g) = cli.map_group {
-        Some(IdSpec::Named(g))
-    } else if cli.map_root_user {
-        Some(IdSpec::Named("0".into()))
-    } else if cli.map_current_user {
-        Some(IdSpec::Current)
-    } else {
-        None
-    };
+    let map_user = spec(order.user, cli.map_user);
+    let map_group = spec(order.group, cli.map_group);
     let ranges = |v: &[String]| {
         v.iter()
             .map(|s| idmap::parse_range(s).map_err(Error::Usage))
@@ -686,7 +745,7 @@ fn unshare_config(cli: UnshareCli) -> Result<UnshareConfig, Error> {
     let mut cfg = UnshareConfig {
         namespaces,
         persist,
-        fork: cli.fork || cli.init || kill_child.is_some(),
+        fork: cli.fork || cli.init || kill_child.is_some() || cli.forward_signals,
         init: cli.init,
         kill_child,
         mount_proc,
@@ -698,6 +757,18 @@ fn unshare_config(cli: UnshareCli) -> Result<UnshareConfig, Error> {
         setgroups: cli.setgroups,
         propagation: cli.propagation.unwrap_or_default(),
         keep_caps: cli.keep_caps,
+        env: if cli.clear_env || !cli.whitelist_env.is_empty() {
+            let keep: Vec<OsString> = cli
+                .whitelist_env
+                .iter()
+                .flat_map(|l| l.split(','))
+                .filter(|n| !n.is_empty())
+                .map(OsString::from)
+                .collect();
+            common::exec::Env::keeping(&keep)
+        } else {
+            common::exec::Env::Inherit
+        },
         root: cli.root,
         wd: cli.wd,
         uid: cli.setuid,
@@ -965,9 +1036,21 @@ mod tests {
         assert_eq!(c.map_group, Some(IdSpec::Named("0".into())));
         let c = unshare(&["-c"]);
         assert_eq!(c.map_user, Some(IdSpec::Current));
+        // The last of -r, -c and --map-user wins, for uid and gid separately.
         let c = unshare(&["--map-user=student", "-r"]);
+        assert_eq!(c.map_user, Some(IdSpec::Named("0".into())));
+        assert_eq!(c.map_group, Some(IdSpec::Named("0".into())));
+        let c = unshare(&["-r", "--map-user=student"]);
         assert_eq!(c.map_user, Some(IdSpec::Named("student".into())));
         assert_eq!(c.map_group, Some(IdSpec::Named("0".into())));
+        let c = unshare(&["-r", "-c", "true"]);
+        assert_eq!(c.map_user, Some(IdSpec::Current));
+        assert_eq!(c.map_group, Some(IdSpec::Current));
+        let c = unshare(&["-c", "-r", "true"]);
+        assert_eq!(c.map_user, Some(IdSpec::Named("0".into())));
+        let c = unshare(&["-c", "--map-group=7", "true"]);
+        assert_eq!(c.map_user, Some(IdSpec::Current));
+        assert_eq!(c.map_group, Some(IdSpec::Named("7".into())));
         let c = unshare(&[
             "--map-users=100000,0,65536",
             "--map-groups",

@@ -1,7 +1,8 @@
 //! unshare-rs: run a command in new namespaces.
 //!
 //! With `--fork` (also implied by `--kill-child` and `--init`) the namespaces are made by
-//! one clone3(2): the child starts in all of them (PID 1 of a new PID namespace) and the
+//! one clone3(2) (clone(2) where clone3 is refused with ENOSYS, as container runtimes'
+//! seccomp profiles do): the child starts in all of them (PID 1 of a new PID namespace) and the
 //! parent stays outside, where it can do what only the outside can, with no helper
 //! process and no race:
 //!
@@ -387,7 +388,7 @@ fn run_forked(cfg: &UnshareConfig, maps: &IdMaps) -> Result<Outcome, Error> {
     // offsets can be written before anyone is in it.
     let mut flags = cfg.namespaces;
     flags.remove(NsType::Time);
-    let child = match sys::clone3(flags) {
+    let child = match sys::clone_into(flags) {
         Ok(ForkResult::Child) => {
             // Keep the child's ends only: the parent's must close when the parent does.
             let ready_w = ready.map(|(r, w)| {
@@ -637,7 +638,7 @@ fn child_steps(
     blocked
         .restore()
         .map_err(Error::process("cannot restore the signal mask"))?;
-    Err(exec::exec(&cfg.command))
+    Err(exec::exec(&cfg.command, &cfg.env))
 }
 
 /// `--kill-child`: PR_SET_PDEATHSIG, then the check that the parent did not die before
@@ -734,7 +735,7 @@ fn direct_steps(
     }
     setup_inside(cfg)?;
     credentials(cfg)?;
-    Err(exec::exec(&cfg.command))
+    Err(exec::exec(&cfg.command, &cfg.env))
 }
 
 /// What the outside helper does for the process that unshared.

@@ -40,6 +40,12 @@ pub fn run(cfg: &NsenterConfig) -> Result<Outcome, Error> {
         return Err(Error::Usage("no target PID given for --all".to_owned()));
     }
     let (plan, implicit) = plan(cfg, target.as_ref());
+    // -e: the target's environment, read now, while its /proc entry is reachable.
+    let env = match (&target, cfg.env_from_target) {
+        (Some(t), true) => target_env(t)?,
+        (None, true) => return Err(Error::NoSource("--env".to_owned())),
+        _ => common::exec::Env::Inherit,
+    };
 
     let root_fd = open_dir_source(cfg.root.as_ref(), target.as_ref(), "root")?;
     let mut wd_fd = open_dir_source(cfg.wd.as_ref(), target.as_ref(), "cwd")?;
@@ -97,7 +103,27 @@ pub fn run(cfg: &NsenterConfig) -> Result<Outcome, Error> {
         groups_must_clear: touch_creds && !groups_cleared_early,
     }
     .apply()?;
-    Err(exec::exec(&cfg.command))
+    Err(exec::exec(&cfg.command, &env))
+}
+
+/// The environment of the target (/proc/PID/environ), checked to be its own (the pidfd
+/// still names a live process after the read).
+fn target_env(t: &Target) -> Result<common::exec::Env, Error> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = t.proc_path("environ");
+    let bytes = std::fs::read(&path).map_err(|e| {
+        Error::setup(format!("cannot read {}", quote(&path)))(Errno::from_raw(
+            e.raw_os_error().unwrap_or(libc::EIO),
+        ))
+    })?;
+    t.check_alive()?;
+    Ok(common::exec::Env::Exactly(
+        bytes
+            .split(|&b| b == 0)
+            .filter(|e| !e.is_empty())
+            .map(|e| std::ffi::OsStr::from_bytes(e).to_owned())
+            .collect(),
+    ))
 }
 
 /// Which namespaces to enter and from where, in [`NsType::ALL`] order; and the types

@@ -59,10 +59,11 @@ pub fn command_line(command: &[OsString]) -> (Vec<OsString>, Option<OsString>) {
     (vec![shell], Some(argv0))
 }
 
-/// Exec the command. Returns only on failure: 127 when not found, 126 otherwise.
-pub fn exec(command: &[OsString]) -> Error {
+/// Exec the command with the environment `env`. Returns only on failure: 127 when not
+/// found, 126 otherwise.
+pub fn exec(command: &[OsString], env: &common::exec::Env) -> Error {
     let (argv, argv0) = command_line(command);
-    let source = common::exec::exec(&argv, argv0.as_deref());
+    let source = common::exec::exec(&argv, argv0.as_deref(), env);
     Error::Exec {
         command: argv[0].clone(),
         source,

@@ -83,9 +83,64 @@ struct CloneArgs {
     tls: u64,
 }
 
+fn fork_result(r: nix::Result<ForkResult>) -> nix::Result<i32> {
+    r.map(|f| match f {
+        ForkResult::Parent { child } => child.as_raw(),
+        ForkResult::Child => 0,
+    })
+}
+
+fn pid_to_fork(pid: i64) -> ForkResult {
+    if pid == 0 {
+        ForkResult::Child
+    } else {
+        ForkResult::Parent {
+            child: Pid::from_raw(pid as i32),
+        }
+    }
+}
+
+/// Fork into new namespaces with clone3(2), or clone(2) where clone3 is refused with
+/// ENOSYS (an old kernel, or the default seccomp profiles of Docker and Podman, which
+/// answer ENOSYS so that programs fall back: CI runners, student VMs).
+pub fn clone_into(flags: NsSet) -> nix::Result<ForkResult> {
+    match clone3(flags) {
+        Err(Errno::ENOSYS) => clone(flags),
+        r => r,
+    }
+}
+
+/// clone(2) without a new stack (the fallback of [`clone_into`]): flags and SIGCHLD.
+fn clone(flags: NsSet) -> nix::Result<ForkResult> {
+    let word = i64::from(flags.bits()) | i64::from(libc::SIGCHLD);
+    // SAFETY: without CLONE_VM and with a null stack the child runs on a copy of our
+    // memory, as with fork(2); we are single-threaded, so no lock is held by another
+    // thread. The pointer arguments (parent and child TID, TLS) are null and unused
+    // without the flags that read them.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            word,
+            std::ptr::null::<libc::c_void>(),
+            std::ptr::null::<libc::c_int>(),
+            std::ptr::null::<libc::c_int>(),
+            0usize,
+        )
+    };
+    let r = Errno::result(rc).map(pid_to_fork);
+    trace::syscall(
+        format_args!(
+            "clone({}|SIGCHLD, NULL)",
+            trace::flags(u64::from(flags.bits() as u32), FLAG_NAMES)
+        ),
+        &fork_result(r),
+    );
+    r
+}
+
 /// clone3(2) without a new stack: fork into new namespaces. The child starts as PID 1 of
 /// a new PID namespace when `flags` has CLONE_NEWPID, and the caller stays where it was.
-pub fn clone3(flags: NsSet) -> nix::Result<ForkResult> {
+fn clone3(flags: NsSet) -> nix::Result<ForkResult> {
     let args = CloneArgs {
         flags: u64::from(flags.bits() as u32),
         pidfd: 0,
@@ -107,24 +162,13 @@ pub fn clone3(flags: NsSet) -> nix::Result<ForkResult> {
             std::mem::size_of::<CloneArgs>(),
         )
     };
-    let r = Errno::result(rc).map(|pid| {
-        if pid == 0 {
-            ForkResult::Child
-        } else {
-            ForkResult::Parent {
-                child: Pid::from_raw(pid as i32),
-            }
-        }
-    });
+    let r = Errno::result(rc).map(pid_to_fork);
     trace::syscall(
         format_args!(
             "clone3({{flags={}, exit_signal=SIGCHLD}}, 64)",
             trace::flags(args.flags, FLAG_NAMES)
         ),
-        &r.map(|f| match f {
-            ForkResult::Parent { child } => child.as_raw(),
-            ForkResult::Child => 0,
-        }),
+        &fork_result(r),
     );
     r
 }
