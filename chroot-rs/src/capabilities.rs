@@ -83,7 +83,7 @@ impl CapChange {
         names.sort_by_key(Capability::index);
         let err = |e: caps::errors::CapsError| Error::Capabilities(e.to_string());
         for cap in names {
-            sys::caps_drop_bounding(cap).map_err(err)?;
+            sys::drop_bounding(cap).map_err(err)?;
         }
         sys::caps_clear_ambient().map_err(err)?;
         let inheritable = caps::read(None, CapSet::Inheritable).map_err(err)?;

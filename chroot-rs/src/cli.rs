@@ -103,6 +103,42 @@ pub struct Cli {
     #[arg(long)]
     no_new_privs: bool,
 
+    /// Mount a tmpfs on DIR inside NEWROOT (repeatable: /run, /run/lock for an init)
+    #[arg(long, value_name = "DIR")]
+    tmpfs: Vec<PathBuf>,
+
+    /// Make /proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus read-only and hide
+    /// /proc/kcore, /proc/keys, /proc/timer_list, /proc/sched_debug, /sys/firmware
+    #[arg(long)]
+    protect_kernel: bool,
+
+    /// Mount the cgroup filesystem on /sys/fs/cgroup as the host has it, showing this
+    /// process's cgroup namespace (for an init such as systemd)
+    #[arg(long)]
+    cgroup_fs: bool,
+
+    /// Bind the terminal on standard input onto /dev/console (with --dev)
+    #[arg(long)]
+    console: bool,
+
+    /// Make N terminals /dev/tty1..N from the new /dev/pts and send their master ends
+    /// over the Unix socket FD (one message each, in order; with --dev)
+    #[arg(long, value_name = "N:FD")]
+    ttys: Option<String>,
+
+    /// Refuse the system calls that reach the host's kernel state (seccomp: kexec,
+    /// modules, open_by_handle_at, bpf, keyrings, perf, userfaultfd, swap, acct)
+    #[arg(long)]
+    seccomp: bool,
+
+    /// Start COMMAND with a clean environment: TERM kept, a standard PATH, HOME
+    #[arg(long)]
+    clear_env: bool,
+
+    /// Set NAME=VALUE in COMMAND's environment (repeatable; after --clear-env)
+    #[arg(long, value_name = "NAME=VALUE")]
+    setenv: Vec<OsString>,
+
     /// Trace each system call on standard error (-vv: also the reads behind decisions)
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -143,6 +179,22 @@ pub struct Config {
     pub caps: Option<CapChange>,
     /// `--no-new-privs`.
     pub no_new_privs: bool,
+    /// `--tmpfs` mount points inside.
+    pub tmpfs: Vec<PathBuf>,
+    /// `--protect-kernel`.
+    pub protect_kernel: bool,
+    /// `--cgroup-fs`.
+    pub cgroup_fs: bool,
+    /// `--console`.
+    pub console: bool,
+    /// `--ttys N:FD`: how many, and the socket their masters go to.
+    pub ttys: Option<(u32, i32)>,
+    /// `--seccomp`.
+    pub seccomp: bool,
+    /// `--clear-env`.
+    pub clear_env: bool,
+    /// `--setenv`s, in order.
+    pub setenv: Vec<OsString>,
     /// Trace level (`-v` count).
     pub verbose: u8,
 }
@@ -156,6 +208,11 @@ impl Config {
             || self.read_only
             || self.resolv_conf
             || self.image.is_some()
+            || !self.tmpfs.is_empty()
+            || self.protect_kernel
+            || self.cgroup_fs
+            || self.console
+            || self.ttys.is_some()
     }
 }
 
@@ -288,6 +345,36 @@ fn config_from(cli: Cli, command: Vec<OsString>) -> Result<Config, Error> {
             "option --skip-chdir cannot be combined with --pivot".to_owned(),
         ));
     }
+    if (cli.console || cli.ttys.is_some()) && !api.dev {
+        return Err(Error::Usage(
+            "options --console and --ttys need --dev (or --api-fs)".to_owned(),
+        ));
+    }
+    if cli.protect_kernel && !api.proc {
+        return Err(Error::Usage(
+            "option --protect-kernel needs --proc (or --api-fs)".to_owned(),
+        ));
+    }
+    if cli.cgroup_fs && !api.sys {
+        return Err(Error::Usage(
+            "option --cgroup-fs needs --sys (or --api-fs)".to_owned(),
+        ));
+    }
+    let ttys = cli.ttys.as_deref().map(parse_ttys).transpose()?;
+    for pair in &cli.setenv {
+        let b = pair.as_bytes();
+        if b.first() == Some(&b'=') || !b.contains(&b'=') {
+            return Err(Error::Usage(format!(
+                "invalid --setenv {}: expected NAME=VALUE",
+                crate::error::quote(pair)
+            )));
+        }
+    }
+    for dir in &cli.tmpfs {
+        if dir.as_os_str().is_empty() {
+            return Err(Error::Usage("option --tmpfs needs a directory".to_owned()));
+        }
+    }
     Ok(Config {
         newroot: PathBuf::from(cli.newroot),
         command,
@@ -306,8 +393,32 @@ fn config_from(cli: Cli, command: Vec<OsString>) -> Result<Config, Error> {
         image: cli.image,
         caps,
         no_new_privs: cli.no_new_privs,
+        tmpfs: cli.tmpfs,
+        protect_kernel: cli.protect_kernel,
+        cgroup_fs: cli.cgroup_fs,
+        console: cli.console,
+        ttys,
+        seccomp: cli.seccomp,
+        clear_env: cli.clear_env,
+        setenv: cli.setenv,
         verbose: cli.verbose,
     })
+}
+
+/// `--ttys N:FD`: 1 to 63 terminals, and an open descriptor number.
+fn parse_ttys(spec: &str) -> Result<(u32, i32), Error> {
+    let bad = || {
+        Error::Usage(format!(
+            "invalid --ttys '{spec}': expected N:FD (1-63 terminals, a socket descriptor)"
+        ))
+    };
+    let (n, fd) = spec.split_once(':').ok_or_else(bad)?;
+    let n: u32 = n.parse().map_err(|_| bad())?;
+    let fd: i32 = fd.parse().map_err(|_| bad())?;
+    if !(1..=63).contains(&n) || fd < 0 {
+        return Err(bad());
+    }
+    Ok((n, fd))
 }
 
 #[cfg(test)]
@@ -412,7 +523,7 @@ mod tests {
         assert_eq!(usage(&["--bogus", "/r"]), "unrecognized option '--bogus'");
         assert_eq!(
             usage(&["--s", "/r"]),
-            "option '--s' is ambiguous; possibilities: '--skip-chdir' '--sys'"
+            "option '--s' is ambiguous; possibilities: '--skip-chdir' '--sys' '--seccomp' '--setenv'"
         );
         assert_eq!(
             usage(&["--userspec"]),
@@ -465,6 +576,57 @@ mod tests {
     fn verbose_counts() {
         assert_eq!(run(&["-vv", "/r"]).verbose, 2);
         assert_eq!(run(&["-v", "--verbose", "/r"]).verbose, 2);
+    }
+
+    #[test]
+    fn container_options() {
+        let c = run(&[
+            "--api-fs",
+            "--protect-kernel",
+            "--cgroup-fs",
+            "--console",
+            "--ttys=4:5",
+            "--seccomp",
+            "--clear-env",
+            "--setenv",
+            "container=ctn",
+            "--tmpfs",
+            "/run",
+            "/r",
+        ]);
+        assert!(c.protect_kernel && c.cgroup_fs && c.console && c.seccomp && c.clear_env);
+        assert_eq!(c.ttys, Some((4, 5)));
+        assert_eq!(c.setenv, args(&["container=ctn"]));
+        assert_eq!(c.tmpfs, vec![PathBuf::from("/run")]);
+        assert!(c.needs_mount_ns());
+        assert_eq!(
+            usage(&["--console", "/r"]),
+            "options --console and --ttys need --dev (or --api-fs)"
+        );
+        assert_eq!(
+            usage(&["--protect-kernel", "/r"]),
+            "option --protect-kernel needs --proc (or --api-fs)"
+        );
+        assert_eq!(
+            usage(&[
+                "--sys",
+                "--cgroup-fs",
+                "--proc",
+                "--dev",
+                "--ttys",
+                "0:3",
+                "/r"
+            ]),
+            "invalid --ttys '0:3': expected N:FD (1-63 terminals, a socket descriptor)"
+        );
+        assert_eq!(
+            usage(&["--setenv", "=x", "/r"]),
+            "invalid --setenv '=x': expected NAME=VALUE"
+        );
+        assert_eq!(
+            usage(&["--setenv", "novalue", "/r"]),
+            "invalid --setenv 'novalue': expected NAME=VALUE"
+        );
     }
 
     #[test]

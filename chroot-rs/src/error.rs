@@ -120,6 +120,24 @@ pub enum Error {
         source: Errno,
     },
 
+    /// `--cgroup-fs` cannot be laid out.
+    #[error("cannot mount the cgroup filesystem: {0}")]
+    CgroupFs(String),
+
+    /// `--console` or `--ttys` failed.
+    #[error("{what}")]
+    Terminal {
+        /// What was being done.
+        what: String,
+        /// Why.
+        #[source]
+        source: Errno,
+    },
+
+    /// `--seccomp` could not be installed.
+    #[error("cannot install the seccomp filter")]
+    Seccomp(#[source] Errno),
+
     /// A file or directory inside NEWROOT could not be prepared.
     #[error("cannot create {} in the new root", quote(.path))]
     Prepare {

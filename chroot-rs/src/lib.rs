@@ -10,6 +10,7 @@
 //! The order of the steps is the point of the tool, so it is written out in [`run`].
 
 pub mod capabilities;
+pub mod cgroupfs;
 pub mod cli;
 pub mod creds;
 pub mod error;
@@ -51,10 +52,38 @@ fn command_line(cfg: &Config) -> Vec<OsString> {
     }
 }
 
+/// COMMAND's environment: ours (GNU's), or with `--clear-env` a clean one (TERM kept,
+/// a standard PATH, HOME); then `--setenv`s, and `container_ttys` naming the terminals
+/// made by `--ttys` (systemd starts a getty on each).
+fn environment(cfg: &Config, creds: &Creds, ttys: &[String]) -> common::exec::Env {
+    use common::exec::Env;
+    let mut env = if cfg.clear_env {
+        let home = if creds.uid.unwrap_or(0) == 0 {
+            "/root"
+        } else {
+            "/"
+        };
+        Env::container(std::ffi::OsStr::new(home), &[])
+    } else {
+        Env::Inherit
+    };
+    if !ttys.is_empty() {
+        env.set(format!("container_ttys={}", ttys.join(" ")).into());
+    }
+    for pair in &cfg.setenv {
+        env.set(pair.clone());
+    }
+    env
+}
+
 /// What is checked before anything changes, so that bad input fails with nothing done.
 struct Checked {
     image: Option<Image>,
     resolv_conf: Option<PathBuf>,
+    /// `--cgroup-fs`: the host's layout, read before the pivot hides it.
+    cgroup_layout: Option<cgroupfs::Layout>,
+    /// `--ttys`: the socket their masters go to.
+    tty_socket: Option<(u32, std::os::fd::OwnedFd)>,
 }
 
 /// NEWROOT a directory, the image a filesystem (and not in use), bind sources and the
@@ -80,7 +109,23 @@ fn preflight(cfg: &Config) -> Result<Checked, Error> {
         .as_deref()
         .map(|path| Image::open(path, cfg.read_only))
         .transpose()?;
-    Ok(Checked { image, resolv_conf })
+    let cgroup_layout = cfg.cgroup_fs.then(cgroupfs::host_layout).transpose()?;
+    let tty_socket = match cfg.ttys {
+        None => None,
+        Some((n, fd)) => Some((
+            n,
+            sys::adopt_fd(fd).map_err(|source| Error::Terminal {
+                what: format!("--ttys: cannot use descriptor {fd}"),
+                source,
+            })?,
+        )),
+    };
+    Ok(Checked {
+        image,
+        resolv_conf,
+        cgroup_layout,
+        tty_socket,
+    })
 }
 
 /// Where `enter_isolated` left this process.
@@ -88,8 +133,8 @@ enum Entered {
     /// A process whose job ends here (the waiting parent or the init).
     Done(Outcome),
     /// The process that goes on to become the command, with the credentials looked up
-    /// inside the new root.
-    Continue(Creds),
+    /// inside the new root and the names of the terminals made for it (`pts/0`…).
+    Continue(Creds, Vec<String>),
 }
 
 /// Set up the private mount namespace and enter the new root through it.
@@ -147,6 +192,23 @@ fn enter_isolated(cfg: &Config, checked: Checked, outside: &Outside) -> Result<E
     if cfg.api.dev {
         root.mount_dev()?;
     }
+    if cfg.protect_kernel {
+        root.protect_kernel()?;
+    }
+    if let Some(layout) = &checked.cgroup_layout {
+        root.mount_cgroup_fs(layout)?;
+    }
+    if cfg.console {
+        root.bind_console()?;
+    }
+    let ttys = match &checked.tty_socket {
+        Some((n, sock)) => root.make_ttys(*n, sock)?,
+        None => Vec::new(),
+    };
+    drop(checked.tty_socket);
+    for dir in &cfg.tmpfs {
+        root.mount_tmpfs(dir)?;
+    }
     root.bind_all(&cfg.binds)?;
     if let Some(real) = &checked.resolv_conf {
         root.bind_resolv_conf(real)?;
@@ -168,7 +230,7 @@ fn enter_isolated(cfg: &Config, checked: Checked, outside: &Outside) -> Result<E
             return Ok(Entered::Done(ended.into()));
         }
     }
-    Ok(Entered::Continue(creds))
+    Ok(Entered::Continue(creds, ttys))
 }
 
 /// GNU's root change: chroot(NEWROOT), then chdir("/") unless --skip-chdir.
@@ -199,11 +261,15 @@ pub fn run(cfg: &Config, warn: &dyn Fn(&str)) -> Result<Outcome, Error> {
         creds::resolve_outside(cfg.userspec.as_deref(), cfg.groups.as_deref(), &db)
     };
 
+    let mut ttys = Vec::new();
     let creds = if cfg.needs_mount_ns() {
         let checked = preflight(cfg)?;
         match enter_isolated(cfg, checked, &outside)? {
             Entered::Done(status) => return Ok(status),
-            Entered::Continue(creds) => creds,
+            Entered::Continue(creds, names) => {
+                ttys = names;
+                creds
+            }
         }
     } else {
         enter_plain(cfg)?;
@@ -217,6 +283,14 @@ pub fn run(cfg: &Config, warn: &dyn Fn(&str)) -> Result<Outcome, Error> {
     };
     if creds.warn_dot {
         warn("warning: '.' should be ':'");
+    }
+    if cfg.seccomp {
+        // Installed while we still hold CAP_SYS_ADMIN (before any capability or user
+        // change), which seccomp needs without no_new_privs; it refuses nothing the
+        // steps below make.
+        common::seccomp::Filter::container()
+            .install()
+            .map_err(Error::Seccomp)?;
     }
     creds.apply_groups()?;
     if let Some(caps) = &cfg.caps {
@@ -240,7 +314,7 @@ pub fn run(cfg: &Config, warn: &dyn Fn(&str)) -> Result<Outcome, Error> {
         })?;
     }
     let argv = command_line(cfg);
-    let source = common::exec::exec(&argv, None, &common::exec::Env::Inherit);
+    let source = common::exec::exec(&argv, None, &environment(cfg, &creds, &ttys));
     Err(Error::Exec {
         command: argv[0].clone(),
         source,

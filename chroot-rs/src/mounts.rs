@@ -328,6 +328,172 @@ impl NewRoot {
         Ok(())
     }
 
+    /// A tmpfs on `inner` (mode 755, nosuid, nodev), created when missing.
+    pub fn mount_tmpfs(&self, inner: &Path) -> Result<(), Error> {
+        let rel = lexical(inner);
+        self.mount_fs(
+            &rel.to_string_lossy(),
+            "tmpfs",
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some("mode=755"),
+        )
+    }
+
+    /// `--console`: the terminal on standard input bound onto /dev/console.
+    pub fn bind_console(&self) -> Result<(), Error> {
+        let stdin = std::io::stdin();
+        if !sys::isatty(stdin.as_fd()) {
+            return Err(Error::Terminal {
+                what: "--console: standard input is not a terminal".to_owned(),
+                source: Errno::ENOTTY,
+            });
+        }
+        // A bind takes its source from this mount namespace: the terminal's path (its
+        // devpts as copied into our namespace), checked to be the same device.
+        let path = std::fs::read_link("/proc/self/fd/0").map_err(|e| Error::Terminal {
+            what: "--console: cannot name the terminal on standard input".to_owned(),
+            source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        })?;
+        let same = |a: &std::fs::Metadata, b: &std::fs::Metadata| {
+            use std::os::unix::fs::MetadataExt;
+            a.rdev() == b.rdev() && a.ino() == b.ino()
+        };
+        let ours = std::fs::metadata("/proc/self/fd/0");
+        let named = std::fs::metadata(&path);
+        if !matches!((&ours, &named), (Ok(a), Ok(b)) if same(a, b)) {
+            return Err(Error::Terminal {
+                what: format!(
+                    "--console: the terminal on standard input is not {} in this mount namespace",
+                    quote(&path)
+                ),
+                source: Errno::ENOENT,
+            });
+        }
+        self.bind(&path, Path::new("dev/console"), false)
+    }
+
+    /// `--ttys N:FD`: N terminals from the new /dev/pts, each bound onto /dev/ttyK, their
+    /// master ends sent over the socket `sock` (tag K) and closed here. Returns their
+    /// names in the new devpts (`pts/0`…), for systemd's `container_ttys`.
+    pub fn make_ttys(&self, n: u32, sock: &OwnedFd) -> Result<Vec<String>, Error> {
+        let term = |what: String| move |source| Error::Terminal { what, source };
+        let mut names = Vec::new();
+        for k in 1..=n {
+            let master = self
+                .open_inner(Path::new("dev/pts/ptmx"), OFlag::O_RDWR | OFlag::O_NOCTTY)
+                .map_err(term(format!("cannot open /dev/pts/ptmx for tty{k}")))?;
+            let num = sys::pty_unlock(master.as_fd())
+                .map_err(term(format!("cannot unlock the pty of tty{k}")))?;
+            let slave = sys::pty_peer(master.as_fd())
+                .map_err(term(format!("cannot open the pty of tty{k}")))?;
+            self.bind(
+                &sys::fd_path(slave.as_fd()),
+                &Path::new("dev").join(format!("tty{k}")),
+                false,
+            )?;
+            let tag = u8::try_from(k).unwrap_or(u8::MAX);
+            sys::send_fd(sock.as_fd(), tag, master.as_fd())
+                .map_err(term(format!("cannot hand the master of tty{k} over")))?;
+            names.push(format!("pts/{num}"));
+        }
+        Ok(names)
+    }
+
+    /// `--protect-kernel`: the kernel's global knobs read-only, its secrets hidden.
+    pub fn protect_kernel(&self) -> Result<(), Error> {
+        for ro in ["proc/sys", "proc/sysrq-trigger", "proc/irq", "proc/bus"] {
+            let Ok(fd) = self.open_inner(Path::new(ro), OFlag::O_PATH) else {
+                continue; // not on this kernel
+            };
+            let shown = self.shown(Path::new(ro));
+            let err = |source| Error::Mount {
+                what: format!("{} read-only", quote(&shown)),
+                target: shown.clone(),
+                source,
+            };
+            let path = sys::fd_path(fd.as_fd());
+            sys::bind_mount(&path, &path, &shown, MsFlags::MS_BIND | MsFlags::MS_REC)
+                .map_err(err)?;
+            let top = self.open_inner(Path::new(ro), OFlag::O_PATH).map_err(err)?;
+            sys::make_read_only_recursive(&top, &shown).map_err(err)?;
+        }
+        for file in [
+            "proc/kcore",
+            "proc/keys",
+            "proc/timer_list",
+            "proc/sched_debug",
+        ] {
+            if self.open_inner(Path::new(file), OFlag::O_PATH).is_ok() {
+                self.bind(Path::new("/dev/null"), Path::new(file), true)?;
+            }
+        }
+        for dir in ["sys/firmware", "proc/acpi", "proc/scsi"] {
+            if self.open_inner(Path::new(dir), OFlag::O_PATH).is_ok() {
+                self.mount_fs(
+                    dir,
+                    "tmpfs",
+                    MsFlags::MS_RDONLY
+                        | MsFlags::MS_NOSUID
+                        | MsFlags::MS_NODEV
+                        | MsFlags::MS_NOEXEC,
+                    Some("size=4k,mode=555"),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `--cgroup-fs`: the cgroup filesystem on /sys/fs/cgroup as the host lays it out.
+    pub fn mount_cgroup_fs(&self, layout: &crate::cgroupfs::Layout) -> Result<(), Error> {
+        use crate::cgroupfs::{Entry, Layout, inner};
+        let nosuid = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        let entries = match layout {
+            Layout::Unified => return self.mount_fs("sys/fs/cgroup", "cgroup2", nosuid, None),
+            Layout::Tmpfs(entries) => entries,
+        };
+        self.mount_fs("sys/fs/cgroup", "tmpfs", nosuid, Some("mode=755"))?;
+        let dir = self
+            .open_inner(
+                Path::new("sys/fs/cgroup"),
+                OFlag::O_PATH | OFlag::O_DIRECTORY,
+            )
+            .map_err(|source| Error::Prepare {
+                path: "/sys/fs/cgroup".into(),
+                source,
+            })?;
+        for e in entries {
+            match e {
+                Entry::V1 { name, data } => {
+                    self.mount_fs(&inner(name).to_string_lossy(), "cgroup", nosuid, Some(data))?;
+                }
+                Entry::V2 { name } => {
+                    self.mount_fs(&inner(name).to_string_lossy(), "cgroup2", nosuid, None)?;
+                }
+                Entry::Link { name, target } => {
+                    sys::symlinkat(target, dir.as_fd(), name).map_err(|source| Error::Prepare {
+                        path: Path::new("/").join(inner(name)),
+                        source,
+                    })?;
+                }
+            }
+        }
+        // The tmpfs itself read-only: no new hierarchy can be mounted beside the others.
+        let shown = self.shown(Path::new("sys/fs/cgroup"));
+        sys::mount(
+            None,
+            &sys::fd_path(dir.as_fd()),
+            &shown,
+            None,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | nosuid,
+            None,
+        )
+        .map_err(|source| Error::Mount {
+            what: "the cgroup tmpfs read-only".to_owned(),
+            target: shown.clone(),
+            source,
+        })
+    }
+
     /// The host's resolver config (`real`: /etc/resolv.conf followed to the real file)
     /// bound read-only over the guest's, which is created (through its symlink, if
     /// dangling) when missing.

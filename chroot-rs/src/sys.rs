@@ -223,13 +223,6 @@ pub fn readlinkat(dir: BorrowedFd<'_>, name: &Path) -> nix::Result<OsString> {
     r
 }
 
-/// prctl(PR_SET_NO_NEW_PRIVS, 1).
-pub fn set_no_new_privs() -> nix::Result<()> {
-    let r = nix::sys::prctl::set_no_new_privs();
-    trace::syscall(format_args!("prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)"), &r);
-    r
-}
-
 /// setgroups(2).
 pub fn setgroups(groups: &[Gid]) -> nix::Result<()> {
     let r = nix::unistd::setgroups(groups);
@@ -264,18 +257,6 @@ pub fn getgrouplist(user: &str, gid: Gid) -> nix::Result<Vec<Gid>> {
         format_args!("getgrouplist({user:?}, {gid})"),
         &r.as_ref().map(Vec::len).map_err(|e| *e),
     );
-    r
-}
-
-/// close_range(3, ~0, CLOSE_RANGE_CLOEXEC): no descriptor inherited from the caller
-/// survives the exec of the command.
-pub fn cloexec_from_3() -> nix::Result<()> {
-    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
-    // SAFETY: close_range takes plain integers; marking descriptors close-on-exec does not
-    // invalidate any descriptor this process still uses (they all stay open until exec).
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
-    let r = Errno::result(rc).map(drop);
-    trace::syscall(format_args!("close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)"), &r);
     r
 }
 
@@ -338,16 +319,6 @@ pub fn make_read_only_recursive(fd: &OwnedFd, shown: &Path) -> nix::Result<()> {
             trace::Fd(fd.as_raw_fd(), &shown.to_string_lossy())
         ),
         &r,
-    );
-    r
-}
-
-/// prctl(PR_CAPBSET_DROP) and the other set changes, through the caps crate.
-pub fn caps_drop_bounding(cap: caps::Capability) -> Result<(), caps::errors::CapsError> {
-    let r = caps::drop(None, caps::CapSet::Bounding, cap);
-    trace::syscall(
-        format_args!("prctl(PR_CAPBSET_DROP, {cap})"),
-        &r.as_ref().copied().map_err(ToString::to_string),
     );
     r
 }
@@ -517,3 +488,55 @@ pub fn open_file(path: &Path, write: bool) -> nix::Result<File> {
     );
     r.map(File::from)
 }
+
+// ---- terminals (--console, --ttys) ----
+
+/// isatty(3) on `fd`.
+pub fn isatty(fd: BorrowedFd<'_>) -> bool {
+    nix::unistd::isatty(fd).unwrap_or(false)
+}
+
+/// ioctl(TIOCSPTLCK, 0) then ioctl(TIOCGPTN): unlock a new pty master and learn its
+/// number in its devpts instance.
+pub fn pty_unlock(master: BorrowedFd<'_>) -> nix::Result<u32> {
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one int through the pointer, which outlives the call;
+    // `master` is an open pty master.
+    let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &raw const unlock) };
+    let r = Errno::result(rc).map(drop);
+    trace::syscall(
+        format_args!("ioctl({}, TIOCSPTLCK, [0])", master.as_raw_fd()),
+        &r,
+    );
+    r?;
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes one unsigned int through the pointer, which outlives the
+    // call.
+    let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &raw mut n) };
+    let r = Errno::result(rc).map(|_| n);
+    trace::syscall(format_args!("ioctl({}, TIOCGPTN)", master.as_raw_fd()), &r);
+    r
+}
+
+/// ioctl(TIOCGPTPEER, O_RDWR|O_NOCTTY|O_CLOEXEC): the slave end of a pty master, opened
+/// without a path lookup.
+pub fn pty_peer(master: BorrowedFd<'_>) -> nix::Result<OwnedFd> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes the open flags as its argument and returns a new
+    // descriptor; `master` is an open pty master.
+    let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
+    let r = Errno::result(rc).map(|fd| {
+        // SAFETY: a fresh descriptor from the kernel, owned by nothing else.
+        unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+    });
+    trace::syscall(
+        format_args!(
+            "ioctl({}, TIOCGPTPEER, O_RDWR|O_NOCTTY|O_CLOEXEC)",
+            master.as_raw_fd()
+        ),
+        &r,
+    );
+    r
+}
+
+pub use common::sys::{adopt_fd, cloexec_from_3, drop_bounding, send_fd, set_no_new_privs};

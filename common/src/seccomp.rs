@@ -106,7 +106,8 @@ impl Filter {
     /// - EPERM: `open_by_handle_at` (reads any host file by handle with
     ///   CAP_DAC_READ_SEARCH), `kexec_load`, `kexec_file_load`, `init_module`,
     ///   `finit_module`, `delete_module`, `bpf`, `perf_event_open`, `userfaultfd`,
-    ///   `swapon`, `swapoff`, `acct`, the old `_sysctl`;
+    ///   `swapon`, `swapoff`, `acct`, the old `_sysctl`, `syslog` (the host's kernel
+    ///   log, which `dmesg_restrict=0` would let anyone read);
     /// - ENOSYS: `keyctl`, `add_key`, `request_key` (the kernel keyring is not
     ///   namespaced; systemd and others treat ENOSYS as "no keyring" and carry on, as
     ///   under LXC's profile).
@@ -115,7 +116,7 @@ impl Filter {
         refused.extend(refuse!(Errno::EPERM;
             SYS_open_by_handle_at, SYS_kexec_load, SYS_kexec_file_load, SYS_init_module,
             SYS_finit_module, SYS_delete_module, SYS_bpf, SYS_perf_event_open,
-            SYS_userfaultfd, SYS_swapon, SYS_swapoff, SYS_acct,
+            SYS_userfaultfd, SYS_swapon, SYS_swapoff, SYS_acct, SYS_syslog,
         ));
         #[cfg(target_arch = "x86_64")]
         refused.extend(refuse!(Errno::EPERM; SYS__sysctl));

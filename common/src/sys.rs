@@ -343,6 +343,113 @@ pub fn pidfd_open(pid: Pid) -> nix::Result<OwnedFd> {
     r
 }
 
+// ---------------------------------------------------------------- privileges and descriptors before exec
+
+/// prctl(PR_SET_NO_NEW_PRIVS, 1).
+pub fn set_no_new_privs() -> nix::Result<()> {
+    let r = nix::sys::prctl::set_no_new_privs();
+    trace::syscall(format_args!("prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)"), &r);
+    r
+}
+
+/// prctl(PR_CAPBSET_DROP, cap).
+pub fn drop_bounding(cap: caps::Capability) -> Result<(), caps::errors::CapsError> {
+    let r = caps::drop(None, caps::CapSet::Bounding, cap);
+    trace::syscall(
+        format_args!("prctl(PR_CAPBSET_DROP, {cap})"),
+        &r.as_ref().copied().map_err(ToString::to_string),
+    );
+    r
+}
+
+/// close_range(3, ~0, CLOSE_RANGE_CLOEXEC): no descriptor above 2 survives the exec.
+pub fn cloexec_from_3() -> nix::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range takes plain integers; marking descriptors close-on-exec does not
+    // invalidate any descriptor this process still uses before exec.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    let r = Errno::result(rc).map(drop);
+    trace::syscall(format_args!("close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)"), &r);
+    r
+}
+
+// ---------------------------------------------------------------- passing descriptors
+
+/// Take ownership of descriptor `fd`, handed over by number on the command line: EBADF
+/// unless it is open.
+pub fn adopt_fd(fd: RawFd) -> nix::Result<OwnedFd> {
+    // SAFETY: F_GETFD only reads the descriptor's flags; an unused number gives EBADF.
+    let rc = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    let r = Errno::result(rc).map(drop);
+    trace::syscall_at(2, format_args!("fcntl({fd}, F_GETFD)"), &r);
+    r?;
+    // SAFETY: open (checked above), and given to us by the command line: no other object
+    // of this process owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// sendmsg(2) of one byte `tag` with `fd` attached (SCM_RIGHTS).
+pub fn send_fd(sock: BorrowedFd<'_>, tag: u8, fd: BorrowedFd<'_>) -> nix::Result<()> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    let fds = [fd.as_raw_fd()];
+    let iov = [std::io::IoSlice::new(std::slice::from_ref(&tag))];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let r = sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None).map(drop);
+    crate::trace::syscall_at(
+        2,
+        format_args!(
+            "sendmsg({}, {:?}, SCM_RIGHTS [{}])",
+            sock.as_raw_fd(),
+            char::from(tag),
+            fd.as_raw_fd()
+        ),
+        &r,
+    );
+    r
+}
+
+/// recvmsg(2) of one byte and the descriptor attached to it (SCM_RIGHTS), retried on
+/// EINTR: `(tag, fd)`; EPROTO when the byte came without a descriptor, or none came.
+pub fn recv_fd(sock: BorrowedFd<'_>) -> nix::Result<(u8, OwnedFd)> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut tag = [0u8; 1];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    loop {
+        let mut iov = [std::io::IoSliceMut::new(&mut tag)];
+        let r = recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        );
+        let msg = match r {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(m) => m,
+        };
+        if msg.bytes != 1 {
+            return Err(Errno::EPROTO);
+        }
+        let mut got = None;
+        for c in msg.cmsgs().map_err(|_| Errno::EPROTO)? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                for fd in fds {
+                    // SAFETY: the kernel installed these descriptors in our table for us.
+                    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+                    got.get_or_insert(owned);
+                }
+            }
+        }
+        let fd = got.ok_or(Errno::EPROTO)?;
+        crate::trace::syscall_at(
+            2,
+            format_args!("recvmsg({}, SCM_RIGHTS)", sock.as_raw_fd()),
+            &Ok::<_, Errno>(fd.as_raw_fd()),
+        );
+        return Ok((tag[0], fd));
+    }
+}
+
 // ---------------------------------------------------------------- seccomp
 
 /// prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog): install a classic BPF filter on

@@ -7,6 +7,7 @@
 //! them next to the test executable's target directory, or in `$TOOLKIT_BIN_DIR`.
 
 pub mod cgroups;
+pub mod container;
 pub mod debmirror;
 pub mod guard;
 pub mod netns;

@@ -10,6 +10,7 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -1506,4 +1507,84 @@ fn nsenter_env_takes_the_targets_environment() {
     assert_eq!(o.stdout, "yes none\n", "{o}");
     let o = run(nsenter().args(["--env", "true"]));
     assert_eq!(o.code, 1, "{o}");
+}
+
+#[test]
+fn unshare_idmap_mount_shows_the_root_as_the_containers_root() {
+    if !require_root("user namespaces and idmapped mounts") {
+        return;
+    }
+    let r = Rootfs::new();
+    let base = integration::container::id_base();
+    let map = format!("{base},0,65536");
+    let show = |idmap: bool| {
+        let mut c = unshare();
+        c.args(["--fork", "--user", "--mount", "-S", "0", "-G", "0"])
+            .arg(format!("--map-users={map}"))
+            .arg(format!("--map-groups={map}"));
+        if idmap {
+            c.arg("--idmap-mount").arg(r.path());
+        }
+        c.args(["--", "sh", "-c"]).arg(format!(
+            "stat -c %u:%g {root}/bin; touch {root}/made-inside && stat -c %u {root}/made-inside",
+            root = r.path().display()
+        ));
+        run(&mut c)
+    };
+    // Without the idmapped mount the container's root sees the host's root as nobody,
+    // and cannot write there.
+    let o = show(false);
+    assert!(o.stdout.starts_with("65534:65534\n"), "{o}");
+    assert_ne!(o.code, 0, "{o}");
+    // Through it, the tree is the container root's; what it makes is owned by 0 on disk.
+    let o = show(true);
+    o.ok();
+    assert_eq!(o.stdout, "0:0\n0\n", "{o}");
+    let made = fs::metadata(r.path().join("made-inside")).unwrap();
+    assert_eq!((made.uid(), made.gid()), (0, 0));
+    // A filesystem that cannot be idmapped: one line, nothing left.
+    let o = run(unshare()
+        .args(["--fork", "--user", "--mount", "-S", "0", "-G", "0"])
+        .arg(format!("--map-users={map}"))
+        .arg(format!("--map-groups={map}"))
+        .args(["--idmap-mount", "/proc", "true"]));
+    assert_eq!(o.code, 1, "{o}");
+    assert!(
+        o.stderr
+            .starts_with("unshare-rs: cannot idmap '/proc': its filesystem cannot be idmapped"),
+        "{o}"
+    );
+    assert_eq!(o.stderr.lines().count(), 1, "{o}");
+}
+
+#[test]
+fn unshare_block_fd_holds_the_command_until_told() {
+    if !require_root("unshare(2)") {
+        return;
+    }
+    use std::io::Write as _;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let raw = r.as_raw_fd();
+    let mut c = unshare();
+    c.args(["--fork", "--uts", "--block-fd", "3", "--", "echo", "ran"])
+        .stdout(Stdio::piped());
+    // SAFETY: dup2 in the child before exec, onto descriptor 3.
+    unsafe {
+        c.pre_exec(move || {
+            if libc::dup2(raw, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = c.spawn().unwrap();
+    drop(r);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "ran before the go");
+    std::fs::File::from(w).write_all(b"g").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
 }

@@ -432,6 +432,7 @@ fn run_forked(cfg: &UnshareConfig, maps: &IdMaps) -> Result<Outcome, Error> {
         }
         let outside = (|| {
             maps.write(Some(child), Which::ALL)?;
+            send_idmapped_trees(cfg, child, ready_r.as_fd())?;
             persisted.bind_all(&cfg.persist, child, false)?;
             if let Some(path) = cfg.pidfile.as_ref().filter(|_| !cfg.init) {
                 pidfile = Some(pidfile::write(path, child)?);
@@ -480,6 +481,73 @@ fn run_forked(cfg: &UnshareConfig, maps: &IdMaps) -> Result<Outcome, Error> {
     }
     drop(go_w);
     Ok(ended.into())
+}
+
+/// `--idmap-mount`: for each DIR, a detached copy of its mount tree idmapped with the
+/// child's user namespace (only a process privileged over the filesystem may make one:
+/// us, outside), sent to the child, which attaches it in its mount namespace.
+fn send_idmapped_trees(cfg: &UnshareConfig, child: Pid, sock: BorrowedFd<'_>) -> Result<(), Error> {
+    if cfg.idmap_mounts.is_empty() {
+        return Ok(());
+    }
+    let userns_path = PathBuf::from(format!("/proc/{child}/ns/user"));
+    let userns =
+        sys::open_read(&userns_path).map_err(Error::setup("cannot open the new user namespace"))?;
+    for dir in &cfg.idmap_mounts {
+        let what = || format!("cannot idmap {}", quote(dir));
+        let tree = sys::open_tree_clone(dir).map_err(Error::setup(what()))?;
+        sys::idmap_tree(tree.as_fd(), userns.as_fd(), dir).map_err(|e| match e {
+            Errno::EINVAL => Error::Setup {
+                what: format!(
+                    "{}: its filesystem cannot be idmapped (kernel 5.12 or later: ext4, xfs, \
+                     btrfs; tmpfs from 6.3); shift the tree's ownership to the container's \
+                     range once instead",
+                    what()
+                ),
+                source: e,
+            },
+            e => Error::setup(what())(e),
+        })?;
+        sys::send_fd(sock, b'I', tree.as_fd())
+            .map_err(Error::process("cannot pass an idmapped tree to the child"))?;
+    }
+    Ok(())
+}
+
+/// In the child: attach the idmapped trees the parent sent, in `--idmap-mount` order.
+fn attach_idmapped_trees(cfg: &UnshareConfig, sock: Option<&OwnedFd>) -> Result<(), Error> {
+    if cfg.idmap_mounts.is_empty() {
+        return Ok(());
+    }
+    let Some(sock) = sock else {
+        return Err(Error::process("no channel to the parent for --idmap-mount")(Errno::EPROTO));
+    };
+    for dir in &cfg.idmap_mounts {
+        let (tag, tree) = sys::recv_fd(sock.as_fd())
+            .map_err(Error::process("cannot receive an idmapped tree"))?;
+        if tag != b'I' {
+            return Err(Error::process("cannot receive an idmapped tree")(
+                Errno::EPROTO,
+            ));
+        }
+        sys::move_mount(tree.as_fd(), dir).map_err(Error::setup(format!(
+            "cannot mount the idmapped {}",
+            quote(dir)
+        )))?;
+    }
+    Ok(())
+}
+
+/// `--block-fd FD`: wait until FD gives a byte or end of file, then close it.
+fn block_on(cfg: &UnshareConfig) -> Result<(), Error> {
+    let Some(fd) = cfg.block_fd else {
+        return Ok(());
+    };
+    let owned = sys::adopt_fd(fd).map_err(Error::setup(format!("cannot use --block-fd {fd}")))?;
+    let mut b = [0u8; 1];
+    sys::read(owned.as_fd(), &mut b)
+        .map_err(Error::setup(format!("cannot read --block-fd {fd}")))?;
+    Ok(())
 }
 
 /// Read the child's next report. `Ok` for "R" (when `ready` is expected) or EOF at its
@@ -599,6 +667,7 @@ fn child_steps(
             return Err(Error::Reported(crate::error::FAILED));
         }
     }
+    attach_idmapped_trees(cfg, ready_w.as_ref())?;
     setup_inside(cfg)?;
     if cfg.init {
         // The parent-death signal goes to the init: when it dies, the kernel ends the
@@ -635,6 +704,7 @@ fn child_steps(
         // After the credentials: changing them clears the parent-death signal.
         die_with_parent(cfg, go_r.as_ref())?;
     }
+    block_on(cfg)?;
     blocked
         .restore()
         .map_err(Error::process("cannot restore the signal mask"))?;
@@ -735,6 +805,7 @@ fn direct_steps(
     }
     setup_inside(cfg)?;
     credentials(cfg)?;
+    block_on(cfg)?;
     Err(exec::exec(&cfg.command, &cfg.env))
 }
 

@@ -20,6 +20,7 @@ use common::supervise::Blocked;
 use nix::errno::Errno;
 use nix::unistd::{ForkResult, Pid};
 
+use crate::attach::{self, Confinement, Terminal};
 use crate::cli::{NsenterConfig, Source, TargetSpec};
 use crate::error::{Error, quote};
 use crate::exec::{self, Ids};
@@ -40,12 +41,26 @@ pub fn run(cfg: &NsenterConfig) -> Result<Outcome, Error> {
         return Err(Error::Usage("no target PID given for --all".to_owned()));
     }
     let (plan, implicit) = plan(cfg, target.as_ref());
+    // --container: the init's confinement (its terminal comes once inside).
+    let confinement = match (&target, cfg.container) {
+        (Some(t), true) => Some(Confinement::read(t)?),
+        (None, true) => {
+            return Err(Error::Usage(
+                "no target PID given for --container".to_owned(),
+            ));
+        }
+        _ => None,
+    };
     // -e: the target's environment, read now, while its /proc entry is reachable.
-    let env = match (&target, cfg.env_from_target) {
-        (Some(t), true) => target_env(t)?,
-        (None, true) => return Err(Error::NoSource("--env".to_owned())),
+    let env = match (&target, cfg.env_from_target, &confinement) {
+        (Some(t), true, _) => target_env(t)?,
+        (None, true, _) => return Err(Error::NoSource("--env".to_owned())),
+        (_, false, Some(conf)) => conf.environment(),
         _ => common::exec::Env::Inherit,
     };
+    if let Some(conf) = &confinement {
+        conf.join_cgroups()?;
+    }
 
     let root_fd = open_dir_source(cfg.root.as_ref(), target.as_ref(), "root")?;
     let mut wd_fd = open_dir_source(cfg.wd.as_ref(), target.as_ref(), "cwd")?;
@@ -87,22 +102,50 @@ pub fn run(cfg: &NsenterConfig) -> Result<Outcome, Error> {
             .map_err(Error::setup("cannot change to the working directory"))?;
     }
 
-    if plan.iter().any(|(t, _)| *t == NsType::Pid) && !cfg.no_fork {
+    // The command's own terminal, from the container's /dev/pts (so that it has a name
+    // there, as lxc-attach's has).
+    let attach = match confinement {
+        Some(conf) => Some((conf, Terminal::for_caller()?)),
+        None => None,
+    };
+    // A PID namespace is entered by the children only; --container always forks, to
+    // relay the command's own terminal or to start it in a session of its own.
+    let entering_pid = plan.iter().any(|(t, _)| *t == NsType::Pid);
+    if (entering_pid || attach.is_some()) && !cfg.no_fork {
         let blocked = Blocked::block().map_err(Error::process("cannot block signals"))?;
         match sys::fork().map_err(Error::process("cannot fork"))? {
-            ForkResult::Parent { child } => return Ok(blocked.wait_forwarding(child).into()),
+            ForkResult::Parent { child } => {
+                // Only the command holds the terminal's slave end: when it and its
+                // children are gone, the master reads end of file.
+                let attach = attach.map(|(c, t)| (c, t.parent_side()));
+                let ended = match &attach {
+                    Some((_, Terminal::Pty { master, .. })) => {
+                        attach::relay(master, child, &blocked)
+                    }
+                    _ => blocked.wait_forwarding(child),
+                };
+                return Ok(ended.into());
+            }
             ForkResult::Child => blocked
                 .restore()
                 .map_err(Error::process("cannot restore the signal mask"))?,
         }
     }
 
+    if let Some((_, term)) = &attach {
+        term.take()?;
+    }
     Ids {
         uid: cfg.uid.or(touch_creds.then_some(0)),
         gid: cfg.gid.or(touch_creds.then_some(0)),
         groups_must_clear: touch_creds && !groups_cleared_early,
     }
     .apply()?;
+    if let Some((conf, _)) = &attach {
+        conf.apply()?;
+        // Nothing the caller had open reaches the container.
+        sys::cloexec_from_3().map_err(Error::setup("cannot close inherited descriptors"))?;
+    }
     Err(exec::exec(&cfg.command, &env))
 }
 

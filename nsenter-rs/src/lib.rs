@@ -12,6 +12,7 @@
 //! Both binaries are single-threaded; the library never prints to stdout and never
 //! exits, except in forked helpers and children, which end with `_exit` or exec.
 
+pub mod attach;
 pub mod cli;
 pub mod create;
 pub mod enter;

@@ -11,8 +11,9 @@ use std::path::Path;
 use common::trace;
 
 pub use common::sys::{
-    NSFS_MAGIC, default_action, exit_child as exit_now, fork, fs_magic, getpid, kill, ns_get_type,
-    open_dir, pidfd_open, read_full, set_pdeathsig, waitpid, write_all, writers_gone,
+    NSFS_MAGIC, adopt_fd, cloexec_from_3, default_action, drop_bounding, exit_child as exit_now,
+    fork, fs_magic, getpid, kill, ns_get_type, open_dir, pidfd_open, read, read_full, recv_fd,
+    send_fd, set_no_new_privs, set_pdeathsig, waitpid, write_all, writers_gone,
 };
 
 /// pipe2(O_CLOEXEC): (read end, write end).
@@ -508,3 +509,183 @@ pub fn permitted_to_ambient() -> Result<(), caps::errors::CapsError> {
 }
 
 // ---- exec ----
+
+// ---- idmapped mounts ----
+
+/// `struct mount_attr` from linux/mount.h.
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x0000_0004;
+
+/// open_tree(2) with OPEN_TREE_CLONE|AT_RECURSIVE: a detached copy of the mount tree at
+/// `path`, not yet visible anywhere.
+pub fn open_tree_clone(path: &Path) -> nix::Result<OwnedFd> {
+    let c =
+        std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `c` is a NUL-terminated path that outlives the call; the flags are plain
+    // integers; on success the kernel returns a new descriptor that nothing else owns.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_RECURSIVE as libc::c_uint,
+        )
+    };
+    let r = Errno::result(rc).map(|fd| {
+        // SAFETY: a fresh descriptor from the kernel, owned by nothing else.
+        unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
+    });
+    trace::syscall(
+        format_args!(
+            "open_tree(AT_FDCWD, {}, OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_RECURSIVE)",
+            q(path)
+        ),
+        &r,
+    );
+    r
+}
+
+/// mount_setattr(tree, "", AT_EMPTY_PATH|AT_RECURSIVE, {MOUNT_ATTR_IDMAP, userns}): the
+/// detached tree shows its files' owners through the user namespace's ID maps.
+pub fn idmap_tree(tree: BorrowedFd<'_>, userns: BorrowedFd<'_>, shown: &Path) -> nix::Result<()> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    // SAFETY: the path is a NUL-terminated empty string, `attr` is a properly laid out
+    // struct mount_attr that outlives the call and its size is passed; both fds are open.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
+            &raw const attr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    let r = Errno::result(rc).map(drop);
+    trace::syscall(
+        format_args!(
+            "mount_setattr({}, \"\", AT_EMPTY_PATH|AT_RECURSIVE, {{attr_set=MOUNT_ATTR_IDMAP, userns_fd={}}})",
+            fd_text(tree.as_raw_fd(), &shown.to_string_lossy()),
+            userns.as_raw_fd()
+        ),
+        &r,
+    );
+    r
+}
+
+/// move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH): attach a detached
+/// tree on `target` in this mount namespace.
+pub fn move_mount(tree: BorrowedFd<'_>, target: &Path) -> nix::Result<()> {
+    let c =
+        std::ffi::CString::new(target.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: the empty path and `c` are NUL-terminated strings that outlive the call;
+    // `tree` is an open descriptor of a detached mount tree.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    let r = Errno::result(rc).map(drop);
+    trace::syscall(
+        format_args!(
+            "move_mount({}, \"\", AT_FDCWD, {}, MOVE_MOUNT_F_EMPTY_PATH)",
+            tree.as_raw_fd(),
+            q(target)
+        ),
+        &r,
+    );
+    r
+}
+
+// ---- attaching to a container ----
+
+/// posix_openpt(O_RDWR|O_NOCTTY) + unlockpt + the slave by TIOCGPTPEER: a new pty pair.
+pub fn open_pty() -> nix::Result<(OwnedFd, OwnedFd)> {
+    use nix::pty::{grantpt, posix_openpt, unlockpt};
+    let r = (|| {
+        let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)?;
+        grantpt(&master)?;
+        unlockpt(&master)?;
+        let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+        // SAFETY: TIOCGPTPEER takes the open flags and returns a new descriptor; the
+        // master is open.
+        let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
+        let slave = Errno::result(rc).map(|fd| {
+            // SAFETY: a fresh descriptor from the kernel, owned by nothing else.
+            unsafe { OwnedFd::from_raw_fd(fd) }
+        })?;
+        // SAFETY: the master's descriptor stays owned by `PtyMaster` until into_raw_fd
+        // hands it over here, once.
+        let master = unsafe { OwnedFd::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(master)) };
+        Ok((master, slave))
+    })();
+    trace::syscall(
+        format_args!("posix_openpt(O_RDWR|O_NOCTTY|O_CLOEXEC) + TIOCGPTPEER"),
+        &r.as_ref()
+            .map(|(m, s)| format!("[{}, {}]", m.as_raw_fd(), s.as_raw_fd()))
+            .map_err(|e| *e),
+    );
+    r
+}
+
+/// ioctl(TIOCGWINSZ).
+pub fn window_size(fd: BorrowedFd<'_>) -> nix::Result<libc::winsize> {
+    // SAFETY: all-zero bytes are a valid winsize.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize through the pointer, which outlives the call.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &raw mut ws) };
+    Errno::result(rc).map(|_| ws)
+}
+
+/// ioctl(TIOCSWINSZ).
+pub fn set_window_size(fd: BorrowedFd<'_>, ws: &libc::winsize) -> nix::Result<()> {
+    // SAFETY: TIOCSWINSZ reads one winsize through the pointer, which outlives the call.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, std::ptr::from_ref(ws)) };
+    Errno::result(rc).map(drop)
+}
+
+/// setsid(2).
+pub fn setsid() -> nix::Result<()> {
+    let r = nix::unistd::setsid().map(drop);
+    trace::syscall(format_args!("setsid()"), &r);
+    r
+}
+
+/// ioctl(TIOCSCTTY, 0): make `fd` the controlling terminal of this (new) session.
+pub fn set_controlling_tty(fd: BorrowedFd<'_>) -> nix::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument; `fd` is an open terminal.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) };
+    let r = Errno::result(rc).map(drop);
+    trace::syscall(format_args!("ioctl({}, TIOCSCTTY, 0)", fd.as_raw_fd()), &r);
+    r
+}
+
+/// dup2(fd, target) (target is 0, 1 or 2).
+pub fn dup_onto(fd: BorrowedFd<'_>, target: RawFd) -> nix::Result<()> {
+    // SAFETY: dup2 takes two descriptor numbers; the target (a standard stream) is
+    // replaced atomically and owned by the process's std handles, not by a Rust object
+    // that would close it again.
+    let rc = unsafe { libc::dup2(fd.as_raw_fd(), target) };
+    let r = Errno::result(rc).map(drop);
+    trace::syscall_at(2, format_args!("dup2({}, {target})", fd.as_raw_fd()), &r);
+    r
+}

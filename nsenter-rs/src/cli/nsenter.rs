@@ -183,6 +183,9 @@ pub struct NsenterConfig {
     pub target: Option<TargetSpec>,
     /// `-a` (also set by `--container`).
     pub all: bool,
+    /// `--container`: also the init's cgroups, bounding set, no_new_privs, seccomp, a
+    /// clean environment and a terminal of the command's own.
+    pub container: bool,
     /// Namespaces named one by one, in the order of [`NsType::ALL`].
     pub namespaces: Vec<(NsType, Source)>,
     /// `-r`.
@@ -332,6 +335,7 @@ fn nsenter_config(cli: NsenterCli) -> Result<NsenterConfig, Error> {
         mode,
         target,
         all: cli.all || cli.container,
+        container: cli.container,
         namespaces,
         root,
         wd,

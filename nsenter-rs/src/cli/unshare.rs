@@ -191,6 +191,17 @@ pub struct UnshareCli {
     #[arg(long, value_name = "NAME")]
     hostname: Option<OsString>,
 
+    /// Mount DIR over itself in the new mount namespace, idmapped with the new user
+    /// namespace's maps (files owned by 0 on disk belong to the mapped root inside;
+    /// needs --user, --mount, --fork; repeatable)
+    #[arg(long, value_name = "DIR")]
+    idmap_mount: Vec<PathBuf>,
+
+    /// Wait until FD can be read (a byte, or end of file) before running the command,
+    /// once everything else is done: a caller sets up what must exist first (a network)
+    #[arg(long, value_name = "FD")]
+    block_fd: Option<i32>,
+
     /// Write the command's PID (as seen from here) to FILE once the namespaces exist
     /// (with --init: the command's, not the init's)
     #[arg(long, value_name = "FILE")]
@@ -267,6 +278,10 @@ pub struct UnshareConfig {
     pub hostname: Option<OsString>,
     /// `--pidfile`.
     pub pidfile: Option<PathBuf>,
+    /// `--idmap-mount DIR…`.
+    pub idmap_mounts: Vec<PathBuf>,
+    /// `--block-fd FD`.
+    pub block_fd: Option<i32>,
     /// `--release FILE…`: release and exit.
     pub release: Vec<PathBuf>,
     /// The command; empty means a login shell.
@@ -432,6 +447,8 @@ fn unshare_config(cli: UnshareCli, order: MapOrder) -> Result<UnshareConfig, Err
         boottime: cli.boottime,
         hostname: cli.hostname,
         pidfile: cli.pidfile,
+        idmap_mounts: cli.idmap_mount,
+        block_fd: cli.block_fd,
         release: cli.release,
         command: cli.command,
         verbose: cli.verbose,
@@ -459,6 +476,16 @@ fn check_unshare(cfg: &UnshareConfig) -> Result<(), Error> {
         return usage(
             "persisting a PID namespace (--pid=FILE) needs --fork: it has no process before",
         );
+    }
+    let idmap_ready = cfg.fork
+        && cfg.namespaces.contains(NsType::User)
+        && cfg.namespaces.contains(NsType::Mnt)
+        && cfg.maps_ids();
+    if !cfg.idmap_mounts.is_empty() && !idmap_ready {
+        return usage("option --idmap-mount needs --fork, --user with ID maps, and --mount");
+    }
+    if cfg.block_fd.is_some_and(|fd| fd < 0) {
+        return usage("option --block-fd needs a file descriptor number");
     }
     if cfg.setgroups == Some(SetGroups::Allow)
         && cfg.map_group.is_some()
