@@ -5,16 +5,17 @@
 //! anything is sent to the kernel. Batch lines go through the same parser.
 
 use std::ffi::OsString;
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
+pub use crate::command::{AddKind, Command, Master, RouteSpec};
 use crate::connect::{self, Spec};
 use crate::error::Error;
+use crate::iproute::{self, usage};
 use crate::msg::MacvlanMode;
 use crate::nat::{Proto, Rule};
-use crate::parse::{self, Cidr, Dest, Mac};
+use crate::parse;
 
 const AFTER_HELP: &str = "\
 NS is a PID, a path to an nsfs file, or a name under /run/netns (as `ip netns` makes).
@@ -201,149 +202,6 @@ enum NatCmd {
     Flush,
 }
 
-/// What `link add` creates.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AddKind {
-    /// veth pair. The words after `peer NAME` are the peer's, as in ip.
-    Veth {
-        /// Peer name.
-        peer: String,
-        /// Peer's namespace.
-        peer_netns: Option<String>,
-        /// Peer's MTU (`peer P mtu N`; default: the link's own `mtu`).
-        peer_mtu: Option<u32>,
-        /// Peer's MAC (`peer P address MAC`).
-        peer_mac: Option<Mac>,
-        /// Peer up at creation (`peer P up`).
-        peer_up: bool,
-    },
-    /// Bridge.
-    Bridge,
-    /// macvlan.
-    Macvlan {
-        /// Parent.
-        link: String,
-        /// Mode.
-        mode: MacvlanMode,
-    },
-    /// 802.1Q.
-    Vlan {
-        /// Parent.
-        link: String,
-        /// Id.
-        id: u16,
-    },
-}
-
-/// `master BR` or `nomaster`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Master {
-    /// Join this bridge.
-    Bridge(String),
-    /// Leave the bridge.
-    None,
-}
-
-/// One command, checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// `link add`.
-    LinkAdd {
-        /// Name.
-        name: String,
-        /// Kind.
-        kind: AddKind,
-        /// MTU.
-        mtu: Option<u32>,
-        /// MAC.
-        mac: Option<Mac>,
-        /// Up at once.
-        up: bool,
-    },
-    /// `link set`.
-    LinkSet {
-        /// Name.
-        name: String,
-        /// up/down.
-        up: Option<bool>,
-        /// MTU.
-        mtu: Option<u32>,
-        /// MAC.
-        mac: Option<Mac>,
-        /// master/nomaster.
-        master: Option<Master>,
-        /// Move to.
-        netns: Option<String>,
-        /// Rename.
-        rename: Option<String>,
-    },
-    /// `link del`.
-    LinkDel(String),
-    /// `link show`.
-    LinkShow(Option<String>),
-    /// `addr add`.
-    AddrAdd {
-        /// Address.
-        cidr: Cidr,
-        /// Link.
-        dev: String,
-        /// No DAD.
-        nodad: bool,
-    },
-    /// `addr del`.
-    AddrDel {
-        /// Address.
-        cidr: Cidr,
-        /// Link.
-        dev: String,
-    },
-    /// `addr show`.
-    AddrShow(Option<String>),
-    /// `route add`.
-    RouteAdd(RouteSpec),
-    /// `route del`.
-    RouteDel(RouteSpec),
-    /// `route show`.
-    RouteShow,
-    /// `netns add`.
-    NetnsAdd(String),
-    /// `netns del`.
-    NetnsDel(String),
-    /// `netns list`.
-    NetnsList,
-    /// `connect`.
-    Connect(Box<Spec>),
-    /// `disconnect`.
-    Disconnect {
-        /// Namespace.
-        ns: String,
-        /// Link name.
-        name: String,
-    },
-    /// `nat masquerade|forward` (add or, with --delete, remove).
-    NatRule {
-        /// The rule.
-        rule: Rule,
-        /// Remove instead of add.
-        delete: bool,
-    },
-    /// `nat list`.
-    NatList,
-    /// `nat flush`.
-    NatFlush,
-}
-
-/// A route to add or delete.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteSpec {
-    /// Destination.
-    pub dest: Dest,
-    /// Gateway.
-    pub via: Option<IpAddr>,
-    /// Link.
-    pub dev: Option<String>,
-}
-
 /// Where the commands come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
@@ -426,16 +284,12 @@ pub fn parse_line(words: &[String]) -> Result<Config, Error> {
     to_config(cli)
 }
 
-fn usage(m: impl Into<String>) -> Error {
-    Error::Usage(m.into())
-}
-
 fn object(o: Object, json: &mut bool, verbose: &mut u8) -> Result<Command, Error> {
     match o {
-        Object::Link(w) => link(&strip_globals(w.words, json, verbose)),
-        Object::Addr(w) => addr(&strip_globals(w.words, json, verbose)),
-        Object::Route(w) => route(&strip_globals(w.words, json, verbose)),
-        Object::Netns(w) => netns(&strip_globals(w.words, json, verbose)),
+        Object::Link(w) => iproute::link(&strip_globals(w.words, json, verbose)),
+        Object::Addr(w) => iproute::addr(&strip_globals(w.words, json, verbose)),
+        Object::Route(w) => iproute::route(&strip_globals(w.words, json, verbose)),
+        Object::Netns(w) => iproute::netns(&strip_globals(w.words, json, verbose)),
         Object::Connect(c) => connect_spec(&c).map(|s| Command::Connect(Box::new(s))),
         Object::Disconnect(d) => Ok(Command::Disconnect {
             ns: d.ns,
@@ -466,320 +320,6 @@ fn strip_globals(words: Vec<String>, json: &mut bool, verbose: &mut u8) -> Vec<S
             _ => true,
         })
         .collect()
-}
-
-/// A cursor over iproute2-style words.
-struct W<'a> {
-    words: &'a [String],
-    i: usize,
-    cmd: String,
-}
-
-impl<'a> W<'a> {
-    fn new(obj: &str, words: &'a [String]) -> (Option<&'a str>, W<'a>) {
-        let first = words.first().map(String::as_str);
-        let cmd = format!("{obj} {}", first.unwrap_or(""));
-        (
-            first,
-            W {
-                words,
-                i: 1,
-                cmd: cmd.trim_end().to_owned(),
-            },
-        )
-    }
-
-    fn next(&mut self) -> Option<&'a str> {
-        let w = self.words.get(self.i).map(String::as_str);
-        self.i += 1;
-        w
-    }
-
-    fn value(&mut self, key: &str) -> Result<&'a str, Error> {
-        self.next()
-            .ok_or_else(|| usage(format!("{}: '{key}' needs a value", self.cmd)))
-    }
-
-    fn unknown(&self, w: &str) -> Error {
-        usage(format!("{}: unexpected word '{w}'", self.cmd))
-    }
-}
-
-fn link(words: &[String]) -> Result<Command, Error> {
-    let (cmd, mut w) = W::new("link", words);
-    match cmd {
-        Some("add") => {
-            let mut name = None;
-            let mut kind_word = None;
-            let (mut peer, mut peer_netns, mut parent, mut mode, mut id) =
-                (None, None, None, None, None);
-            let (mut mtu, mut mac, mut up) = (None, None, false);
-            let (mut peer_mtu, mut peer_mac, mut peer_up) = (None, None, false);
-            while let Some(x) = w.next() {
-                // After `peer P` the words describe the peer (ip's syntax).
-                let of_peer = peer.is_some();
-                match x {
-                    "mtu" if of_peer => peer_mtu = Some(parse::mtu(w.value(x)?)?),
-                    "address" if of_peer => peer_mac = Some(parse::mac(w.value(x)?)?),
-                    "up" if of_peer => peer_up = true,
-                    "netns" if of_peer => peer_netns = Some(w.value(x)?.to_owned()),
-                    "name" | "dev" if of_peer => peer = Some(parse::ifname(w.value(x)?)?),
-                    "name" | "dev" => name = Some(parse::ifname(w.value(x)?)?),
-                    "type" => kind_word = Some(w.value(x)?),
-                    "peer" => {
-                        let mut p = w.value(x)?;
-                        if p == "name" {
-                            p = w.value("peer name")?;
-                        }
-                        peer = Some(parse::ifname(p)?);
-                    }
-                    "peer-netns" => peer_netns = Some(w.value(x)?.to_owned()),
-                    "link" => parent = Some(parse::ifname(w.value(x)?)?),
-                    "mode" => {
-                        let m = w.value(x)?;
-                        mode = Some(MacvlanMode::parse(m).ok_or_else(|| {
-                            usage(format!(
-                                "link add: unknown macvlan mode '{m}' (bridge, vepa, private, passthru)"
-                            ))
-                        })?);
-                    }
-                    "id" => id = Some(parse::vlan_id(w.value(x)?)?),
-                    "mtu" => mtu = Some(parse::mtu(w.value(x)?)?),
-                    "address" => mac = Some(parse::mac(w.value(x)?)?),
-                    "up" => up = true,
-                    x if name.is_none() && !x.starts_with('-') => name = Some(parse::ifname(x)?),
-                    x => return Err(w.unknown(x)),
-                }
-            }
-            let name = name.ok_or_else(|| usage("link add: missing NAME"))?;
-            let kind = match kind_word {
-                Some("veth") => AddKind::Veth {
-                    peer: peer
-                        .clone()
-                        .ok_or_else(|| usage("link add: type veth needs 'peer PEER'"))?,
-                    peer_netns,
-                    peer_mtu,
-                    peer_mac,
-                    peer_up,
-                },
-                Some("bridge") => AddKind::Bridge,
-                Some("macvlan") => AddKind::Macvlan {
-                    link: parent
-                        .clone()
-                        .ok_or_else(|| usage("link add: type macvlan needs 'link PARENT'"))?,
-                    mode: mode.unwrap_or(MacvlanMode::Bridge),
-                },
-                Some("vlan") => AddKind::Vlan {
-                    link: parent
-                        .clone()
-                        .ok_or_else(|| usage("link add: type vlan needs 'link PARENT'"))?,
-                    id: id.ok_or_else(|| usage("link add: type vlan needs 'id N'"))?,
-                },
-                Some(k) => {
-                    return Err(usage(format!(
-                        "link add: unsupported type '{k}' (veth, bridge, macvlan, vlan)"
-                    )));
-                }
-                None => return Err(usage("link add: missing 'type KIND'")),
-            };
-            let stray = match &kind {
-                AddKind::Veth { .. } => parent.is_some() || mode.is_some() || id.is_some(),
-                AddKind::Bridge => {
-                    peer.is_some() || parent.is_some() || mode.is_some() || id.is_some()
-                }
-                AddKind::Macvlan { .. } => peer.is_some() || id.is_some(),
-                AddKind::Vlan { .. } => peer.is_some() || mode.is_some(),
-            };
-            if stray {
-                return Err(usage(
-                    "link add: words of another link type (peer/link/mode/id) given",
-                ));
-            }
-            Ok(Command::LinkAdd {
-                name,
-                kind,
-                mtu,
-                mac,
-                up,
-            })
-        }
-        Some("set") => {
-            let mut name = None;
-            let (mut up, mut mtu, mut mac, mut master, mut netns, mut rename) =
-                (None, None, None, None, None, None);
-            while let Some(x) = w.next() {
-                match x {
-                    "dev" => name = Some(parse::ifname(w.value(x)?)?),
-                    "up" => up = Some(true),
-                    "down" => up = Some(false),
-                    "mtu" => mtu = Some(parse::mtu(w.value(x)?)?),
-                    "address" => mac = Some(parse::mac(w.value(x)?)?),
-                    "master" => master = Some(Master::Bridge(parse::ifname(w.value(x)?)?)),
-                    "nomaster" => master = Some(Master::None),
-                    "netns" => netns = Some(w.value(x)?.to_owned()),
-                    "name" => rename = Some(parse::ifname(w.value(x)?)?),
-                    x if name.is_none() && !x.starts_with('-') => name = Some(parse::ifname(x)?),
-                    x => return Err(w.unknown(x)),
-                }
-            }
-            let name = name.ok_or_else(|| usage("link set: missing NAME"))?;
-            if up.is_none()
-                && mtu.is_none()
-                && mac.is_none()
-                && master.is_none()
-                && netns.is_none()
-                && rename.is_none()
-            {
-                return Err(usage("link set: nothing to change"));
-            }
-            Ok(Command::LinkSet {
-                name,
-                up,
-                mtu,
-                mac,
-                master,
-                netns,
-                rename,
-            })
-        }
-        Some("del" | "delete") => {
-            let mut name = None;
-            while let Some(x) = w.next() {
-                match x {
-                    "dev" => name = Some(parse::ifname(w.value(x)?)?),
-                    x if name.is_none() => name = Some(parse::ifname(x)?),
-                    x => return Err(w.unknown(x)),
-                }
-            }
-            Ok(Command::LinkDel(
-                name.ok_or_else(|| usage("link del: missing NAME"))?,
-            ))
-        }
-        Some("show" | "list" | "ls") | None => {
-            let mut name = None;
-            while let Some(x) = w.next() {
-                match x {
-                    "dev" => name = Some(parse::ifname(w.value(x)?)?),
-                    x if name.is_none() => name = Some(parse::ifname(x)?),
-                    x => return Err(w.unknown(x)),
-                }
-            }
-            Ok(Command::LinkShow(name))
-        }
-        Some(c) => Err(usage(format!(
-            "link: unknown command '{c}' (add, set, del, show)"
-        ))),
-    }
-}
-
-fn addr(words: &[String]) -> Result<Command, Error> {
-    let (cmd, mut w) = W::new("addr", words);
-    match cmd {
-        Some(c @ ("add" | "del" | "delete")) => {
-            let (mut cidr, mut dev, mut nodad) = (None, None, false);
-            while let Some(x) = w.next() {
-                match x {
-                    "dev" => dev = Some(parse::ifname(w.value(x)?)?),
-                    "nodad" => nodad = true,
-                    "local" => cidr = Some(parse::cidr(w.value(x)?)?),
-                    x if cidr.is_none() => cidr = Some(parse::cidr(x)?),
-                    x => return Err(w.unknown(x)),
-                }
-            }
-            let cidr = cidr.ok_or_else(|| usage(format!("addr {c}: missing CIDR")))?;
-            let dev = dev.ok_or_else(|| usage(format!("addr {c}: missing 'dev NAME'")))?;
-            if c == "add" {
-                Ok(Command::AddrAdd { cidr, dev, nodad })
-            } else if nodad {
-                Err(usage("addr del: 'nodad' goes with add"))
-            } else {
-                Ok(Command::AddrDel { cidr, dev })
-            }
-        }
-        Some("show" | "list" | "ls") | None => {
-            let mut dev = None;
-            while let Some(x) = w.next() {
-                match x {
-                    "dev" => dev = Some(parse::ifname(w.value(x)?)?),
-                    x if dev.is_none() => dev = Some(parse::ifname(x)?),
-                    x => return Err(w.unknown(x)),
-                }
-            }
-            Ok(Command::AddrShow(dev))
-        }
-        Some(c) => Err(usage(format!(
-            "addr: unknown command '{c}' (add, del, show)"
-        ))),
-    }
-}
-
-fn route(words: &[String]) -> Result<Command, Error> {
-    let (cmd, mut w) = W::new("route", words);
-    match cmd {
-        Some(c @ ("add" | "del" | "delete")) => {
-            let (mut dest, mut via, mut dev) = (None, None, None);
-            while let Some(x) = w.next() {
-                match x {
-                    "via" => via = Some(parse::ip(w.value(x)?)?),
-                    "dev" => dev = Some(parse::ifname(w.value(x)?)?),
-                    "to" => dest = Some(parse::dest(w.value(x)?)?),
-                    x if dest.is_none() => dest = Some(parse::dest(x)?),
-                    x => return Err(w.unknown(x)),
-                }
-            }
-            let dest = dest.ok_or_else(|| usage(format!("route {c}: missing DEST")))?;
-            // `route del DEST` alone deletes the route to DEST, as with ip.
-            if c == "add" && via.is_none() && dev.is_none() {
-                return Err(usage(format!("route {c}: needs 'via GW' or 'dev NAME'")));
-            }
-            if let (Dest::Prefix(d), Some(g)) = (dest, via)
-                && d.is_v6() != g.is_ipv6()
-            {
-                return Err(usage(format!(
-                    "route {c}: {d} and gateway {g} are of different families"
-                )));
-            }
-            let spec = RouteSpec { dest, via, dev };
-            Ok(if c == "add" {
-                Command::RouteAdd(spec)
-            } else {
-                Command::RouteDel(spec)
-            })
-        }
-        Some("show" | "list" | "ls") | None => match w.next() {
-            None => Ok(Command::RouteShow),
-            Some(x) => Err(w.unknown(x)),
-        },
-        Some(c) => Err(usage(format!(
-            "route: unknown command '{c}' (add, del, show)"
-        ))),
-    }
-}
-
-fn netns(words: &[String]) -> Result<Command, Error> {
-    let (cmd, mut w) = W::new("netns", words);
-    let one = |w: &mut W<'_>, c: &str| -> Result<String, Error> {
-        let n = w
-            .next()
-            .ok_or_else(|| usage(format!("netns {c}: missing NAME")))?
-            .to_owned();
-        if let Some(x) = w.next() {
-            return Err(w.unknown(x));
-        }
-        crate::ns::check_netns_name(&n)?;
-        Ok(n)
-    };
-    match cmd {
-        Some("add") => Ok(Command::NetnsAdd(one(&mut w, "add")?)),
-        Some("del" | "delete") => Ok(Command::NetnsDel(one(&mut w, "del")?)),
-        Some("list" | "show" | "ls") | None => match w.next() {
-            None => Ok(Command::NetnsList),
-            Some(x) => Err(w.unknown(x)),
-        },
-        Some(c) => Err(usage(format!(
-            "netns: unknown command '{c}' (add, del, list)"
-        ))),
-    }
 }
 
 fn connect_spec(c: &ConnectArgs) -> Result<Spec, Error> {
@@ -865,6 +405,7 @@ fn nat(n: NatCmd) -> Result<Command, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::Dest;
 
     fn cfg(line: &str) -> Result<Config, Error> {
         parse_line(&parse::split_line(line).unwrap())

@@ -7,10 +7,12 @@
 //! to the writer `run` is given: text like `ip`'s, or JSON lines with `--json`.
 
 pub mod cli;
+pub mod command;
 pub mod connect;
 pub mod error;
 #[cfg(test)]
 mod fake;
+pub mod iproute;
 pub mod msg;
 pub mod nat;
 pub mod nl;
