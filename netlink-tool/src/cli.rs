@@ -90,8 +90,10 @@ enum Object {
     Netns(Words),
     /// Give a container's network namespace its link (LXC's network types)
     Connect(ConnectArgs),
-    /// Undo exactly what connect made
+    /// Undo exactly what connect made (also what an interrupted connect left)
     Disconnect(DisconnectArgs),
+    /// Add or remove addresses of a connection (vzctl set --ipadd/--ipdel)
+    Readdr(ReaddrArgs),
     /// NAT in the tool's own nftables table (ip netlink_tool)
     #[command(subcommand)]
     Nat(NatCmd),
@@ -162,6 +164,22 @@ struct DisconnectArgs {
     /// Name of the link inside the container
     #[arg(long, default_value = "eth0", value_name = "NAME")]
     name: String,
+}
+
+#[derive(Debug, Args)]
+struct ReaddrArgs {
+    /// The container's network namespace
+    #[arg(value_name = "NS")]
+    ns: String,
+    /// Name of the link inside the container (as connect named it)
+    #[arg(long, default_value = "eth0", value_name = "NAME")]
+    name: String,
+    /// Add this address (repeatable; routed: with its host route)
+    #[arg(long = "add", visible_alias = "add-addr", value_name = "CIDR")]
+    add: Vec<String>,
+    /// Remove this address (repeatable; routed: with its host route)
+    #[arg(long = "del", visible_alias = "del-addr", value_name = "CIDR")]
+    del: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -295,6 +313,24 @@ fn object(o: Object, json: &mut bool, verbose: &mut u8) -> Result<Command, Error
             ns: d.ns,
             name: parse::exact_ifname(&d.name)?,
         }),
+        Object::Readdr(r) => {
+            let r = connect::Readdr {
+                ns: r.ns,
+                name: parse::exact_ifname(&r.name)?,
+                add: r
+                    .add
+                    .iter()
+                    .map(|a| parse::cidr(a))
+                    .collect::<Result<_, _>>()?,
+                del: r
+                    .del
+                    .iter()
+                    .map(|a| parse::cidr(a))
+                    .collect::<Result<_, _>>()?,
+            };
+            r.check()?;
+            Ok(Command::Readdr(r))
+        }
         Object::Nat(n) => nat(n),
     }
 }

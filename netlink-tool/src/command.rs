@@ -120,6 +120,8 @@ pub enum Command {
     NetnsList,
     /// `connect`.
     Connect(Box<Spec>),
+    /// `readdr`: change the addresses of a connection.
+    Readdr(crate::connect::Readdr),
     /// `disconnect`.
     Disconnect {
         /// Namespace.

@@ -145,6 +145,13 @@ pub enum Error {
     /// Writing to standard output failed (a closed pipe ends quietly in main).
     #[error("write error")]
     Stdout(#[source] io::Error),
+
+    /// SIGINT, SIGTERM or SIGHUP stopped the run (what it had made was rolled back).
+    #[error("interrupted by {signal}")]
+    Interrupted {
+        /// The signal.
+        signal: nix::sys::signal::Signal,
+    },
 }
 
 impl Error {
@@ -174,8 +181,12 @@ impl Error {
         }
     }
 
-    /// Exit status: 2 for usage and invalid values, 1 for every other failure.
+    /// Exit status: 2 for usage and invalid values, 128 + N when signal N stopped the
+    /// run, 1 for every other failure.
     pub fn exit_code(&self) -> i32 {
+        if let Error::Interrupted { signal } = self.root() {
+            return exit::signal_status(*signal);
+        }
         if self.is_usage() {
             exit::USAGE
         } else {

@@ -12,6 +12,7 @@ pub mod connect;
 pub mod error;
 #[cfg(test)]
 mod fake;
+pub mod interrupt;
 pub mod iproute;
 pub mod msg;
 pub mod nat;
@@ -249,6 +250,7 @@ pub fn execute(net: &mut Net, cmd: &Command, json: bool, out: &mut dyn Write) ->
         }
         Command::Connect(spec) => connect::connect(net, spec),
         Command::Disconnect { ns, name } => connect::disconnect(net, ns, name),
+        Command::Readdr(r) => connect::readdr(net, r),
         Command::NatRule { rule, delete } => {
             let what = if *delete {
                 format!("nat {rule} --delete")

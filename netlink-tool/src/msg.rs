@@ -464,6 +464,19 @@ pub struct Link {
     /// The master's index (resolved to a name by the caller).
     #[serde(skip)]
     pub master_index: Option<u32>,
+    /// IFLA_LINK: a veth's peer, a macvlan's or vlan's parent (an ifindex of the
+    /// namespace `link_netnsid` names, or of this one).
+    #[serde(skip)]
+    pub link_index: Option<u32>,
+    /// IFLA_LINK_NETNSID: the namespace (as this one numbers it) `link_index` is in.
+    #[serde(skip)]
+    pub link_netnsid: Option<i32>,
+    /// The permanent hardware address (real NICs).
+    #[serde(skip)]
+    pub perm_address: Option<String>,
+    /// The device the link hangs off (real NICs: `0000:00:03.0`).
+    #[serde(skip)]
+    pub parent_dev: Option<String>,
 }
 
 impl Link {
@@ -504,6 +517,10 @@ pub fn link_from(m: &LinkMessage) -> Link {
         address: None,
         alias: None,
         master_index: None,
+        link_index: None,
+        link_netnsid: None,
+        perm_address: None,
+        parent_dev: None,
     };
     for a in &m.attributes {
         match a {
@@ -512,6 +529,10 @@ pub fn link_from(m: &LinkMessage) -> Link {
             LinkAttribute::Address(b) if !b.is_empty() => l.address = Some(format_hw(b)),
             LinkAttribute::IfAlias(s) if !s.is_empty() => l.alias = Some(s.clone()),
             LinkAttribute::Controller(i) => l.master_index = Some(*i),
+            LinkAttribute::Link(i) => l.link_index = Some(*i),
+            LinkAttribute::LinkNetNsId(i) => l.link_netnsid = Some(*i),
+            LinkAttribute::PermAddress(b) if !b.is_empty() => l.perm_address = Some(format_hw(b)),
+            LinkAttribute::ParentDevName(n) => l.parent_dev = Some(n.clone()),
             LinkAttribute::OperState(s) => {
                 l.operstate = match s {
                     State::Up => "UP",

@@ -128,6 +128,7 @@ pub fn rtm_name(msg: &RouteNetlinkMessage) -> &'static str {
         M::NewRoute(_) => "RTM_NEWROUTE",
         M::DelRoute(_) => "RTM_DELROUTE",
         M::GetRoute(_) => "RTM_GETROUTE",
+        M::GetNsId(_) => "RTM_GETNSID",
         _ => "RTM_?",
     }
 }
@@ -226,6 +227,12 @@ impl Sock {
             buf: Vec::with_capacity(1 << 16),
             label,
         }
+    }
+
+    /// The cookie of the namespace the socket lives in (`SO_NETNS_COOKIE`).
+    pub fn cookie(&self) -> nix::Result<u64> {
+        use std::os::fd::AsFd;
+        sys::netns_cookie(self.sock.as_fd())
     }
 
     fn next_seq(&mut self) -> u32 {

@@ -141,6 +141,26 @@ pub fn set_link(
     sock.request(M::SetLink(msg::set_link(s)), 0, what)
 }
 
+/// The id under which the namespace open on `fd` is known in the socket's namespace
+/// (RTM_GETNSID; what IFLA_LINK_NETNSID of a link whose peer is there says), or `None`
+/// when it has none (then no link of this namespace has its peer there).
+pub fn nsid(sock: &mut dyn Rtnl, fd: std::os::fd::RawFd) -> Result<Option<i32>, KernelError> {
+    use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
+    let mut m = NsidMessage::default();
+    m.attributes.push(NsidAttribute::Fd(fd as u32));
+    let answers = sock.query(&M::GetNsId(m), false, format_args!("fd {fd}"))?;
+    Ok(answers
+        .iter()
+        .find_map(|a| match a {
+            M::NewNsId(n) => n.attributes.iter().find_map(|x| match x {
+                NsidAttribute::Id(i) => Some(*i),
+                _ => None,
+            }),
+            _ => None,
+        })
+        .filter(|i| *i >= 0))
+}
+
 /// Bring `lo` (always ifindex 1 in a network namespace) up.
 pub fn lo_up(sock: &mut dyn Rtnl) -> Result<(), KernelError> {
     set_link(

@@ -1,7 +1,7 @@
 //! phys: a host NIC moved into the container and sent home as it was.
 
 use super::ctx::{Ctx, Undo};
-use super::record::{ALIAS_MAX, Record};
+use super::record::{Phys, Record, State};
 use super::spec::Spec;
 use super::{configure_container, explain_exists, host_link};
 use crate::error::{Error, kernel};
@@ -22,11 +22,9 @@ pub(super) fn temp_name() -> String {
     )
 }
 
-pub(super) fn connect_phys(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
+pub(super) fn connect_phys(cx: &mut Ctx<'_>, spec: &Spec, mut rec: Record) -> Result<(), Error> {
     let nic_name = spec.link.clone().expect("checked");
-    // The final name must be free in the container before the NIC leaves the host;
-    // checked first, so that a re-run says "already connected" (the NIC is gone from
-    // the host by then).
+    // The final name must be free in the container before the NIC leaves the host.
     let what = cx.what.clone();
     if ops::find_link(cx.ctn()?, &spec.name)
         .map_err(kernel(format!("{what}: look up '{}'", spec.name)))?
@@ -49,29 +47,33 @@ pub(super) fn connect_phys(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
         }
         None => None,
     };
-    let record = Record {
-        ty: "phys".to_owned(),
-        orig_name: Some(nic_name.clone()),
-        orig_mtu: Some(nic.mtu),
-        orig_mac: spec.hwaddr.and(nic.address.clone()),
+    // How to know the NIC again when it comes back: a veth's peer stays on the host
+    // (when it is there), a real NIC has a permanent address and a parent device.
+    let peer_index = match (nic.kind.as_deref(), nic.link_index, nic.link_netnsid) {
+        (Some("veth"), Some(i), None) => Some(i),
+        _ => None,
+    };
+    let tmp = temp_name();
+    rec.phys = Some(Phys {
+        orig_name: nic_name.clone(),
+        orig_index: nic.ifindex,
+        orig_mtu: nic.mtu,
+        orig_mac: spec
+            .hwaddr
+            .and(nic.address.as_deref())
+            .and_then(|m| crate::parse::mac(m).ok()),
         orig_up: nic.is_up(),
         orig_alias: nic.alias.clone(),
         orig_master,
-        ..Record::default()
-    };
-    // The record replaces the NIC's alias while it is away, and must hold that alias to
-    // give it back: refuse, before the NIC moves, what the kernel could not keep.
-    if record.to_alias().len() > ALIAS_MAX {
-        return Err(Error::Refused(format!(
-            "{}: the alias of '{nic_name}' is too long to be kept in the connection record \
-             (the record would take {} of {ALIAS_MAX} bytes); shorten or clear it first",
-            cx.what,
-            record.to_alias().len()
-        )));
-    }
+        kind: nic.kind.clone(),
+        peer_index,
+        perm_addr: nic.perm_address.clone(),
+        parent_dev: nic.parent_dev.clone(),
+        temp: Some(tmp.clone()),
+    });
+    cx.begin(rec)?;
     // Move under a temporary name (which cannot clash), then rename inside: a clash on
     // the final name can no longer leave the NIC half moved.
-    let tmp = temp_name();
     let step = cx.step(format!("move '{nic_name}' into the container"));
     let ctn_fd = cx.sides.ctn_fd();
     let label = cx.sides.ctn_label();
@@ -87,10 +89,7 @@ pub(super) fn connect_phys(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
         format_args!("{nic_name:?} down netns {label} name {tmp:?}"),
     )
     .map_err(step)?;
-    cx.undo.push(Undo::Phys {
-        now: tmp.clone(),
-        record: record.clone(),
-    });
+    cx.undo.push(Undo::Phys { now: tmp.clone() });
     let step = cx.step(format!("rename '{tmp}' to '{}'", spec.name));
     let what = cx.what.clone();
     let moved = ops::need_link(cx.ctn()?, &tmp, &what)?;
@@ -106,25 +105,38 @@ pub(super) fn connect_phys(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
         format_args!("{tmp:?} name {:?}", spec.name),
     )
     .map_err(step)?;
-    if let Some(Undo::Phys { now, .. }) = cx.undo.last_mut() {
+    if let Some(Undo::Phys { now }) = cx.undo.last_mut() {
         now.clone_from(&spec.name);
     }
-    configure_container(cx, spec, &record)
+    configure_container(cx, spec)
 }
 
 /// Send a phys NIC named `now` in the container back to the host: down, moved under a
-/// temporary name, then renamed to its original name with its original MTU (and MAC)
-/// and its own alias (or none) in place of the record.
-pub(super) fn phys_home(cx: &mut Ctx<'_>, now: &str, record: &Record) -> Result<(), Error> {
-    let orig = record.orig_name.clone().unwrap_or_else(|| now.to_owned());
+/// temporary name, then renamed to its original name with its original MTU, MAC, alias,
+/// up state and bridge. With `record_temp`, the temporary name is written into the
+/// record first (disconnect: a run killed in between finds the NIC by it).
+pub(super) fn phys_home(
+    cx: &mut Ctx<'_>,
+    now: &str,
+    record: &Record,
+    record_temp: bool,
+) -> Result<(), Error> {
+    let what = cx.what.clone();
+    let l = ops::need_link(cx.sides.ctn()?, now, &what)?;
     let tmp = temp_name();
+    if record_temp {
+        let rec = cx.rec();
+        rec.state = State::Undoing;
+        if let Some(p) = rec.phys.as_mut() {
+            p.temp = Some(tmp.clone());
+        }
+        cx.save()?;
+    }
     let host_fd = cx.sides.host_fd();
     let host_label = cx.sides.host_label();
     let step = cx.step(format!("move '{now}' back to the host"));
-    let what = cx.what.clone();
-    let l = ops::need_link(cx.ctn()?, now, &what)?;
     ops::set_link(
-        cx.ctn()?,
+        cx.sides.ctn()?,
         &SetLink {
             index: l.ifindex,
             up: Some(false),
@@ -135,17 +147,26 @@ pub(super) fn phys_home(cx: &mut Ctx<'_>, now: &str, record: &Record) -> Result<
         format_args!("{now:?} down netns {host_label} name {tmp:?}"),
     )
     .map_err(step)?;
+    let back = ops::need_link(cx.sides.host()?, &tmp, &what)?;
+    restore(cx, &back, record)
+}
+
+/// Give a NIC back on the host (under a temporary name) its name, MTU, MAC, alias, up
+/// state and bridge, as the record says it had.
+pub(super) fn restore(
+    cx: &mut Ctx<'_>,
+    back: &crate::msg::Link,
+    record: &Record,
+) -> Result<(), Error> {
+    let p = record.phys.clone().expect("a phys record");
+    let tmp = back.ifname.clone();
+    let orig = p.orig_name.clone();
     let step = cx.step(format!("rename '{tmp}' back to '{orig}'"));
-    let mac = record
-        .orig_mac
-        .as_deref()
-        .and_then(|m| crate::parse::mac(m).ok());
-    let back = ops::need_link(cx.host()?, &tmp, &what)?;
     // Back into its bridge, if that is still there.
-    let master = match &record.orig_master {
+    let master = match &p.orig_master {
         Some(br) => {
             let look = cx.step(format!("look up bridge '{br}'"));
-            ops::find_link(cx.host()?, br)
+            ops::find_link(cx.sides.host()?, br)
                 .map_err(look)?
                 .filter(|l| l.kind.as_deref() == Some("bridge"))
                 .map(|l| l.ifindex)
@@ -153,22 +174,22 @@ pub(super) fn phys_home(cx: &mut Ctx<'_>, now: &str, record: &Record) -> Result<
         None => None,
     };
     ops::set_link(
-        cx.host()?,
+        cx.sides.host()?,
         &SetLink {
             index: back.ifindex,
             rename: Some(orig.clone()),
-            mtu: record.orig_mtu,
-            mac,
-            alias: Some(record.orig_alias.clone().unwrap_or_default()),
-            up: record.orig_up.then_some(true),
+            mtu: Some(p.orig_mtu),
+            mac: p.orig_mac,
+            alias: Some(p.orig_alias.clone().unwrap_or_default()),
+            up: p.orig_up.then_some(true),
             master,
             ..SetLink::default()
         },
         format_args!(
-            "{tmp:?} name {orig:?} mtu {:?} alias {:?}{}",
-            record.orig_mtu,
-            record.orig_alias.as_deref().unwrap_or_default(),
-            match (&record.orig_master, master) {
+            "{tmp:?} name {orig:?} mtu {} alias {:?}{}",
+            p.orig_mtu,
+            p.orig_alias.as_deref().unwrap_or_default(),
+            match (&p.orig_master, master) {
                 (Some(br), Some(_)) => format!(" master {br}"),
                 _ => String::new(),
             }

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::msg::{self, Kind, NewLink};
 use crate::nl::CREATE_EXCL;
 
-pub(super) fn connect_stacked(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error> {
+pub(super) fn connect_stacked(cx: &mut Ctx<'_>, spec: &Spec, mut rec: Record) -> Result<(), Error> {
     let parent_name = spec.link.clone().expect("checked");
     let parent = host_link(cx, &parent_name)?.ok_or_else(|| {
         Error::Refused(format!(
@@ -30,6 +30,8 @@ pub(super) fn connect_stacked(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error
         },
     };
     let kname = kind.name();
+    rec.parent_index = Some(parent.ifindex);
+    cx.begin(rec)?;
     // Created straight inside the container under its final name: atomic, nothing is
     // left behind if it fails.
     let mut l = NewLink::new(&spec.name, kind);
@@ -60,9 +62,5 @@ pub(super) fn connect_stacked(cx: &mut Ctx<'_>, spec: &Spec) -> Result<(), Error
             ));
         }
     }
-    let record = Record {
-        ty: spec.ty.name().to_owned(),
-        ..Record::default()
-    };
-    configure_container(cx, spec, &record)
+    configure_container(cx, spec)
 }
