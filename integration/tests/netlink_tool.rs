@@ -292,6 +292,9 @@ fn link_addr_route_objects_with_iproute2_words() {
             .iter()
             .any(|r| r["dst"] == "10.10.0.0/16" && r["gateway"] == "10.9.0.254")
     );
+    // As ip: route show is IPv4 unless -6.
+    assert!(routes.iter().all(|r| r["family"] == "inet"));
+    let routes = json_lines(&nth(&h, &["-6", "route", "show", "--json"]));
     assert!(
         routes
             .iter()
@@ -1073,7 +1076,7 @@ fn nat_masquerade_and_port_forward_carry_real_tcp() {
 /// no longer keeps it (and the host ends of its veths) alive until the batch ends.
 #[test]
 fn batch_netns_del_frees_the_namespace_while_the_batch_runs() {
-    use std::io::Write;
+    use std::io::{BufRead, Write};
     if !require_root("netlink-tool --batch netns del") {
         return;
     }
@@ -1085,37 +1088,40 @@ fn batch_netns_del_frees_the_namespace_while_the_batch_runs() {
             let _ = run(cmd("ip").args(["netns", "del", &n]));
         }
     });
+    // The batch is parsed whole before it runs; its output (far more than a pipe
+    // holds) keeps it running until the test reads it.
+    let mut text =
+        format!("netns add {c}\nconnect {c} --type veth --host-name hv1\nnetns del {c}\n");
+    for _ in 0..3000 {
+        text.push_str("link show lo\n");
+    }
     let mut child = std::process::Command::new(bin("netlink-tool"))
         .env("NETLINK_TOOL_STATE_DIR", state_dir())
         .args(["-n", &h.name, "--batch", "-"])
         .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start netlink-tool --batch -");
     let mut stdin = child.stdin.take().expect("stdin");
-    // Up to ten seconds for hv1 to be there (`true`) or gone (`false`).
-    let wait_for = |present: bool| {
-        (0..100).any(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            h.link("hv1").is_some() == present
-        })
-    };
-    // The batch reads its lines as they come: `netns del` is sent only once the veth is
-    // seen, so that its absence afterwards cannot be the connect not having run yet.
-    writeln!(
-        stdin,
-        "netns add {c}\nconnect {c} --type veth --host-name hv1"
-    )
-    .unwrap();
-    stdin.flush().unwrap();
-    assert!(wait_for(true), "the batch's connect made no 'hv1'");
-    writeln!(stdin, "netns del {c}").unwrap();
-    stdin.flush().unwrap();
-    // The kernel removes a dead namespace's links asynchronously (tens of ms): wait
-    // for it, with the batch still running (its standard input still open).
-    let gone = wait_for(false);
+    stdin.write_all(text.as_bytes()).unwrap();
     drop(stdin);
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    // The first output line comes after `netns del` ran (lines run in order).
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains(": lo: <"), "{first}");
+    // The kernel removes a dead namespace's links asynchronously (tens of ms): wait
+    // for it, with the batch still running (blocked on its full standard output).
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        h.link("hv1").is_none()
+    });
+    let still_running = child.try_wait().expect("try_wait").is_none();
+    let rest = std::io::read_to_string(stdout).unwrap();
     let status = child.wait().expect("wait for the batch");
     assert!(status.success(), "{status}");
+    assert_eq!(rest.lines().filter(|l| l.contains(": lo: <")).count(), 2999);
+    assert!(still_running, "the batch ended before the check");
     assert!(
         gone,
         "the veth of a deleted namespace outlived it while the batch ran"
@@ -1207,10 +1213,16 @@ fn batch_connects_many_containers_in_one_process() {
         bin("netlink-tool").display(),
         h.name
     )));
-    fails(&out, 1, "netlink-tool: line 2: link add br0: File exists\n");
-    assert_eq!(out.stdout.lines().count(), 1, "line 3 did not run");
+    fails(
+        &out,
+        1,
+        "netlink-tool: line 2: link add br0: File exists (applied: line 1)\n",
+    );
+    assert_eq!(out.stdout.lines().count(), 2, "line 3 did not run");
+    // A syntax error anywhere stops the batch before any line runs.
+    let before = h.snapshot();
     let out = run(cmd("sh").arg("-c").arg(format!(
-        "echo 'link add x type veth peer' | NETLINK_TOOL_STATE_DIR={} {} -n {} --batch -",
+        "printf 'link add nb1 type bridge\\nlink show lo\\nlink add x type veth peer\\n' | NETLINK_TOOL_STATE_DIR={} {} -n {} --batch -",
         state_dir().display(),
         bin("netlink-tool").display(),
         h.name
@@ -1218,6 +1230,8 @@ fn batch_connects_many_containers_in_one_process() {
     fails(
         &out,
         2,
-        "netlink-tool: line 1: link add: 'peer' needs a value\nTry 'netlink-tool --help' for more information.\n",
+        "netlink-tool: line 3: link add: 'peer' needs a value\nTry 'netlink-tool --help' for more information.\n",
     );
+    assert_eq!(out.stdout, "", "line 2 did not run");
+    assert_eq!(h.snapshot(), before, "line 1 did not run");
 }

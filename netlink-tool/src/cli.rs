@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-pub use crate::command::{AddKind, Command, Master, RouteSpec};
+pub use crate::command::{AddKind, Command, Master, RouteFilter, RouteSpec};
 use crate::connect::{self, Spec};
 use crate::error::Error;
 use crate::iproute::{self, usage};
@@ -29,8 +29,9 @@ Objects and their words (iproute2's):
   link set NAME [up|down] [mtu N] [address MAC] [master BR|nomaster] [netns NS] [name NEW]
   link del NAME
   link show [NAME]
-  addr add|del CIDR dev NAME [nodad]      addr show [dev NAME]
-  route add|del DEST|default [via GW] [dev NAME]      route show
+  addr add|del CIDR dev NAME [nodad]      addr show [dev NAME]      addr flush dev NAME
+  route add|del DEST|default [via GW] [dev NAME]
+  route show [DEST|default] [dev NAME]      route flush DEST|dev NAME
   netns add|del NAME      netns list
 
 Exit status: 0 success, 1 the operation failed, 2 usage error (nothing was sent).
@@ -72,6 +73,22 @@ pub struct Cli {
     /// Read commands one per line from FILE ('-': standard input)
     #[arg(short = 'b', long, value_name = "FILE")]
     batch: Option<PathBuf>,
+
+    /// IPv4 only (addr show/flush, route show/flush)
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    ipv4: bool,
+
+    /// IPv6 only (addr show/flush, route show/flush)
+    #[arg(short = '6')]
+    ipv6: bool,
+
+    /// Details: link show adds promiscuity, MTU limits, the kind and its settings
+    #[arg(short = 'd', long)]
+    details: bool,
+
+    /// Statistics: link show adds the RX/TX counters (JSON always has them)
+    #[arg(short = 's', long = "stats", action = clap::ArgAction::Count)]
+    stats: u8,
 
     #[command(subcommand)]
     object: Option<Object>,
@@ -238,6 +255,10 @@ pub struct Config {
     pub json: bool,
     /// `-v` count.
     pub verbose: u8,
+    /// `-4` / `-6`: only this family (true: IPv6).
+    pub family: Option<bool>,
+    /// `-d`, `-s`.
+    pub show: crate::show::Opts,
     /// The command or batch.
     pub input: Input,
 }
@@ -283,10 +304,20 @@ fn to_config(cli: Cli) -> Result<Config, Error> {
         (None, Some(o)) => Input::One(object(o, &mut json, &mut verbose)?),
         (None, None) => return Err(Error::Usage("no command given".to_owned())),
     };
+    let family = match (cli.ipv4, cli.ipv6) {
+        (true, _) => Some(false),
+        (_, true) => Some(true),
+        _ => None,
+    };
     Ok(Config {
         netns: cli.netns,
         json,
         verbose,
+        family,
+        show: crate::show::Opts {
+            details: cli.details,
+            stats: cli.stats,
+        },
         input,
     })
 }
@@ -671,7 +702,28 @@ mod tests {
             err("route add fd00::/64 via 10.0.0.1"),
             "route add: fd00::/64 and gateway 10.0.0.1 are of different families"
         );
-        assert_eq!(cmd("route show"), Command::RouteShow);
+        assert_eq!(
+            cmd("route show"),
+            Command::RouteShow(RouteFilter::default())
+        );
+        assert_eq!(
+            cmd("route show default dev eth0"),
+            Command::RouteShow(RouteFilter {
+                dest: Some(Dest::Default),
+                dev: Some("eth0".into())
+            })
+        );
+        assert_eq!(
+            err("route flush"),
+            "route flush: needs DEST or 'dev NAME' (as ip)"
+        );
+        assert_eq!(cmd("addr flush dev v0"), Command::AddrFlush("v0".into()));
+        let c = cfg("-6 -d -s -s link show").unwrap();
+        assert_eq!(
+            (c.family, c.show.details, c.show.stats),
+            (Some(true), true, 2)
+        );
+        assert!(cfg("-4 -6 route show").is_err());
         assert_eq!(cmd("netns add c1"), Command::NetnsAdd("c1".into()));
         assert_eq!(cmd("netns del c1"), Command::NetnsDel("c1".into()));
         assert_eq!(cmd("netns list"), Command::NetnsList);

@@ -106,12 +106,16 @@ pub enum Command {
     },
     /// `addr show`.
     AddrShow(Option<String>),
+    /// `addr flush dev NAME`.
+    AddrFlush(String),
     /// `route add`.
     RouteAdd(RouteSpec),
     /// `route del`.
     RouteDel(RouteSpec),
-    /// `route show`.
-    RouteShow,
+    /// `route show [DEST] [dev NAME]`.
+    RouteShow(RouteFilter),
+    /// `route flush DEST|dev NAME`.
+    RouteFlush(RouteFilter),
     /// `netns add`.
     NetnsAdd(String),
     /// `netns del`.
@@ -140,6 +144,15 @@ pub enum Command {
     NatList,
     /// `nat flush`.
     NatFlush,
+}
+
+/// Which routes `route show` and `route flush` select (all when empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteFilter {
+    /// Only this destination (`default` or a prefix).
+    pub dest: Option<Dest>,
+    /// Only routes through this link.
+    pub dev: Option<String>,
 }
 
 /// A route to add or delete.

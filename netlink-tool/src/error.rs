@@ -142,6 +142,15 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// A failure with a note after its message (which lines of a batch were applied).
+    #[error("{}{note}", common::exit::message(inner.as_ref()))]
+    Note {
+        /// The note, with its leading space.
+        note: String,
+        /// The failure (shown in this error's own message, so not its `source`).
+        inner: Box<Error>,
+    },
+
     /// Writing to standard output failed (a closed pipe ends quietly in main).
     #[error("write error")]
     Stdout(#[source] io::Error),
@@ -164,10 +173,21 @@ impl Error {
         }
     }
 
+    /// Add text after the message (`line 3: …: File exists (applied: lines 1-2)`); the
+    /// exit status stays the inner error's.
+    #[must_use]
+    pub fn context_after(self, note: impl Into<String>) -> Error {
+        Error::Note {
+            note: note.into(),
+            inner: Box::new(self),
+        }
+    }
+
     /// The innermost error (through the context layers).
     pub fn root(&self) -> &Error {
         match self {
             Error::Context { source, .. } => source.root(),
+            Error::Note { inner, .. } => inner.root(),
             e => e,
         }
     }

@@ -466,6 +466,9 @@ fn read_modify_write(
         if !change(&mut rules)? {
             return Ok(());
         }
+        // The one transaction is all or nothing: a stopping signal before it leaves the
+        // table as it was; once sent, the change is made.
+        crate::interrupt::check().map_err(|e| e.context(context))?;
         match commit(sock, &rules, genid, context) {
             Err(e) if e.errno() == Some(Errno::ERESTART) && tries < COMMIT_RETRIES => {
                 tries += 1;
@@ -600,6 +603,7 @@ pub fn remove(sock: &mut Sock, rule: &Rule, context: &str) -> Result<(), Error> 
 
 /// Remove the tool's table and every rule in it (whatever the generation).
 pub fn flush(sock: &mut Sock, context: &str) -> Result<(), Error> {
+    crate::interrupt::check().map_err(|e| e.context(context))?;
     commit(sock, &[], 0, context)
 }
 

@@ -63,10 +63,22 @@ pub fn links(sock: &mut dyn Rtnl) -> Result<Vec<Link>, KernelError> {
             _ => None,
         })
         .collect();
-    let names: Vec<(u32, String)> = out.iter().map(|l| (l.ifindex, l.ifname.clone())).collect();
+    let names: Vec<(u32, String, bool)> = out
+        .iter()
+        .map(|l| (l.ifindex, l.ifname.clone(), l.is_up()))
+        .collect();
     for l in &mut out {
         if let Some(i) = l.master_index {
-            l.master = names.iter().find(|(x, _)| *x == i).map(|(_, n)| n.clone());
+            l.master = names
+                .iter()
+                .find(|(x, ..)| *x == i)
+                .map(|(_, n, _)| n.clone());
+        }
+        if let (Some(i), None) = (l.link_index, l.link_netnsid) {
+            l.more.peer = names
+                .iter()
+                .find(|(x, ..)| *x == i)
+                .map(|(_, n, up)| (n.clone(), !up));
         }
     }
     out.sort_by_key(|l| l.ifindex);

@@ -31,6 +31,19 @@ pub fn addr(words: &[String]) -> Result<Command, Error> {
                 Ok(Command::AddrDel { cidr, dev })
             }
         }
+        Some("flush") => {
+            let mut dev = None;
+            while let Some(x) = w.next() {
+                match x {
+                    "dev" => dev = Some(parse::ifname(w.value(x)?)?),
+                    x if dev.is_none() => dev = Some(parse::ifname(x)?),
+                    x => return Err(w.unknown(x)),
+                }
+            }
+            Ok(Command::AddrFlush(dev.ok_or_else(|| {
+                usage("addr flush: needs 'dev NAME' (as ip)")
+            })?))
+        }
         Some("show" | "list" | "ls") | None => {
             let mut dev = None;
             while let Some(x) = w.next() {
@@ -43,7 +56,7 @@ pub fn addr(words: &[String]) -> Result<Command, Error> {
             Ok(Command::AddrShow(dev))
         }
         Some(c) => Err(usage(format!(
-            "addr: unknown command '{c}' (add, del, show)"
+            "addr: unknown command '{c}' (add, del, show, flush)"
         ))),
     }
 }

@@ -1,6 +1,6 @@
 //! `route add|del|show`.
 
-use crate::command::{Command, RouteSpec};
+use crate::command::{Command, RouteFilter, RouteSpec};
 use crate::error::Error;
 use crate::parse::{self, Dest};
 
@@ -40,12 +40,28 @@ pub fn route(words: &[String]) -> Result<Command, Error> {
                 Command::RouteDel(spec)
             })
         }
-        Some("show" | "list" | "ls") | None => match w.next() {
-            None => Ok(Command::RouteShow),
-            Some(x) => Err(w.unknown(x)),
-        },
+        None => Ok(Command::RouteShow(RouteFilter::default())),
+        Some(c @ ("show" | "list" | "ls" | "flush")) => {
+            let mut f = RouteFilter::default();
+            while let Some(x) = w.next() {
+                match x {
+                    "dev" | "oif" => f.dev = Some(parse::ifname(w.value(x)?)?),
+                    "to" => f.dest = Some(parse::dest(w.value(x)?)?),
+                    x if f.dest.is_none() => f.dest = Some(parse::dest(x)?),
+                    x => return Err(w.unknown(x)),
+                }
+            }
+            if c == "flush" {
+                if f.dest.is_none() && f.dev.is_none() {
+                    return Err(usage("route flush: needs DEST or 'dev NAME' (as ip)"));
+                }
+                Ok(Command::RouteFlush(f))
+            } else {
+                Ok(Command::RouteShow(f))
+            }
+        }
         Some(c) => Err(usage(format!(
-            "route: unknown command '{c}' (add, del, show)"
+            "route: unknown command '{c}' (add, del, show, flush)"
         ))),
     }
 }
