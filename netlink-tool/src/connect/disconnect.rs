@@ -52,7 +52,20 @@ pub fn disconnect_with(
     // The last moment a signal stops disconnect: from here on it finishes.
     cx.check().map_err(|e| e.context(what.clone()))?;
     cx.record = Some(rec.clone());
-    if rec.ctn_ns.cookie == ctn_ns.cookie {
+    if rec.ctn_ns.cookie != ctn_ns.cookie {
+        // The record of a namespace that is gone, whose inode this one got: drop it
+        // (with a bridge it made that no port uses); this namespace has no record.
+        common::trace::line(
+            1,
+            format_args!("{what}: the namespace of that record is gone; dropping it"),
+        );
+        if let Found::Ours(b) = verify::bridge(&mut cx, &rec)? {
+            remove_bridge_if_unused(&mut cx, &b)?;
+        }
+        store.remove(&cx.key)?;
+        return Err(no_record(&mut cx, name));
+    }
+    {
         match rec.ty {
             Type::Empty => {}
             Type::Veth | Type::Routed => match verify::host_end(&mut cx, &rec)? {
@@ -110,11 +123,6 @@ pub fn disconnect_with(
             };
             ops::set_link(cx.sides.ctn()?, &down, format_args!("lo down")).map_err(step)?;
         }
-    } else {
-        common::trace::line(
-            1,
-            format_args!("{what}: the namespace of that record is gone; dropping it"),
-        );
     }
     if let Found::Ours(b) = verify::bridge(&mut cx, &rec)? {
         remove_bridge_if_unused(&mut cx, &b)?;

@@ -760,6 +760,17 @@ mod tests {
             connect_with(&mut g, &st, &s).unwrap();
             disconnect_with(&mut g, &st, "ctn", "eth0").unwrap();
             assert!(st.names().is_empty());
+            // disconnect on a stale record drops it and says there is no connection.
+            let mut f = Fake::new();
+            connect_with(&mut f, &st, &s).unwrap();
+            let mut g = Fake::new();
+            g.ctn_cookie = 99;
+            let e = disconnect_with(&mut g, &st, "ctn", "eth0").unwrap_err();
+            assert_eq!(
+                msg(&e),
+                "disconnect ctn: no link 'eth0' in the container: not connected"
+            );
+            assert!(st.names().is_empty());
         }
 
         #[test]
