@@ -1235,3 +1235,150 @@ fn batch_connects_many_containers_in_one_process() {
     assert_eq!(out.stdout, "", "line 2 did not run");
     assert_eq!(h.snapshot(), before, "line 1 did not run");
 }
+
+/// Every kind of malformed input, with `-n HOST` (and a batch of it): the exit code, one
+/// `netlink-tool: …` line on stderr (usage errors add the standard `Try …` hint), nothing
+/// on stdout, and nothing changed in the namespaces.
+#[test]
+fn every_malformed_input_is_one_line_and_changes_nothing() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    if !require_root("netlink-tool malformed input") {
+        return;
+    }
+    let h = host_ns();
+    let c = Netns::new("ntc");
+    nth(&h, &["link", "add", "e0", "type", "veth", "peer", "e1"]).ok();
+    let before = (h.snapshot(), c.snapshot());
+    let long = "a".repeat(16);
+    let huge = "9".repeat(30);
+    let cn = c.name.as_str();
+    #[rustfmt::skip]
+    let cases: Vec<(Vec<&str>, i32)> = vec![
+        // lengths and name rules
+        (vec!["link", "add", &long, "type", "bridge"], 2),
+        (vec!["link", "add", "ééééééééé", "type", "bridge"], 2),
+        (vec!["link", "add", "", "type", "bridge"], 2),
+        (vec!["link", "add", "..", "type", "bridge"], 2),
+        (vec!["link", "add", ".", "type", "bridge"], 2),
+        (vec!["link", "add", "a/b", "type", "bridge"], 2),
+        (vec!["link", "add", "a:b", "type", "bridge"], 2),
+        (vec!["link", "add", "a b", "type", "bridge"], 2),
+        (vec!["link", "add", "a\nb", "type", "bridge"], 2),
+        (vec!["connect", cn, "--type", "veth", "--name", "eth%d"], 2),
+        (vec!["connect", cn, "--type", "veth", "--host-name", &long], 2),
+        (vec!["disconnect", cn, "--name", "../x"], 2),
+        (vec!["netns", "add", ".."], 2),
+        (vec!["netns", "add", ""], 2),
+        (vec!["netns", "add", "a/b"], 2),
+        (vec!["netns", "del", "../../etc"], 2),
+        // namespaces
+        (vec!["connect", "", "--type", "veth"], 2),
+        (vec!["connect", "nt-no-such-ns", "--type", "veth"], 1),
+        (vec!["connect", "/proc/self/ns/uts", "--type", "veth"], 1),
+        (vec!["connect", "999999999", "--type", "veth"], 1),
+        (vec!["link", "set", "e0", "netns", ""], 2),
+        // numbers: negative, huge, with units, not numbers, empty
+        (vec!["link", "set", "e0", "mtu", "-1"], 2),
+        (vec!["link", "set", "e0", "mtu", &huge], 2),
+        (vec!["link", "set", "e0", "mtu", "9k"], 2),
+        (vec!["link", "set", "e0", "mtu", "1500bytes"], 2),
+        (vec!["link", "set", "e0", "mtu", "67"], 2),
+        (vec!["link", "set", "e0", "mtu", "65536"], 2),
+        (vec!["link", "set", "e0", "mtu", ""], 2),
+        (vec!["connect", cn, "--type", "veth", "--mtu", "-5"], 2),
+        (vec!["connect", cn, "--type", "vlan", "--link", "e0", "--vlan-id", "0"], 2),
+        (vec!["connect", cn, "--type", "vlan", "--link", "e0", "--vlan-id", "4095"], 2),
+        (vec!["connect", cn, "--type", "vlan", "--link", "e0", "--vlan-id", "-1"], 2),
+        (vec!["connect", cn, "--type", "vlan", "--link", "e0", "--vlan-id", "1.5"], 2),
+        (vec!["nat", "forward", "--proto", "tcp", "--port", "0", "--to", "10.0.0.1:80"], 2),
+        (vec!["nat", "forward", "--proto", "tcp", "--port", "-1", "--to", "10.0.0.1:80"], 2),
+        (vec!["nat", "forward", "--proto", "tcp", "--port", "0x50", "--to", "10.0.0.1:80"], 2),
+        (vec!["nat", "forward", "--proto", "tcp", "--port", "80", "--to", "10.0.0.1:99999"], 2),
+        (vec!["nat", "forward", "--proto", "tcp", "--port", "80", "--to", "10.0.0.1"], 2),
+        // unknown names
+        (vec!["frob"], 2),
+        (vec!["link", "frob"], 2),
+        (vec!["link", "add", "x", "type", "dummy"], 2),
+        (vec!["link", "add", "x", "type", "macvlan", "link", "e0", "mode", "nope"], 2),
+        (vec!["connect", cn, "--type", "ipvlan"], 2),
+        (vec!["connect", cn, "--type", ""], 2),
+        (vec!["connect", cn, "--type", "macvlan", "--link", "e0", "--macvlan-mode", "x"], 2),
+        (vec!["nat", "forward", "--proto", "sctp", "--port", "1", "--to", "10.0.0.1:1"], 2),
+        (vec!["connect", cn, "--type", "veth", "--bogus"], 2),
+        (vec!["link", "set", "nosuch", "up"], 1),
+        (vec!["connect", cn, "--type", "macvlan", "--link", "nosuch"], 1),
+        // CIDRs and addresses
+        (vec!["addr", "add", "10.0.3/24", "dev", "e0"], 2),
+        (vec!["addr", "add", "10.0.0.1/33", "dev", "e0"], 2),
+        (vec!["addr", "add", "10.0.0.1/", "dev", "e0"], 2),
+        (vec!["addr", "add", "10.0.0.1/+8", "dev", "e0"], 2),
+        (vec!["addr", "add", "fd00::/129", "dev", "e0"], 2),
+        (vec!["addr", "add", "", "dev", "e0"], 2),
+        (vec!["route", "add", "10.1.2.3/16", "via", "10.0.0.1"], 2),
+        (vec!["route", "add", "10.0.0.0/8", "via", "::1"], 2),
+        (vec!["connect", cn, "--type", "veth", "--gw", "10.0.0.256"], 2),
+        (vec!["connect", cn, "--type", "routed", "--addr", "fd00::2/128"], 2),
+        (vec!["nat", "masquerade", "--source", ""], 2),
+        (vec!["readdr", cn, "--add", "10.0.0.1/24", "--del", "10.0.0.1/24"], 2),
+        (vec!["readdr", cn], 2),
+        // MACs
+        (vec!["link", "set", "e0", "address", "02:00:00:00:00"], 2),
+        (vec!["link", "set", "e0", "address", "02:00:00:00:00:0g"], 2),
+        (vec!["link", "set", "e0", "address", "01:00:5e:00:00:01"], 2),
+        (vec!["link", "set", "e0", "address", "00:00:00:00:00:00"], 2),
+        (vec!["link", "set", "e0", "address", ""], 2),
+        (vec!["connect", cn, "--type", "veth", "--hwaddr", "020:0:0:0:0:1"], 2),
+        // words missing or extra
+        (vec!["link", "add", "x", "type", "veth", "peer"], 2),
+        (vec!["link", "set", "e0"], 2),
+        (vec!["link", "del", "e0", "extra"], 2),
+        (vec!["route", "flush"], 2),
+        (vec!["addr", "flush"], 2),
+        (vec!["-4", "-6", "route", "show"], 2),
+    ];
+    let check = |out: &Output, code: i32, what: &str| {
+        assert_eq!(out.code, code, "{what}: {out}");
+        assert_eq!(out.stdout, "", "{what}");
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert!(lines[0].starts_with("netlink-tool: "), "{what}: {out}");
+        let rest: Vec<&str> = lines[1..].to_vec();
+        if code == 2 {
+            assert!(
+                rest.is_empty() || rest == ["Try 'netlink-tool --help' for more information."],
+                "{what}: {out}"
+            );
+        } else {
+            assert!(rest.is_empty(), "{what}: {out}");
+        }
+    };
+    for (args, code) in &cases {
+        check(&nth(&h, args), *code, &format!("{args:?}"));
+    }
+    // Bytes that are not UTF-8.
+    for bad in [&b"e\xff"[..], b"\xc3"] {
+        let out = run(cmd(bin("netlink-tool"))
+            .env("NETLINK_TOOL_STATE_DIR", state_dir())
+            .args(["-n", &h.name, "link", "add"])
+            .arg(OsStr::from_bytes(bad))
+            .args(["type", "bridge"]));
+        check(&out, 2, "not UTF-8");
+    }
+    // The same lines as a batch: refused at parse time, before any line runs.
+    for (args, code) in cases.iter().filter(|(_, c)| *c == 2) {
+        let line = args
+            .iter()
+            .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let dir = integration::tempdir();
+        let file = dir.path().join("batch");
+        std::fs::write(&file, format!("link add nb9 type bridge\n{line}\n")).unwrap();
+        let out = nth(&h, &["--batch", file.to_str().unwrap()]);
+        // A line whose own text is malformed words (a newline inside a name) may fail to
+        // split first: still one line, exit 2, nothing run.
+        check(&out, *code, &format!("batch {line}"));
+        assert!(out.stderr.starts_with("netlink-tool: line 2: "), "{out}");
+    }
+    assert_eq!((h.snapshot(), c.snapshot()), before, "nothing changed");
+}

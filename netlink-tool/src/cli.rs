@@ -151,7 +151,7 @@ struct ConnectArgs {
     #[arg(long, value_name = "IP")]
     gw: Option<String>,
     /// MTU of the link (both veth ends; default: the bridge's)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     mtu: Option<String>,
     /// MAC address of the container's link
     #[arg(long, value_name = "MAC")]
@@ -163,7 +163,7 @@ struct ConnectArgs {
     #[arg(long = "host-addr", value_name = "CIDR")]
     host_addrs: Vec<String>,
     /// VLAN id (vlan)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     vlan_id: Option<String>,
     /// macvlan mode: bridge (default), vepa, private, passthru
     #[arg(long, value_name = "MODE")]
@@ -219,7 +219,7 @@ enum NatCmd {
         #[arg(long, value_name = "PROTO")]
         proto: String,
         /// The port on this host
-        #[arg(long, value_name = "P")]
+        #[arg(long, value_name = "P", allow_hyphen_values = true)]
         port: String,
         /// Where to send it
         #[arg(long, value_name = "IP:PORT")]
@@ -310,7 +310,7 @@ fn to_config(cli: Cli) -> Result<Config, Error> {
         _ => None,
     };
     Ok(Config {
-        netns: cli.netns,
+        netns: cli.netns.as_deref().map(parse::netns_spec).transpose()?,
         json,
         verbose,
         family,
@@ -341,12 +341,12 @@ fn object(o: Object, json: &mut bool, verbose: &mut u8) -> Result<Command, Error
         Object::Netns(w) => iproute::netns(&strip_globals(w.words, json, verbose)),
         Object::Connect(c) => connect_spec(&c).map(|s| Command::Connect(Box::new(s))),
         Object::Disconnect(d) => Ok(Command::Disconnect {
-            ns: d.ns,
+            ns: parse::netns_spec(&d.ns)?,
             name: parse::exact_ifname(&d.name)?,
         }),
         Object::Readdr(r) => {
             let r = connect::Readdr {
-                ns: r.ns,
+                ns: parse::netns_spec(&r.ns)?,
                 name: parse::exact_ifname(&r.name)?,
                 add: r
                     .add
@@ -393,10 +393,10 @@ fn connect_spec(c: &ConnectArgs) -> Result<Spec, Error> {
     let ty = connect::Type::parse(&c.ty).ok_or_else(|| {
         usage(format!(
             "connect: unknown --type '{}' (empty, veth, macvlan, vlan, phys, routed)",
-            c.ty
+            parse::shown(&c.ty)
         ))
     })?;
-    let mut s = Spec::new(&c.ns, ty);
+    let mut s = Spec::new(&parse::netns_spec(&c.ns)?, ty);
     s.link = c.link.as_deref().map(parse::exact_ifname).transpose()?;
     s.create_bridge = c.create_bridge;
     s.name = parse::exact_ifname(&c.name)?;
@@ -425,7 +425,8 @@ fn connect_spec(c: &ConnectArgs) -> Result<Spec, Error> {
         }
         s.macvlan_mode = MacvlanMode::parse(m).ok_or_else(|| {
             usage(format!(
-                "connect: unknown --macvlan-mode '{m}' (bridge, vepa, private, passthru)"
+                "connect: unknown --macvlan-mode '{}' (bridge, vepa, private, passthru)",
+                parse::shown(m)
             ))
         })?;
     }
@@ -456,7 +457,10 @@ fn nat(n: NatCmd) -> Result<Command, Error> {
         } => Command::NatRule {
             rule: Rule::Forward {
                 proto: Proto::parse(&proto).ok_or_else(|| {
-                    usage(format!("nat forward: unknown --proto '{proto}' (tcp, udp)"))
+                    usage(format!(
+                        "nat forward: unknown --proto '{}' (tcp, udp)",
+                        parse::shown(&proto)
+                    ))
                 })?,
                 port: parse::port(&port)?,
                 to: parse::ipv4_port(&to)?,

@@ -79,7 +79,7 @@ pub enum Error {
     Invalid(#[from] Invalid),
 
     /// A namespace that cannot be found or is not a network namespace.
-    #[error("network namespace '{spec}' {why}")]
+    #[error("network namespace '{}' {why}", crate::parse::shown(spec))]
     UnknownNetns {
         /// As given (PID, path or name).
         spec: String,

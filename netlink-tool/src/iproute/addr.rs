@@ -56,7 +56,8 @@ pub fn addr(words: &[String]) -> Result<Command, Error> {
             Ok(Command::AddrShow(dev))
         }
         Some(c) => Err(usage(format!(
-            "addr: unknown command '{c}' (add, del, show, flush)"
+            "addr: unknown command '{}' (add, del, show, flush)",
+            crate::parse::shown(c)
         ))),
     }
 }

@@ -25,7 +25,7 @@ pub fn link(words: &[String]) -> Result<Command, Error> {
                     "mtu" if of_peer => peer_mtu = Some(parse::mtu(w.value(x)?)?),
                     "address" if of_peer => peer_mac = Some(parse::mac(w.value(x)?)?),
                     "up" if of_peer => peer_up = true,
-                    "netns" if of_peer => peer_netns = Some(w.value(x)?.to_owned()),
+                    "netns" if of_peer => peer_netns = Some(parse::netns_spec(w.value(x)?)?),
                     "name" | "dev" if of_peer => peer = Some(parse::ifname(w.value(x)?)?),
                     "name" | "dev" => name = Some(parse::ifname(w.value(x)?)?),
                     "type" => kind_word = Some(w.value(x)?),
@@ -36,13 +36,14 @@ pub fn link(words: &[String]) -> Result<Command, Error> {
                         }
                         peer = Some(parse::ifname(p)?);
                     }
-                    "peer-netns" => peer_netns = Some(w.value(x)?.to_owned()),
+                    "peer-netns" => peer_netns = Some(parse::netns_spec(w.value(x)?)?),
                     "link" => parent = Some(parse::ifname(w.value(x)?)?),
                     "mode" => {
                         let m = w.value(x)?;
                         mode = Some(MacvlanMode::parse(m).ok_or_else(|| {
                             usage(format!(
-                                "link add: unknown macvlan mode '{m}' (bridge, vepa, private, passthru)"
+                                "link add: unknown macvlan mode '{}' (bridge, vepa, private, passthru)",
+                                crate::parse::shown(m)
                             ))
                         })?);
                     }
@@ -119,7 +120,7 @@ pub fn link(words: &[String]) -> Result<Command, Error> {
                     "address" => mac = Some(parse::mac(w.value(x)?)?),
                     "master" => master = Some(Master::Bridge(parse::ifname(w.value(x)?)?)),
                     "nomaster" => master = Some(Master::None),
-                    "netns" => netns = Some(w.value(x)?.to_owned()),
+                    "netns" => netns = Some(parse::netns_spec(w.value(x)?)?),
                     "name" => rename = Some(parse::ifname(w.value(x)?)?),
                     x if name.is_none() && !x.starts_with('-') => name = Some(parse::ifname(x)?),
                     x => return Err(w.unknown(x)),
@@ -170,7 +171,8 @@ pub fn link(words: &[String]) -> Result<Command, Error> {
             Ok(Command::LinkShow(name))
         }
         Some(c) => Err(usage(format!(
-            "link: unknown command '{c}' (add, set, del, show)"
+            "link: unknown command '{}' (add, set, del, show)",
+            crate::parse::shown(c)
         ))),
     }
 }

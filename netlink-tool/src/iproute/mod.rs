@@ -51,6 +51,10 @@ impl<'a> W<'a> {
     }
 
     fn unknown(&self, w: &str) -> Error {
-        usage(format!("{}: unexpected word '{w}'", self.cmd))
+        usage(format!(
+            "{}: unexpected word '{}'",
+            crate::parse::shown(&self.cmd),
+            crate::parse::shown(w)
+        ))
     }
 }

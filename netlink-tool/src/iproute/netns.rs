@@ -27,7 +27,8 @@ pub fn netns(words: &[String]) -> Result<Command, Error> {
             Some(x) => Err(w.unknown(x)),
         },
         Some(c) => Err(usage(format!(
-            "netns: unknown command '{c}' (add, del, list)"
+            "netns: unknown command '{}' (add, del, list)",
+            crate::parse::shown(c)
         ))),
     }
 }

@@ -61,7 +61,8 @@ pub fn route(words: &[String]) -> Result<Command, Error> {
             }
         }
         Some(c) => Err(usage(format!(
-            "route: unknown command '{c}' (add, del, show, flush)"
+            "route: unknown command '{}' (add, del, show, flush)",
+            crate::parse::shown(c)
         ))),
     }
 }
