@@ -1382,3 +1382,116 @@ fn every_malformed_input_is_one_line_and_changes_nothing() {
     }
     assert_eq!((h.snapshot(), c.snapshot()), before, "nothing changed");
 }
+
+/// The record of a connection in the tests' state directory.
+fn record_of(c: &Netns, name: &str) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(format!("/run/netns/{}", c.name)).ok()?;
+    std::fs::read_to_string(state_dir().join(format!("{}:{}:{name}", m.dev(), m.ino()))).ok()
+}
+
+/// vzctl's `set --ipadd/--ipdel` on a routed (venet) and a veth connection: the address
+/// in the container, for routed its host route; the record follows; disconnect undoes all.
+#[test]
+fn readdr_adds_and_removes_addresses_of_a_connection() {
+    if !require_root("netlink-tool readdr") {
+        return;
+    }
+    let h = host_ns();
+    nth(&h, &["addr", "add", "192.0.2.1/32", "dev", "lo"]).ok();
+    let c = Netns::new("ntc");
+    let before_h = h.snapshot();
+    nth(
+        &h,
+        &[
+            "connect",
+            &c.name,
+            "--type",
+            "routed",
+            "--addr",
+            "10.0.4.2/32",
+            "--host-name",
+            "venet0h",
+        ],
+    )
+    .ok();
+    assert!(
+        record_of(&c, "eth0")
+            .unwrap()
+            .contains("addr 10.0.4.2/32\n")
+    );
+    nth(
+        &h,
+        &[
+            "readdr",
+            &c.name,
+            "--add",
+            "10.0.4.3/32",
+            "--del",
+            "10.0.4.2/32",
+        ],
+    )
+    .ok();
+    let routes = json_lines(&nth(&h, &["route", "show", "dev", "venet0h", "--json"]));
+    let dsts: Vec<&str> = routes.iter().map(|r| r["dst"].as_str().unwrap()).collect();
+    assert_eq!(dsts, ["10.0.4.3/32"], "the host route follows the address");
+    let addrs = json_lines(&nt(&[
+        "-n", &c.name, "-4", "addr", "show", "dev", "eth0", "--json",
+    ]));
+    let locals: Vec<&str> = addrs.iter().map(|a| a["local"].as_str().unwrap()).collect();
+    assert_eq!(locals, ["10.0.4.3"]);
+    assert!(h.ping("10.0.4.3"), "host → the new address");
+    let rec = record_of(&c, "eth0").unwrap();
+    assert!(
+        rec.contains("addr 10.0.4.3/32\n") && !rec.contains("10.0.4.2"),
+        "{rec}"
+    );
+    // Again: nothing to do, nothing changes.
+    let snap = (h.snapshot(), c.snapshot());
+    nth(&h, &["readdr", &c.name, "--add", "10.0.4.3/32"]).ok();
+    assert_eq!((h.snapshot(), c.snapshot()), snap);
+    // routed is IPv4 (proxy ARP).
+    fails(
+        &nth(&h, &["readdr", &c.name, "--add", "fd00::3/128"]),
+        2,
+        &format!(
+            "netlink-tool: readdr {}: --type routed takes IPv4 addresses only (proxy ARP)\nTry 'netlink-tool --help' for more information.\n",
+            c.name
+        ),
+    );
+    nth(&h, &["disconnect", &c.name]).ok();
+    assert_eq!(h.snapshot(), before_h);
+    // veth: an IPv6 address, usable at once (nodad as connect gives).
+    nth(
+        &h,
+        &[
+            "connect",
+            &c.name,
+            "--type",
+            "veth",
+            "--host-name",
+            "hv2",
+            "--host-addr",
+            "fd05::1/64",
+            "--addr",
+            "fd05::2/64",
+        ],
+    )
+    .ok();
+    nth(&h, &["readdr", &c.name, "--add", "fd05::3/64"]).ok();
+    assert!(h.ping("fd05::3"));
+    fails(
+        &nth(
+            &h,
+            &["readdr", &c.name, "--name", "eth7", "--add", "fd05::4/64"],
+        ),
+        1,
+        &format!(
+            "netlink-tool: readdr {}: 'eth7' is not connected (no record on the host)\n",
+            c.name
+        ),
+    );
+    nth(&h, &["disconnect", &c.name]).ok();
+    assert_eq!(h.snapshot(), before_h);
+    assert!(record_of(&c, "eth0").is_none());
+}

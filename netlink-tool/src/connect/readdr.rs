@@ -1,6 +1,8 @@
 //! `readdr`: add or remove addresses of an existing connection (vzctl's `set --ipadd`,
 //! `--ipdel`): the address on the container's link, and for `routed` its host route
-//! through the host end (proxy ARP is on for the whole host end already). The record
+//! through the host end (proxy ARP is on for the whole host end already). Additions
+//! come before removals; removing the last IPv4 address of a link takes the kernel's
+//! IPv4 routes through it along (that is the kernel's rule, as with `ip addr del`). The record
 //! is updated last; every step is idempotent, so a run stopped midway (even by SIGKILL)
 //! converges when run again, and `disconnect` removes all of it with the link.
 
@@ -178,27 +180,8 @@ fn change(cx: &mut Ctx<'_>, rec: &super::Record, r: &Readdr) -> Result<(), Error
     };
     let nodad = matches!(rec.ty, Type::Veth | Type::Routed);
     let routed = rec.ty == Type::Routed;
-    for a in &r.del {
-        if let (true, Some(h)) = (routed, host_idx) {
-            let dest = host_route_of(a);
-            let step = cx.step(format!("delete host route {dest}"));
-            match host_route(cx.host()?, h, dest, false) {
-                Ok(()) => cx.undo.push(Undo::HostRouteBack { index: h, dest }),
-                Err(e) if e.errno == Errno::ESRCH => {}
-                Err(e) => return Err(step(e)),
-            }
-        }
-        let step = cx.step(format!("delete {a} from '{}'", r.name));
-        match del_addr(cx.ctn()?, idx, a) {
-            Ok(()) => cx.undo.push(Undo::CtnAddrBack {
-                index: idx,
-                cidr: *a,
-                nodad,
-            }),
-            Err(e) if e.errno == Errno::EADDRNOTAVAIL => {}
-            Err(e) => return Err(step(e)),
-        }
-    }
+    // Adds first: removing a link's last IPv4 address makes the kernel drop every IPv4
+    // route through it (the container's default route among them).
     for a in &r.add {
         let step = cx.step(format!("add {a} to '{}'", r.name));
         let made = cx.ctn()?.request(
@@ -222,6 +205,27 @@ fn change(cx: &mut Ctx<'_>, rec: &super::Record, r: &Readdr) -> Result<(), Error
                 Err(e) if e.errno == Errno::EEXIST => {}
                 Err(e) => return Err(step(e)),
             }
+        }
+    }
+    for a in &r.del {
+        if let (true, Some(h)) = (routed, host_idx) {
+            let dest = host_route_of(a);
+            let step = cx.step(format!("delete host route {dest}"));
+            match host_route(cx.host()?, h, dest, false) {
+                Ok(()) => cx.undo.push(Undo::HostRouteBack { index: h, dest }),
+                Err(e) if e.errno == Errno::ESRCH => {}
+                Err(e) => return Err(step(e)),
+            }
+        }
+        let step = cx.step(format!("delete {a} from '{}'", r.name));
+        match del_addr(cx.ctn()?, idx, a) {
+            Ok(()) => cx.undo.push(Undo::CtnAddrBack {
+                index: idx,
+                cidr: *a,
+                nodad,
+            }),
+            Err(e) if e.errno == Errno::EADDRNOTAVAIL => {}
+            Err(e) => return Err(step(e)),
         }
     }
     Ok(())
