@@ -34,7 +34,12 @@ Objects and their words (iproute2's):
   route show [DEST|default] [dev NAME]      route flush DEST|dev NAME
   netns add|del NAME      netns list
 
-Exit status: 0 success, 1 the operation failed, 2 usage error (nothing was sent).
+connect keeps a record of each connection in /run/netlink-tool ($NETLINK_TOOL_STATE_DIR);
+disconnect undoes what it says (also what an interrupted connect left), readdr changes
+the connection's addresses.
+
+Exit status: 0 success, 1 the operation failed, 2 usage error (nothing was sent),
+128+N stopped by signal N (SIGINT, SIGTERM, SIGHUP: what the run made was rolled back).
 
 Example: a container with a veth on bridge br0, and NAT for its subnet:
   netlink-tool netns add ctn01
