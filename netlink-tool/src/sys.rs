@@ -294,6 +294,13 @@ pub fn same_file(f: &File, path: &Path) -> bool {
     }
 }
 
+/// rmdir(2) (the state directory, when empty; ENOTEMPTY is the usual answer).
+pub fn rmdir(path: &Path) -> nix::Result<()> {
+    let r = std::fs::remove_dir(path).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)));
+    trace::syscall_at(2, format_args!("rmdir({:?})", path.as_os_str()), &r);
+    r
+}
+
 /// Read a small text file; `None` when it does not exist. A read: traced at `-vv`.
 pub fn read_optional(path: &Path) -> io::Result<Option<String>> {
     let r = match std::fs::read_to_string(path) {

@@ -40,7 +40,9 @@ pub fn disconnect_with(
     cx.check().map_err(|e| e.context(what.clone()))?;
     let lock = store.lock(&cx.key, &what)?;
     let Some(rec) = store.read(&cx.key)? else {
-        return Err(no_record(&mut cx, name));
+        let e = no_record(&mut cx, name);
+        lock.release_and_remove();
+        return Err(e);
     };
     if rec.host_ns != host_ns && rec.ctn_ns.cookie == ctn_ns.cookie {
         return Err(Error::Refused(format!(
@@ -63,7 +65,9 @@ pub fn disconnect_with(
             remove_bridge_if_unused(&mut cx, &b)?;
         }
         store.remove(&cx.key)?;
-        return Err(no_record(&mut cx, name));
+        let e = no_record(&mut cx, name);
+        lock.release_and_remove();
+        return Err(e);
     }
     {
         match rec.ty {

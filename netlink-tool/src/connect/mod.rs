@@ -83,6 +83,12 @@ pub fn connect_with(sides: &mut dyn Sides, store: &Store, spec: &Spec) -> Result
         if cx.record.is_some() {
             store.remove(&cx.key)?;
         }
+        // Nothing recorded for this link: its lock file goes too.
+        if let Some(l) = lock
+            && !store.path(&cx.key).exists()
+        {
+            l.release_and_remove();
+        }
         return Err(in_context(e, &cx.what));
     }
     // The pending record stays: disconnect finishes what the rollback could not.

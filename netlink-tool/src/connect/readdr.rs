@@ -76,9 +76,10 @@ pub fn readdr_with(sides: &mut dyn Sides, store: &Store, r: &Readdr) -> Result<(
         name: r.name.clone(),
     };
     let mut cx = Ctx::new(sides, store, key, what.clone());
-    let _lock = store.lock(&cx.key, &what)?;
+    let lock = store.lock(&cx.key, &what)?;
     let refuse = |m: String| Err(Error::Refused(format!("{what}: {m}")));
     let Some(mut rec) = store.read(&cx.key)? else {
+        lock.release_and_remove();
         return refuse(format!(
             "'{}' is not connected (no record on the host)",
             r.name

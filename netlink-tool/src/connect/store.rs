@@ -49,13 +49,16 @@ pub struct Store {
 pub struct Lock {
     _file: nix::fcntl::Flock<File>,
     path: PathBuf,
+    dir: PathBuf,
 }
 
 impl Lock {
-    /// Release the lock and remove its file (the connection is gone). A run that opened
-    /// the file meanwhile sees it unlinked and takes a fresh one.
+    /// Release the lock and remove its file (the connection has no record any more),
+    /// and the state directory when it is left empty. A run that opened the file
+    /// meanwhile sees it unlinked and takes a fresh one.
     pub fn release_and_remove(self) {
         let _ = sys::unlink(&self.path);
+        let _ = sys::rmdir(&self.dir);
     }
 }
 
@@ -96,6 +99,13 @@ impl Store {
         loop {
             let f = match sys::lock_file(&path) {
                 Ok(f) => f,
+                // Another run removed the directory, empty, a moment ago.
+                Err(Errno::ENOENT) => {
+                    sys::mkdir_private(&self.dir).map_err(
+                        self.file_error("cannot create the state directory", self.dir.clone()),
+                    )?;
+                    continue;
+                }
                 Err(Errno::EWOULDBLOCK) => {
                     return Err(Error::Refused(format!(
                         "{what}: another netlink-tool is working on '{}' of this namespace \
@@ -107,7 +117,11 @@ impl Store {
             };
             // A run that finished the connection meanwhile removed the file we opened.
             if sys::same_file(&f, &path) {
-                return Ok(Lock { _file: f, path });
+                return Ok(Lock {
+                    _file: f,
+                    path,
+                    dir: self.dir.clone(),
+                });
             }
         }
     }
