@@ -30,8 +30,12 @@ done
 [ -x "$NT" ] || { echo "bench: $NT is not built" >&2; exit 1; }
 
 work=$(mktemp -d)
+# netlink-tool's connection records: kept in the run's own directory, emptied with the
+# namespaces (a record of a deleted namespace would be found stale by the next run).
+export NETLINK_TOOL_STATE_DIR="$work/state"
 teardown() {
     local f
+    rm -rf "$NETLINK_TOOL_STATE_DIR"
     for f in /run/netns/"$P"*; do
         [ -e "$f" ] && ip netns del "$(basename "$f")" 2>/dev/null || true
     done

@@ -7,8 +7,16 @@ use integration::netns::{Listener, Netns, connect_tcp};
 use integration::{Output, bin, cmd, require_root, run};
 use serde_json::Value;
 
+/// The state directory of the tests' runs (connection records): in the build tree, not
+/// the machine's /run.
+fn state_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("netlink-tool-state")
+}
+
 fn nt(args: &[&str]) -> Output {
-    run(cmd(bin("netlink-tool")).args(args))
+    run(cmd(bin("netlink-tool"))
+        .env("NETLINK_TOOL_STATE_DIR", state_dir())
+        .args(args))
 }
 
 /// Run with `-n HOST`.
@@ -284,6 +292,9 @@ fn link_addr_route_objects_with_iproute2_words() {
             .iter()
             .any(|r| r["dst"] == "10.10.0.0/16" && r["gateway"] == "10.9.0.254")
     );
+    // As ip: route show is IPv4 unless -6.
+    assert!(routes.iter().all(|r| r["family"] == "inet"));
+    let routes = json_lines(&nth(&h, &["-6", "route", "show", "--json"]));
     assert!(
         routes
             .iter()
@@ -436,13 +447,8 @@ fn veth_on_a_bridge_pings_and_disconnect_leaves_nothing() {
     assert!(c.ping("10.0.3.1"), "container → host over the bridge");
     assert!(c.ping("fd03::1"), "IPv6 usable at once (nodad on veth)");
     assert!(h.ping("10.0.3.2"), "host → container");
-    let eth0 = c.link("eth0").unwrap();
-    assert!(
-        eth0["ifalias"]
-            .as_str()
-            .unwrap()
-            .starts_with("netlink-tool:v1 type=veth host=veth")
-    );
+    // The record is on the host side, not in the container's alias.
+    assert!(c.link("eth0").unwrap().get("ifalias").is_none());
     let routes = json_lines(&nt(&["-n", &c.name, "route", "show", "--json"]));
     assert!(
         routes
@@ -885,7 +891,7 @@ fn failure_midway_rolls_back_what_the_call_made() {
         &nth(&h, &["disconnect", &c.name]),
         1,
         &format!(
-            "netlink-tool: disconnect {}: 'eth0' was not made by netlink-tool connect (no record in its alias); left alone\n",
+            "netlink-tool: disconnect {}: 'eth0' was not made by netlink-tool connect (no record on the host); left alone\n",
             c.name
         ),
     );
@@ -1070,7 +1076,7 @@ fn nat_masquerade_and_port_forward_carry_real_tcp() {
 /// no longer keeps it (and the host ends of its veths) alive until the batch ends.
 #[test]
 fn batch_netns_del_frees_the_namespace_while_the_batch_runs() {
-    use std::io::Write;
+    use std::io::{BufRead, Write};
     if !require_root("netlink-tool --batch netns del") {
         return;
     }
@@ -1082,36 +1088,40 @@ fn batch_netns_del_frees_the_namespace_while_the_batch_runs() {
             let _ = run(cmd("ip").args(["netns", "del", &n]));
         }
     });
+    // The batch is parsed whole before it runs; its output (far more than a pipe
+    // holds) keeps it running until the test reads it.
+    let mut text =
+        format!("netns add {c}\nconnect {c} --type veth --host-name hv1\nnetns del {c}\n");
+    for _ in 0..3000 {
+        text.push_str("link show lo\n");
+    }
     let mut child = std::process::Command::new(bin("netlink-tool"))
+        .env("NETLINK_TOOL_STATE_DIR", state_dir())
         .args(["-n", &h.name, "--batch", "-"])
         .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start netlink-tool --batch -");
     let mut stdin = child.stdin.take().expect("stdin");
-    // Up to ten seconds for hv1 to be there (`true`) or gone (`false`).
-    let wait_for = |present: bool| {
-        (0..100).any(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            h.link("hv1").is_some() == present
-        })
-    };
-    // The batch reads its lines as they come: `netns del` is sent only once the veth is
-    // seen, so that its absence afterwards cannot be the connect not having run yet.
-    writeln!(
-        stdin,
-        "netns add {c}\nconnect {c} --type veth --host-name hv1"
-    )
-    .unwrap();
-    stdin.flush().unwrap();
-    assert!(wait_for(true), "the batch's connect made no 'hv1'");
-    writeln!(stdin, "netns del {c}").unwrap();
-    stdin.flush().unwrap();
-    // The kernel removes a dead namespace's links asynchronously (tens of ms): wait
-    // for it, with the batch still running (its standard input still open).
-    let gone = wait_for(false);
+    stdin.write_all(text.as_bytes()).unwrap();
     drop(stdin);
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    // The first output line comes after `netns del` ran (lines run in order).
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains(": lo: <"), "{first}");
+    // The kernel removes a dead namespace's links asynchronously (tens of ms): wait
+    // for it, with the batch still running (blocked on its full standard output).
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        h.link("hv1").is_none()
+    });
+    let still_running = child.try_wait().expect("try_wait").is_none();
+    let rest = std::io::read_to_string(stdout).unwrap();
     let status = child.wait().expect("wait for the batch");
     assert!(status.success(), "{status}");
+    assert_eq!(rest.lines().filter(|l| l.contains(": lo: <")).count(), 2999);
+    assert!(still_running, "the batch ended before the check");
     assert!(
         gone,
         "the veth of a deleted namespace outlived it while the batch ran"
@@ -1198,20 +1208,290 @@ fn batch_connects_many_containers_in_one_process() {
     );
     // From stdin; a failing line stops the batch and is named.
     let out = run(cmd("sh").arg("-c").arg(format!(
-        "printf 'link show lo\\nlink add br0 type bridge\\nlink show lo\\n' | {} -n {} --batch -",
+        "printf 'link show lo\\nlink add br0 type bridge\\nlink show lo\\n' | NETLINK_TOOL_STATE_DIR={} {} -n {} --batch -",
+        state_dir().display(),
         bin("netlink-tool").display(),
         h.name
     )));
-    fails(&out, 1, "netlink-tool: line 2: link add br0: File exists\n");
-    assert_eq!(out.stdout.lines().count(), 1, "line 3 did not run");
+    fails(
+        &out,
+        1,
+        "netlink-tool: line 2: link add br0: File exists (applied: line 1)\n",
+    );
+    assert_eq!(out.stdout.lines().count(), 2, "line 3 did not run");
+    // A syntax error anywhere stops the batch before any line runs.
+    let before = h.snapshot();
     let out = run(cmd("sh").arg("-c").arg(format!(
-        "echo 'link add x type veth peer' | {} -n {} --batch -",
+        "printf 'link add nb1 type bridge\\nlink show lo\\nlink add x type veth peer\\n' | NETLINK_TOOL_STATE_DIR={} {} -n {} --batch -",
+        state_dir().display(),
         bin("netlink-tool").display(),
         h.name
     )));
     fails(
         &out,
         2,
-        "netlink-tool: line 1: link add: 'peer' needs a value\nTry 'netlink-tool --help' for more information.\n",
+        "netlink-tool: line 3: link add: 'peer' needs a value\nTry 'netlink-tool --help' for more information.\n",
     );
+    assert_eq!(out.stdout, "", "line 2 did not run");
+    assert_eq!(h.snapshot(), before, "line 1 did not run");
+}
+
+/// Every kind of malformed input, with `-n HOST` (and a batch of it): the exit code, one
+/// `netlink-tool: …` line on stderr (usage errors add the standard `Try …` hint), nothing
+/// on stdout, and nothing changed in the namespaces.
+#[test]
+fn every_malformed_input_is_one_line_and_changes_nothing() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    if !require_root("netlink-tool malformed input") {
+        return;
+    }
+    let h = host_ns();
+    let c = Netns::new("ntc");
+    nth(&h, &["link", "add", "e0", "type", "veth", "peer", "e1"]).ok();
+    let before = (h.snapshot(), c.snapshot());
+    let long = "a".repeat(16);
+    let huge = "9".repeat(30);
+    let cn = c.name.as_str();
+    #[rustfmt::skip]
+    let cases: Vec<(Vec<&str>, i32)> = vec![
+        // lengths and name rules
+        (vec!["link", "add", &long, "type", "bridge"], 2),
+        (vec!["link", "add", "ééééééééé", "type", "bridge"], 2),
+        (vec!["link", "add", "", "type", "bridge"], 2),
+        (vec!["link", "add", "..", "type", "bridge"], 2),
+        (vec!["link", "add", ".", "type", "bridge"], 2),
+        (vec!["link", "add", "a/b", "type", "bridge"], 2),
+        (vec!["link", "add", "a:b", "type", "bridge"], 2),
+        (vec!["link", "add", "a b", "type", "bridge"], 2),
+        (vec!["link", "add", "a\nb", "type", "bridge"], 2),
+        (vec!["connect", cn, "--type", "veth", "--name", "eth%d"], 2),
+        (vec!["connect", cn, "--type", "veth", "--host-name", &long], 2),
+        (vec!["disconnect", cn, "--name", "../x"], 2),
+        (vec!["netns", "add", ".."], 2),
+        (vec!["netns", "add", ""], 2),
+        (vec!["netns", "add", "a/b"], 2),
+        (vec!["netns", "del", "../../etc"], 2),
+        // namespaces
+        (vec!["connect", "", "--type", "veth"], 2),
+        (vec!["connect", "nt-no-such-ns", "--type", "veth"], 1),
+        (vec!["connect", "/proc/self/ns/uts", "--type", "veth"], 1),
+        (vec!["connect", "999999999", "--type", "veth"], 1),
+        (vec!["link", "set", "e0", "netns", ""], 2),
+        // numbers: negative, huge, with units, not numbers, empty
+        (vec!["link", "set", "e0", "mtu", "-1"], 2),
+        (vec!["link", "set", "e0", "mtu", &huge], 2),
+        (vec!["link", "set", "e0", "mtu", "9k"], 2),
+        (vec!["link", "set", "e0", "mtu", "1500bytes"], 2),
+        (vec!["link", "set", "e0", "mtu", "67"], 2),
+        (vec!["link", "set", "e0", "mtu", "65536"], 2),
+        (vec!["link", "set", "e0", "mtu", ""], 2),
+        (vec!["connect", cn, "--type", "veth", "--mtu", "-5"], 2),
+        (vec!["connect", cn, "--type", "vlan", "--link", "e0", "--vlan-id", "0"], 2),
+        (vec!["connect", cn, "--type", "vlan", "--link", "e0", "--vlan-id", "4095"], 2),
+        (vec!["connect", cn, "--type", "vlan", "--link", "e0", "--vlan-id", "-1"], 2),
+        (vec!["connect", cn, "--type", "vlan", "--link", "e0", "--vlan-id", "1.5"], 2),
+        (vec!["nat", "forward", "--proto", "tcp", "--port", "0", "--to", "10.0.0.1:80"], 2),
+        (vec!["nat", "forward", "--proto", "tcp", "--port", "-1", "--to", "10.0.0.1:80"], 2),
+        (vec!["nat", "forward", "--proto", "tcp", "--port", "0x50", "--to", "10.0.0.1:80"], 2),
+        (vec!["nat", "forward", "--proto", "tcp", "--port", "80", "--to", "10.0.0.1:99999"], 2),
+        (vec!["nat", "forward", "--proto", "tcp", "--port", "80", "--to", "10.0.0.1"], 2),
+        // unknown names
+        (vec!["frob"], 2),
+        (vec!["link", "frob"], 2),
+        (vec!["link", "add", "x", "type", "dummy"], 2),
+        (vec!["link", "add", "x", "type", "macvlan", "link", "e0", "mode", "nope"], 2),
+        (vec!["connect", cn, "--type", "ipvlan"], 2),
+        (vec!["connect", cn, "--type", ""], 2),
+        (vec!["connect", cn, "--type", "macvlan", "--link", "e0", "--macvlan-mode", "x"], 2),
+        (vec!["nat", "forward", "--proto", "sctp", "--port", "1", "--to", "10.0.0.1:1"], 2),
+        (vec!["connect", cn, "--type", "veth", "--bogus"], 2),
+        (vec!["link", "set", "nosuch", "up"], 1),
+        (vec!["connect", cn, "--type", "macvlan", "--link", "nosuch"], 1),
+        // CIDRs and addresses
+        (vec!["addr", "add", "10.0.3/24", "dev", "e0"], 2),
+        (vec!["addr", "add", "10.0.0.1/33", "dev", "e0"], 2),
+        (vec!["addr", "add", "10.0.0.1/", "dev", "e0"], 2),
+        (vec!["addr", "add", "10.0.0.1/+8", "dev", "e0"], 2),
+        (vec!["addr", "add", "fd00::/129", "dev", "e0"], 2),
+        (vec!["addr", "add", "", "dev", "e0"], 2),
+        (vec!["route", "add", "10.1.2.3/16", "via", "10.0.0.1"], 2),
+        (vec!["route", "add", "10.0.0.0/8", "via", "::1"], 2),
+        (vec!["connect", cn, "--type", "veth", "--gw", "10.0.0.256"], 2),
+        (vec!["connect", cn, "--type", "routed", "--addr", "fd00::2/128"], 2),
+        (vec!["nat", "masquerade", "--source", ""], 2),
+        (vec!["readdr", cn, "--add", "10.0.0.1/24", "--del", "10.0.0.1/24"], 2),
+        (vec!["readdr", cn], 2),
+        // MACs
+        (vec!["link", "set", "e0", "address", "02:00:00:00:00"], 2),
+        (vec!["link", "set", "e0", "address", "02:00:00:00:00:0g"], 2),
+        (vec!["link", "set", "e0", "address", "01:00:5e:00:00:01"], 2),
+        (vec!["link", "set", "e0", "address", "00:00:00:00:00:00"], 2),
+        (vec!["link", "set", "e0", "address", ""], 2),
+        (vec!["connect", cn, "--type", "veth", "--hwaddr", "020:0:0:0:0:1"], 2),
+        // words missing or extra
+        (vec!["link", "add", "x", "type", "veth", "peer"], 2),
+        (vec!["link", "set", "e0"], 2),
+        (vec!["link", "del", "e0", "extra"], 2),
+        (vec!["route", "flush"], 2),
+        (vec!["addr", "flush"], 2),
+        (vec!["-4", "-6", "route", "show"], 2),
+    ];
+    let check = |out: &Output, code: i32, what: &str| {
+        assert_eq!(out.code, code, "{what}: {out}");
+        assert_eq!(out.stdout, "", "{what}");
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert!(lines[0].starts_with("netlink-tool: "), "{what}: {out}");
+        let rest: Vec<&str> = lines[1..].to_vec();
+        if code == 2 {
+            assert!(
+                rest.is_empty() || rest == ["Try 'netlink-tool --help' for more information."],
+                "{what}: {out}"
+            );
+        } else {
+            assert!(rest.is_empty(), "{what}: {out}");
+        }
+    };
+    for (args, code) in &cases {
+        check(&nth(&h, args), *code, &format!("{args:?}"));
+    }
+    // Bytes that are not UTF-8.
+    for bad in [&b"e\xff"[..], b"\xc3"] {
+        let out = run(cmd(bin("netlink-tool"))
+            .env("NETLINK_TOOL_STATE_DIR", state_dir())
+            .args(["-n", &h.name, "link", "add"])
+            .arg(OsStr::from_bytes(bad))
+            .args(["type", "bridge"]));
+        check(&out, 2, "not UTF-8");
+    }
+    // The same lines as a batch: refused at parse time, before any line runs.
+    for (args, code) in cases.iter().filter(|(_, c)| *c == 2) {
+        let line = args
+            .iter()
+            .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let dir = integration::tempdir();
+        let file = dir.path().join("batch");
+        std::fs::write(&file, format!("link add nb9 type bridge\n{line}\n")).unwrap();
+        let out = nth(&h, &["--batch", file.to_str().unwrap()]);
+        // A line whose own text is malformed words (a newline inside a name) may fail to
+        // split first: still one line, exit 2, nothing run.
+        check(&out, *code, &format!("batch {line}"));
+        assert!(out.stderr.starts_with("netlink-tool: line 2: "), "{out}");
+    }
+    assert_eq!((h.snapshot(), c.snapshot()), before, "nothing changed");
+}
+
+/// The record of a connection in the tests' state directory.
+fn record_of(c: &Netns, name: &str) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(format!("/run/netns/{}", c.name)).ok()?;
+    std::fs::read_to_string(state_dir().join(format!("{}:{}:{name}", m.dev(), m.ino()))).ok()
+}
+
+/// vzctl's `set --ipadd/--ipdel` on a routed (venet) and a veth connection: the address
+/// in the container, for routed its host route; the record follows; disconnect undoes all.
+#[test]
+fn readdr_adds_and_removes_addresses_of_a_connection() {
+    if !require_root("netlink-tool readdr") {
+        return;
+    }
+    let h = host_ns();
+    nth(&h, &["addr", "add", "192.0.2.1/32", "dev", "lo"]).ok();
+    let c = Netns::new("ntc");
+    let before_h = h.snapshot();
+    nth(
+        &h,
+        &[
+            "connect",
+            &c.name,
+            "--type",
+            "routed",
+            "--addr",
+            "10.0.4.2/32",
+            "--host-name",
+            "venet0h",
+        ],
+    )
+    .ok();
+    assert!(
+        record_of(&c, "eth0")
+            .unwrap()
+            .contains("addr 10.0.4.2/32\n")
+    );
+    nth(
+        &h,
+        &[
+            "readdr",
+            &c.name,
+            "--add",
+            "10.0.4.3/32",
+            "--del",
+            "10.0.4.2/32",
+        ],
+    )
+    .ok();
+    let routes = json_lines(&nth(&h, &["route", "show", "dev", "venet0h", "--json"]));
+    let dsts: Vec<&str> = routes.iter().map(|r| r["dst"].as_str().unwrap()).collect();
+    assert_eq!(dsts, ["10.0.4.3/32"], "the host route follows the address");
+    let addrs = json_lines(&nt(&[
+        "-n", &c.name, "-4", "addr", "show", "dev", "eth0", "--json",
+    ]));
+    let locals: Vec<&str> = addrs.iter().map(|a| a["local"].as_str().unwrap()).collect();
+    assert_eq!(locals, ["10.0.4.3"]);
+    assert!(h.ping("10.0.4.3"), "host → the new address");
+    let rec = record_of(&c, "eth0").unwrap();
+    assert!(
+        rec.contains("addr 10.0.4.3/32\n") && !rec.contains("10.0.4.2"),
+        "{rec}"
+    );
+    // Again: nothing to do, nothing changes.
+    let snap = (h.snapshot(), c.snapshot());
+    nth(&h, &["readdr", &c.name, "--add", "10.0.4.3/32"]).ok();
+    assert_eq!((h.snapshot(), c.snapshot()), snap);
+    // routed is IPv4 (proxy ARP).
+    fails(
+        &nth(&h, &["readdr", &c.name, "--add", "fd00::3/128"]),
+        2,
+        &format!(
+            "netlink-tool: readdr {}: --type routed takes IPv4 addresses only (proxy ARP)\nTry 'netlink-tool --help' for more information.\n",
+            c.name
+        ),
+    );
+    nth(&h, &["disconnect", &c.name]).ok();
+    assert_eq!(h.snapshot(), before_h);
+    // veth: an IPv6 address, usable at once (nodad as connect gives).
+    nth(
+        &h,
+        &[
+            "connect",
+            &c.name,
+            "--type",
+            "veth",
+            "--host-name",
+            "hv2",
+            "--host-addr",
+            "fd05::1/64",
+            "--addr",
+            "fd05::2/64",
+        ],
+    )
+    .ok();
+    nth(&h, &["readdr", &c.name, "--add", "fd05::3/64"]).ok();
+    assert!(h.ping("fd05::3"));
+    fails(
+        &nth(
+            &h,
+            &["readdr", &c.name, "--name", "eth7", "--add", "fd05::4/64"],
+        ),
+        1,
+        &format!(
+            "netlink-tool: readdr {}: 'eth7' is not connected (no record on the host)\n",
+            c.name
+        ),
+    );
+    nth(&h, &["disconnect", &c.name]).ok();
+    assert_eq!(h.snapshot(), before_h);
+    assert!(record_of(&c, "eth0").is_none());
 }

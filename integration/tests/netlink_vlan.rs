@@ -12,7 +12,12 @@ use integration::netns::Netns;
 use integration::{Output, bin, cmd, require_root, run};
 
 fn nt(ns: &Netns, args: &[&str]) -> Output {
-    run(cmd(bin("netlink-tool")).args(["-n", &ns.name]).args(args))
+    // Connection records go to the build tree, not the machine's /run.
+    let state = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("netlink-tool-state");
+    run(cmd(bin("netlink-tool"))
+        .env("NETLINK_TOOL_STATE_DIR", state)
+        .args(["-n", &ns.name])
+        .args(args))
 }
 
 /// Whether this kernel has vlan support; in the VM lane it must.

@@ -5,16 +5,17 @@
 //! anything is sent to the kernel. Batch lines go through the same parser.
 
 use std::ffi::OsString;
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
+pub use crate::command::{AddKind, Command, Master, RouteFilter, RouteSpec};
 use crate::connect::{self, Spec};
 use crate::error::Error;
+use crate::iproute::{self, usage};
 use crate::msg::MacvlanMode;
 use crate::nat::{Proto, Rule};
-use crate::parse::{self, Cidr, Dest, Mac};
+use crate::parse;
 
 const AFTER_HELP: &str = "\
 NS is a PID, a path to an nsfs file, or a name under /run/netns (as `ip netns` makes).
@@ -28,11 +29,17 @@ Objects and their words (iproute2's):
   link set NAME [up|down] [mtu N] [address MAC] [master BR|nomaster] [netns NS] [name NEW]
   link del NAME
   link show [NAME]
-  addr add|del CIDR dev NAME [nodad]      addr show [dev NAME]
-  route add|del DEST|default [via GW] [dev NAME]      route show
+  addr add|del CIDR dev NAME [nodad]      addr show [dev NAME]      addr flush dev NAME
+  route add|del DEST|default [via GW] [dev NAME]
+  route show [DEST|default] [dev NAME]      route flush DEST|dev NAME
   netns add|del NAME      netns list
 
-Exit status: 0 success, 1 the operation failed, 2 usage error (nothing was sent).
+connect keeps a record of each connection in /run/netlink-tool ($NETLINK_TOOL_STATE_DIR);
+disconnect undoes what it says (also what an interrupted connect left), readdr changes
+the connection's addresses.
+
+Exit status: 0 success, 1 the operation failed, 2 usage error (nothing was sent),
+128+N stopped by signal N (SIGINT, SIGTERM, SIGHUP: what the run made was rolled back).
 
 Example: a container with a veth on bridge br0, and NAT for its subnet:
   netlink-tool netns add ctn01
@@ -72,6 +79,22 @@ pub struct Cli {
     #[arg(short = 'b', long, value_name = "FILE")]
     batch: Option<PathBuf>,
 
+    /// IPv4 only (addr show/flush, route show/flush)
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    ipv4: bool,
+
+    /// IPv6 only (addr show/flush, route show/flush)
+    #[arg(short = '6')]
+    ipv6: bool,
+
+    /// Details: link show adds promiscuity, MTU limits, the kind and its settings
+    #[arg(short = 'd', long)]
+    details: bool,
+
+    /// Statistics: link show adds the RX/TX counters (JSON always has them)
+    #[arg(short = 's', long = "stats", action = clap::ArgAction::Count)]
+    stats: u8,
+
     #[command(subcommand)]
     object: Option<Object>,
 }
@@ -89,8 +112,10 @@ enum Object {
     Netns(Words),
     /// Give a container's network namespace its link (LXC's network types)
     Connect(ConnectArgs),
-    /// Undo exactly what connect made
+    /// Undo exactly what connect made (also what an interrupted connect left)
     Disconnect(DisconnectArgs),
+    /// Add or remove addresses of a connection (vzctl set --ipadd/--ipdel)
+    Readdr(ReaddrArgs),
     /// NAT in the tool's own nftables table (ip netlink_tool)
     #[command(subcommand)]
     Nat(NatCmd),
@@ -131,7 +156,7 @@ struct ConnectArgs {
     #[arg(long, value_name = "IP")]
     gw: Option<String>,
     /// MTU of the link (both veth ends; default: the bridge's)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     mtu: Option<String>,
     /// MAC address of the container's link
     #[arg(long, value_name = "MAC")]
@@ -143,7 +168,7 @@ struct ConnectArgs {
     #[arg(long = "host-addr", value_name = "CIDR")]
     host_addrs: Vec<String>,
     /// VLAN id (vlan)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     vlan_id: Option<String>,
     /// macvlan mode: bridge (default), vepa, private, passthru
     #[arg(long, value_name = "MODE")]
@@ -161,6 +186,22 @@ struct DisconnectArgs {
     /// Name of the link inside the container
     #[arg(long, default_value = "eth0", value_name = "NAME")]
     name: String,
+}
+
+#[derive(Debug, Args)]
+struct ReaddrArgs {
+    /// The container's network namespace
+    #[arg(value_name = "NS")]
+    ns: String,
+    /// Name of the link inside the container (as connect named it)
+    #[arg(long, default_value = "eth0", value_name = "NAME")]
+    name: String,
+    /// Add this address (repeatable; routed: with its host route)
+    #[arg(long = "add", visible_alias = "add-addr", value_name = "CIDR")]
+    add: Vec<String>,
+    /// Remove this address (repeatable; routed: with its host route)
+    #[arg(long = "del", visible_alias = "del-addr", value_name = "CIDR")]
+    del: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,7 +224,7 @@ enum NatCmd {
         #[arg(long, value_name = "PROTO")]
         proto: String,
         /// The port on this host
-        #[arg(long, value_name = "P")]
+        #[arg(long, value_name = "P", allow_hyphen_values = true)]
         port: String,
         /// Where to send it
         #[arg(long, value_name = "IP:PORT")]
@@ -199,149 +240,6 @@ enum NatCmd {
     List,
     /// Remove the tool's table and all its rules
     Flush,
-}
-
-/// What `link add` creates.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AddKind {
-    /// veth pair. The words after `peer NAME` are the peer's, as in ip.
-    Veth {
-        /// Peer name.
-        peer: String,
-        /// Peer's namespace.
-        peer_netns: Option<String>,
-        /// Peer's MTU (`peer P mtu N`; default: the link's own `mtu`).
-        peer_mtu: Option<u32>,
-        /// Peer's MAC (`peer P address MAC`).
-        peer_mac: Option<Mac>,
-        /// Peer up at creation (`peer P up`).
-        peer_up: bool,
-    },
-    /// Bridge.
-    Bridge,
-    /// macvlan.
-    Macvlan {
-        /// Parent.
-        link: String,
-        /// Mode.
-        mode: MacvlanMode,
-    },
-    /// 802.1Q.
-    Vlan {
-        /// Parent.
-        link: String,
-        /// Id.
-        id: u16,
-    },
-}
-
-/// `master BR` or `nomaster`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Master {
-    /// Join this bridge.
-    Bridge(String),
-    /// Leave the bridge.
-    None,
-}
-
-/// One command, checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// `link add`.
-    LinkAdd {
-        /// Name.
-        name: String,
-        /// Kind.
-        kind: AddKind,
-        /// MTU.
-        mtu: Option<u32>,
-        /// MAC.
-        mac: Option<Mac>,
-        /// Up at once.
-        up: bool,
-    },
-    /// `link set`.
-    LinkSet {
-        /// Name.
-        name: String,
-        /// up/down.
-        up: Option<bool>,
-        /// MTU.
-        mtu: Option<u32>,
-        /// MAC.
-        mac: Option<Mac>,
-        /// master/nomaster.
-        master: Option<Master>,
-        /// Move to.
-        netns: Option<String>,
-        /// Rename.
-        rename: Option<String>,
-    },
-    /// `link del`.
-    LinkDel(String),
-    /// `link show`.
-    LinkShow(Option<String>),
-    /// `addr add`.
-    AddrAdd {
-        /// Address.
-        cidr: Cidr,
-        /// Link.
-        dev: String,
-        /// No DAD.
-        nodad: bool,
-    },
-    /// `addr del`.
-    AddrDel {
-        /// Address.
-        cidr: Cidr,
-        /// Link.
-        dev: String,
-    },
-    /// `addr show`.
-    AddrShow(Option<String>),
-    /// `route add`.
-    RouteAdd(RouteSpec),
-    /// `route del`.
-    RouteDel(RouteSpec),
-    /// `route show`.
-    RouteShow,
-    /// `netns add`.
-    NetnsAdd(String),
-    /// `netns del`.
-    NetnsDel(String),
-    /// `netns list`.
-    NetnsList,
-    /// `connect`.
-    Connect(Box<Spec>),
-    /// `disconnect`.
-    Disconnect {
-        /// Namespace.
-        ns: String,
-        /// Link name.
-        name: String,
-    },
-    /// `nat masquerade|forward` (add or, with --delete, remove).
-    NatRule {
-        /// The rule.
-        rule: Rule,
-        /// Remove instead of add.
-        delete: bool,
-    },
-    /// `nat list`.
-    NatList,
-    /// `nat flush`.
-    NatFlush,
-}
-
-/// A route to add or delete.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteSpec {
-    /// Destination.
-    pub dest: Dest,
-    /// Gateway.
-    pub via: Option<IpAddr>,
-    /// Link.
-    pub dev: Option<String>,
 }
 
 /// Where the commands come from.
@@ -362,6 +260,10 @@ pub struct Config {
     pub json: bool,
     /// `-v` count.
     pub verbose: u8,
+    /// `-4` / `-6`: only this family (true: IPv6).
+    pub family: Option<bool>,
+    /// `-d`, `-s`.
+    pub show: crate::show::Opts,
     /// The command or batch.
     pub input: Input,
 }
@@ -407,10 +309,20 @@ fn to_config(cli: Cli) -> Result<Config, Error> {
         (None, Some(o)) => Input::One(object(o, &mut json, &mut verbose)?),
         (None, None) => return Err(Error::Usage("no command given".to_owned())),
     };
+    let family = match (cli.ipv4, cli.ipv6) {
+        (true, _) => Some(false),
+        (_, true) => Some(true),
+        _ => None,
+    };
     Ok(Config {
-        netns: cli.netns,
+        netns: cli.netns.as_deref().map(parse::netns_spec).transpose()?,
         json,
         verbose,
+        family,
+        show: crate::show::Opts {
+            details: cli.details,
+            stats: cli.stats,
+        },
         input,
     })
 }
@@ -426,21 +338,35 @@ pub fn parse_line(words: &[String]) -> Result<Config, Error> {
     to_config(cli)
 }
 
-fn usage(m: impl Into<String>) -> Error {
-    Error::Usage(m.into())
-}
-
 fn object(o: Object, json: &mut bool, verbose: &mut u8) -> Result<Command, Error> {
     match o {
-        Object::Link(w) => link(&strip_globals(w.words, json, verbose)),
-        Object::Addr(w) => addr(&strip_globals(w.words, json, verbose)),
-        Object::Route(w) => route(&strip_globals(w.words, json, verbose)),
-        Object::Netns(w) => netns(&strip_globals(w.words, json, verbose)),
+        Object::Link(w) => iproute::link(&strip_globals(w.words, json, verbose)),
+        Object::Addr(w) => iproute::addr(&strip_globals(w.words, json, verbose)),
+        Object::Route(w) => iproute::route(&strip_globals(w.words, json, verbose)),
+        Object::Netns(w) => iproute::netns(&strip_globals(w.words, json, verbose)),
         Object::Connect(c) => connect_spec(&c).map(|s| Command::Connect(Box::new(s))),
         Object::Disconnect(d) => Ok(Command::Disconnect {
-            ns: d.ns,
+            ns: parse::netns_spec(&d.ns)?,
             name: parse::exact_ifname(&d.name)?,
         }),
+        Object::Readdr(r) => {
+            let r = connect::Readdr {
+                ns: parse::netns_spec(&r.ns)?,
+                name: parse::exact_ifname(&r.name)?,
+                add: r
+                    .add
+                    .iter()
+                    .map(|a| parse::cidr(a))
+                    .collect::<Result<_, _>>()?,
+                del: r
+                    .del
+                    .iter()
+                    .map(|a| parse::cidr(a))
+                    .collect::<Result<_, _>>()?,
+            };
+            r.check()?;
+            Ok(Command::Readdr(r))
+        }
         Object::Nat(n) => nat(n),
     }
 }
@@ -468,328 +394,14 @@ fn strip_globals(words: Vec<String>, json: &mut bool, verbose: &mut u8) -> Vec<S
         .collect()
 }
 
-/// A cursor over iproute2-style words.
-struct W<'a> {
-    words: &'a [String],
-    i: usize,
-    cmd: String,
-}
-
-impl<'a> W<'a> {
-    fn new(obj: &str, words: &'a [String]) -> (Option<&'a str>, W<'a>) {
-        let first = words.first().map(String::as_str);
-        let cmd = format!("{obj} {}", first.unwrap_or(""));
-        (
-            first,
-            W {
-                words,
-                i: 1,
-                cmd: cmd.trim_end().to_owned(),
-            },
-        )
-    }
-
-    fn next(&mut self) -> Option<&'a str> {
-        let w = self.words.get(self.i).map(String::as_str);
-        self.i += 1;
-        w
-    }
-
-    fn value(&mut self, key: &str) -> Result<&'a str, Error> {
-        self.next()
-            .ok_or_else(|| usage(format!("{}: '{key}' needs a value", self.cmd)))
-    }
-
-    fn unknown(&self, w: &str) -> Error {
-        usage(format!("{}: unexpected word '{w}'", self.cmd))
-    }
-}
-
-fn link(words: &[String]) -> Result<Command, Error> {
-    let (cmd, mut w) = W::new("link", words);
-    match cmd {
-        Some("add") => {
-            let mut name = None;
-            let mut kind_word = None;
-            let (mut peer, mut peer_netns, mut parent, mut mode, mut id) =
-                (None, None, None, None, None);
-            let (mut mtu, mut mac, mut up) = (None, None, false);
-            let (mut peer_mtu, mut peer_mac, mut peer_up) = (None, None, false);
-            while let Some(x) = w.next() {
-                // After `peer P` the words describe the peer (ip's syntax).
-                let of_peer = peer.is_some();
-                match x {
-                    "mtu" if of_peer => peer_mtu = Some(parse::mtu(w.value(x)?)?),
-                    "address" if of_peer => peer_mac = Some(parse::mac(w.value(x)?)?),
-                    "up" if of_peer => peer_up = true,
-                    "netns" if of_peer => peer_netns = Some(w.value(x)?.to_owned()),
-                    "name" | "dev" if of_peer => peer = Some(parse::ifname(w.value(x)?)?),
-                    "name" | "dev" => name = Some(parse::ifname(w.value(x)?)?),
-                    "type" => kind_word = Some(w.value(x)?),
-                    "peer" => {
-                        let mut p = w.value(x)?;
-                        if p == "name" {
-                            p = w.value("peer name")?;
-                        }
-                        peer = Some(parse::ifname(p)?);
-                    }
-                    "peer-netns" => peer_netns = Some(w.value(x)?.to_owned()),
-                    "link" => parent = Some(parse::ifname(w.value(x)?)?),
-                    "mode" => {
-                        let m = w.value(x)?;
-                        mode = Some(MacvlanMode::parse(m).ok_or_else(|| {
-                            usage(format!(
-                                "link add: unknown macvlan mode '{m}' (bridge, vepa, private, passthru)"
-                            ))
-                        })?);
-                    }
-                    "id" => id = Some(parse::vlan_id(w.value(x)?)?),
-                    "mtu" => mtu = Some(parse::mtu(w.value(x)?)?),
-                    "address" => mac = Some(parse::mac(w.value(x)?)?),
-                    "up" => up = true,
-                    x if name.is_none() && !x.starts_with('-') => name = Some(parse::ifname(x)?),
-                    x => return Err(w.unknown(x)),
-                }
-            }
-            let name = name.ok_or_else(|| usage("link add: missing NAME"))?;
-            let kind = match kind_word {
-                Some("veth") => AddKind::Veth {
-                    peer: peer
-                        .clone()
-                        .ok_or_else(|| usage("link add: type veth needs 'peer PEER'"))?,
-                    peer_netns,
-                    peer_mtu,
-                    peer_mac,
-                    peer_up,
-                },
-                Some("bridge") => AddKind::Bridge,
-                Some("macvlan") => AddKind::Macvlan {
-                    link: parent
-                        .clone()
-                        .ok_or_else(|| usage("link add: type macvlan needs 'link PARENT'"))?,
-                    mode: mode.unwrap_or(MacvlanMode::Bridge),
-                },
-                Some("vlan") => AddKind::Vlan {
-                    link: parent
-                        .clone()
-                        .ok_or_else(|| usage("link add: type vlan needs 'link PARENT'"))?,
-                    id: id.ok_or_else(|| usage("link add: type vlan needs 'id N'"))?,
-                },
-                Some(k) => {
-                    return Err(usage(format!(
-                        "link add: unsupported type '{k}' (veth, bridge, macvlan, vlan)"
-                    )));
-                }
-                None => return Err(usage("link add: missing 'type KIND'")),
-            };
-            let stray = match &kind {
-                AddKind::Veth { .. } => parent.is_some() || mode.is_some() || id.is_some(),
-                AddKind::Bridge => {
-                    peer.is_some() || parent.is_some() || mode.is_some() || id.is_some()
-                }
-                AddKind::Macvlan { .. } => peer.is_some() || id.is_some(),
-                AddKind::Vlan { .. } => peer.is_some() || mode.is_some(),
-            };
-            if stray {
-                return Err(usage(
-                    "link add: words of another link type (peer/link/mode/id) given",
-                ));
-            }
-            Ok(Command::LinkAdd {
-                name,
-                kind,
-                mtu,
-                mac,
-                up,
-            })
-        }
-        Some("set") => {
-            let mut name = None;
-            let (mut up, mut mtu, mut mac, mut master, mut netns, mut rename) =
-                (None, None, None, None, None, None);
-            while let Some(x) = w.next() {
-                match x {
-                    "dev" => name = Some(parse::ifname(w.value(x)?)?),
-                    "up" => up = Some(true),
-                    "down" => up = Some(false),
-                    "mtu" => mtu = Some(parse::mtu(w.value(x)?)?),
-                    "address" => mac = Some(parse::mac(w.value(x)?)?),
-                    "master" => master = Some(Master::Bridge(parse::ifname(w.value(x)?)?)),
-                    "nomaster" => master = Some(Master::None),
-                    "netns" => netns = Some(w.value(x)?.to_owned()),
-                    "name" => rename = Some(parse::ifname(w.value(x)?)?),
-                    x if name.is_none() && !x.starts_with('-') => name = Some(parse::ifname(x)?),
-                    x => return Err(w.unknown(x)),
-                }
-            }
-            let name = name.ok_or_else(|| usage("link set: missing NAME"))?;
-            if up.is_none()
-                && mtu.is_none()
-                && mac.is_none()
-                && master.is_none()
-                && netns.is_none()
-                && rename.is_none()
-            {
-                return Err(usage("link set: nothing to change"));
-            }
-            Ok(Command::LinkSet {
-                name,
-                up,
-                mtu,
-                mac,
-                master,
-                netns,
-                rename,
-            })
-        }
-        Some("del" | "delete") => {
-            let mut name = None;
-            while let Some(x) = w.next() {
-                match x {
-                    "dev" => name = Some(parse::ifname(w.value(x)?)?),
-                    x if name.is_none() => name = Some(parse::ifname(x)?),
-                    x => return Err(w.unknown(x)),
-                }
-            }
-            Ok(Command::LinkDel(
-                name.ok_or_else(|| usage("link del: missing NAME"))?,
-            ))
-        }
-        Some("show" | "list" | "ls") | None => {
-            let mut name = None;
-            while let Some(x) = w.next() {
-                match x {
-                    "dev" => name = Some(parse::ifname(w.value(x)?)?),
-                    x if name.is_none() => name = Some(parse::ifname(x)?),
-                    x => return Err(w.unknown(x)),
-                }
-            }
-            Ok(Command::LinkShow(name))
-        }
-        Some(c) => Err(usage(format!(
-            "link: unknown command '{c}' (add, set, del, show)"
-        ))),
-    }
-}
-
-fn addr(words: &[String]) -> Result<Command, Error> {
-    let (cmd, mut w) = W::new("addr", words);
-    match cmd {
-        Some(c @ ("add" | "del" | "delete")) => {
-            let (mut cidr, mut dev, mut nodad) = (None, None, false);
-            while let Some(x) = w.next() {
-                match x {
-                    "dev" => dev = Some(parse::ifname(w.value(x)?)?),
-                    "nodad" => nodad = true,
-                    "local" => cidr = Some(parse::cidr(w.value(x)?)?),
-                    x if cidr.is_none() => cidr = Some(parse::cidr(x)?),
-                    x => return Err(w.unknown(x)),
-                }
-            }
-            let cidr = cidr.ok_or_else(|| usage(format!("addr {c}: missing CIDR")))?;
-            let dev = dev.ok_or_else(|| usage(format!("addr {c}: missing 'dev NAME'")))?;
-            if c == "add" {
-                Ok(Command::AddrAdd { cidr, dev, nodad })
-            } else if nodad {
-                Err(usage("addr del: 'nodad' goes with add"))
-            } else {
-                Ok(Command::AddrDel { cidr, dev })
-            }
-        }
-        Some("show" | "list" | "ls") | None => {
-            let mut dev = None;
-            while let Some(x) = w.next() {
-                match x {
-                    "dev" => dev = Some(parse::ifname(w.value(x)?)?),
-                    x if dev.is_none() => dev = Some(parse::ifname(x)?),
-                    x => return Err(w.unknown(x)),
-                }
-            }
-            Ok(Command::AddrShow(dev))
-        }
-        Some(c) => Err(usage(format!(
-            "addr: unknown command '{c}' (add, del, show)"
-        ))),
-    }
-}
-
-fn route(words: &[String]) -> Result<Command, Error> {
-    let (cmd, mut w) = W::new("route", words);
-    match cmd {
-        Some(c @ ("add" | "del" | "delete")) => {
-            let (mut dest, mut via, mut dev) = (None, None, None);
-            while let Some(x) = w.next() {
-                match x {
-                    "via" => via = Some(parse::ip(w.value(x)?)?),
-                    "dev" => dev = Some(parse::ifname(w.value(x)?)?),
-                    "to" => dest = Some(parse::dest(w.value(x)?)?),
-                    x if dest.is_none() => dest = Some(parse::dest(x)?),
-                    x => return Err(w.unknown(x)),
-                }
-            }
-            let dest = dest.ok_or_else(|| usage(format!("route {c}: missing DEST")))?;
-            // `route del DEST` alone deletes the route to DEST, as with ip.
-            if c == "add" && via.is_none() && dev.is_none() {
-                return Err(usage(format!("route {c}: needs 'via GW' or 'dev NAME'")));
-            }
-            if let (Dest::Prefix(d), Some(g)) = (dest, via)
-                && d.is_v6() != g.is_ipv6()
-            {
-                return Err(usage(format!(
-                    "route {c}: {d} and gateway {g} are of different families"
-                )));
-            }
-            let spec = RouteSpec { dest, via, dev };
-            Ok(if c == "add" {
-                Command::RouteAdd(spec)
-            } else {
-                Command::RouteDel(spec)
-            })
-        }
-        Some("show" | "list" | "ls") | None => match w.next() {
-            None => Ok(Command::RouteShow),
-            Some(x) => Err(w.unknown(x)),
-        },
-        Some(c) => Err(usage(format!(
-            "route: unknown command '{c}' (add, del, show)"
-        ))),
-    }
-}
-
-fn netns(words: &[String]) -> Result<Command, Error> {
-    let (cmd, mut w) = W::new("netns", words);
-    let one = |w: &mut W<'_>, c: &str| -> Result<String, Error> {
-        let n = w
-            .next()
-            .ok_or_else(|| usage(format!("netns {c}: missing NAME")))?
-            .to_owned();
-        if let Some(x) = w.next() {
-            return Err(w.unknown(x));
-        }
-        crate::ns::check_netns_name(&n)?;
-        Ok(n)
-    };
-    match cmd {
-        Some("add") => Ok(Command::NetnsAdd(one(&mut w, "add")?)),
-        Some("del" | "delete") => Ok(Command::NetnsDel(one(&mut w, "del")?)),
-        Some("list" | "show" | "ls") | None => match w.next() {
-            None => Ok(Command::NetnsList),
-            Some(x) => Err(w.unknown(x)),
-        },
-        Some(c) => Err(usage(format!(
-            "netns: unknown command '{c}' (add, del, list)"
-        ))),
-    }
-}
-
 fn connect_spec(c: &ConnectArgs) -> Result<Spec, Error> {
     let ty = connect::Type::parse(&c.ty).ok_or_else(|| {
         usage(format!(
             "connect: unknown --type '{}' (empty, veth, macvlan, vlan, phys, routed)",
-            c.ty
+            parse::shown(&c.ty)
         ))
     })?;
-    let mut s = Spec::new(&c.ns, ty);
+    let mut s = Spec::new(&parse::netns_spec(&c.ns)?, ty);
     s.link = c.link.as_deref().map(parse::exact_ifname).transpose()?;
     s.create_bridge = c.create_bridge;
     s.name = parse::exact_ifname(&c.name)?;
@@ -818,7 +430,8 @@ fn connect_spec(c: &ConnectArgs) -> Result<Spec, Error> {
         }
         s.macvlan_mode = MacvlanMode::parse(m).ok_or_else(|| {
             usage(format!(
-                "connect: unknown --macvlan-mode '{m}' (bridge, vepa, private, passthru)"
+                "connect: unknown --macvlan-mode '{}' (bridge, vepa, private, passthru)",
+                parse::shown(m)
             ))
         })?;
     }
@@ -849,7 +462,10 @@ fn nat(n: NatCmd) -> Result<Command, Error> {
         } => Command::NatRule {
             rule: Rule::Forward {
                 proto: Proto::parse(&proto).ok_or_else(|| {
-                    usage(format!("nat forward: unknown --proto '{proto}' (tcp, udp)"))
+                    usage(format!(
+                        "nat forward: unknown --proto '{}' (tcp, udp)",
+                        parse::shown(&proto)
+                    ))
                 })?,
                 port: parse::port(&port)?,
                 to: parse::ipv4_port(&to)?,
@@ -865,6 +481,7 @@ fn nat(n: NatCmd) -> Result<Command, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::Dest;
 
     fn cfg(line: &str) -> Result<Config, Error> {
         parse_line(&parse::split_line(line).unwrap())
@@ -1094,7 +711,28 @@ mod tests {
             err("route add fd00::/64 via 10.0.0.1"),
             "route add: fd00::/64 and gateway 10.0.0.1 are of different families"
         );
-        assert_eq!(cmd("route show"), Command::RouteShow);
+        assert_eq!(
+            cmd("route show"),
+            Command::RouteShow(RouteFilter::default())
+        );
+        assert_eq!(
+            cmd("route show default dev eth0"),
+            Command::RouteShow(RouteFilter {
+                dest: Some(Dest::Default),
+                dev: Some("eth0".into())
+            })
+        );
+        assert_eq!(
+            err("route flush"),
+            "route flush: needs DEST or 'dev NAME' (as ip)"
+        );
+        assert_eq!(cmd("addr flush dev v0"), Command::AddrFlush("v0".into()));
+        let c = cfg("-6 -d -s -s link show").unwrap();
+        assert_eq!(
+            (c.family, c.show.details, c.show.stats),
+            (Some(true), true, 2)
+        );
+        assert!(cfg("-4 -6 route show").is_err());
         assert_eq!(cmd("netns add c1"), Command::NetnsAdd("c1".into()));
         assert_eq!(cmd("netns del c1"), Command::NetnsDel("c1".into()));
         assert_eq!(cmd("netns list"), Command::NetnsList);

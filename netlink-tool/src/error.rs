@@ -79,7 +79,7 @@ pub enum Error {
     Invalid(#[from] Invalid),
 
     /// A namespace that cannot be found or is not a network namespace.
-    #[error("network namespace '{spec}' {why}")]
+    #[error("network namespace '{}' {why}", crate::parse::shown(spec))]
     UnknownNetns {
         /// As given (PID, path or name).
         spec: String,
@@ -142,9 +142,25 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// A failure with a note after its message (which lines of a batch were applied).
+    #[error("{}{note}", common::exit::message(inner.as_ref()))]
+    Note {
+        /// The note, with its leading space.
+        note: String,
+        /// The failure (shown in this error's own message, so not its `source`).
+        inner: Box<Error>,
+    },
+
     /// Writing to standard output failed (a closed pipe ends quietly in main).
     #[error("write error")]
     Stdout(#[source] io::Error),
+
+    /// SIGINT, SIGTERM or SIGHUP stopped the run (what it had made was rolled back).
+    #[error("interrupted by {signal}")]
+    Interrupted {
+        /// The signal.
+        signal: nix::sys::signal::Signal,
+    },
 }
 
 impl Error {
@@ -157,10 +173,21 @@ impl Error {
         }
     }
 
+    /// Add text after the message (`line 3: …: File exists (applied: lines 1-2)`); the
+    /// exit status stays the inner error's.
+    #[must_use]
+    pub fn context_after(self, note: impl Into<String>) -> Error {
+        Error::Note {
+            note: note.into(),
+            inner: Box::new(self),
+        }
+    }
+
     /// The innermost error (through the context layers).
     pub fn root(&self) -> &Error {
         match self {
             Error::Context { source, .. } => source.root(),
+            Error::Note { inner, .. } => inner.root(),
             e => e,
         }
     }
@@ -174,8 +201,12 @@ impl Error {
         }
     }
 
-    /// Exit status: 2 for usage and invalid values, 1 for every other failure.
+    /// Exit status: 2 for usage and invalid values, 128 + N when signal N stopped the
+    /// run, 1 for every other failure.
     pub fn exit_code(&self) -> i32 {
+        if let Error::Interrupted { signal } = self.root() {
+            return exit::signal_status(*signal);
+        }
         if self.is_usage() {
             exit::USAGE
         } else {

@@ -14,6 +14,7 @@ use netlink_packet_route::link::{
 use nix::errno::Errno;
 
 use crate::connect::Sides;
+use crate::connect::record::NsIdent;
 use crate::error::{Error, KernelError};
 use crate::nl::Rtnl;
 
@@ -52,6 +53,8 @@ pub struct FakeLink {
     pub side: Side,
     /// The veth peer's index.
     pub peer: Option<u32>,
+    /// The parent's index (macvlan, vlan).
+    pub parent: Option<u32>,
 }
 
 /// The fake kernel.
@@ -71,6 +74,13 @@ pub struct Fake {
     pub fail_at: Option<(usize, Errno)>,
     /// Each mutating request, in order, as `host: RTM_NEWLINK(…)`.
     pub log: Vec<String>,
+    /// The process "died" (SIGKILL) before this call: it and every later one fail
+    /// without effect.
+    pub dead_from: Option<usize>,
+    /// "A stopping signal arrived" from this call (1-based) on.
+    pub interrupt_at: Option<usize>,
+    /// The container namespace's cookie (a new one plays a reused inode).
+    pub ctn_cookie: u64,
     next: u32,
     side: Side,
 }
@@ -86,6 +96,9 @@ impl Fake {
             calls: 0,
             fail_at: None,
             log: Vec::new(),
+            dead_from: None,
+            interrupt_at: None,
+            ctn_cookie: 8,
             next: 10,
             side: Side::Host,
         };
@@ -111,6 +124,7 @@ impl Fake {
             mac: vec![2, 0, 0, 0, 0, index as u8],
             side,
             peer: None,
+            parent: None,
         });
         index
     }
@@ -184,7 +198,15 @@ impl Fake {
             .position(|l| l.side == side && l.name == name)
     }
 
-    fn to_msg(l: &FakeLink) -> LinkMessage {
+    /// The id one side gives the other (IFLA_LINK_NETNSID, RTM_GETNSID).
+    fn nsid_of_other(side: Side) -> i32 {
+        match side {
+            Side::Host => 7,
+            Side::Ctn => 3,
+        }
+    }
+
+    fn to_msg(&self, l: &FakeLink) -> LinkMessage {
         let mut m = LinkMessage::default();
         m.header.index = l.index;
         if l.up {
@@ -198,6 +220,14 @@ impl Fake {
         }
         if let Some(i) = l.master {
             m.attributes.push(LinkAttribute::Controller(i));
+        }
+        if let Some(other) = l.peer.or(l.parent) {
+            m.attributes.push(LinkAttribute::Link(other));
+            let there = self.links.iter().find(|x| x.index == other).map(|x| x.side);
+            if there.is_some_and(|s| s != l.side) {
+                m.attributes
+                    .push(LinkAttribute::LinkNetNsId(Self::nsid_of_other(l.side)));
+            }
         }
         if let Some(k) = &l.kind {
             let kind = match k.as_str() {
@@ -215,6 +245,9 @@ impl Fake {
 
     fn fail(&mut self) -> Result<(), KernelError> {
         self.calls += 1;
+        if self.dead_from.is_some_and(|n| self.calls >= n) {
+            return Err(KernelError::new(Errno::EIO));
+        }
         match self.fail_at {
             Some((n, e)) if n == self.calls => Err(KernelError::new(e)),
             _ => Ok(()),
@@ -230,6 +263,7 @@ impl Fake {
         let mut name = String::new();
         let (mut side, mut mtu, mut mac, mut master, mut kind, mut peer) =
             (self.side, 1500, None, None, None, None);
+        let mut parent = None;
         for a in &m.attributes {
             match a {
                 LinkAttribute::IfName(n) => name.clone_from(n),
@@ -237,6 +271,7 @@ impl Fake {
                 LinkAttribute::Mtu(n) => mtu = *n,
                 LinkAttribute::Address(b) => mac = Some(b.clone()),
                 LinkAttribute::Controller(i) => master = Some(*i),
+                LinkAttribute::Link(i) => parent = Some(*i),
                 LinkAttribute::LinkInfo(infos) => {
                     for i in infos {
                         match i {
@@ -287,6 +322,7 @@ impl Fake {
         let i = self.add(side, &name, kind.as_deref(), up, mtu);
         let l = self.links.last_mut().expect("added");
         l.master = master;
+        l.parent = parent;
         if let Some(mac) = mac {
             l.mac = mac;
         }
@@ -402,6 +438,7 @@ impl Rtnl for Fake {
             M::DelLink(m) => self.del_link(m),
             M::NewAddress(a) => {
                 let text = format!("{what}");
+                let text = text.split(' ').next().unwrap_or_default().to_owned();
                 if self
                     .addrs
                     .iter()
@@ -412,12 +449,45 @@ impl Rtnl for Fake {
                 self.addrs.push((a.header.index, text));
                 Ok(())
             }
+            M::DelAddress(a) => {
+                let text = format!("{what}");
+                let cidr = text.split(' ').next().unwrap_or_default().to_owned();
+                let before = self.addrs.len();
+                self.addrs
+                    .retain(|(i, t)| !(*i == a.header.index && *t == cidr));
+                if self.addrs.len() == before {
+                    return Err(KernelError::new(Errno::EADDRNOTAVAIL));
+                }
+                Ok(())
+            }
+            M::DelRoute(_) => {
+                let text = format!("{what}");
+                let dest = text.split(' ').next().unwrap_or_default().to_owned();
+                let side = self.side;
+                let before = self.routes.len();
+                self.routes
+                    .retain(|(s, t, _)| !(*s == side && t.split(' ').next() == Some(&dest)));
+                if self.routes.len() == before {
+                    return Err(KernelError::new(Errno::ESRCH));
+                }
+                Ok(())
+            }
             M::NewRoute(r) => {
                 let oif = r.attributes.iter().find_map(|a| match a {
                     netlink_packet_route::route::RouteAttribute::Oif(i) => Some(*i),
                     _ => None,
                 });
-                self.routes.push((self.side, format!("{what}"), oif));
+                let text = format!("{what}");
+                let dest = text.split(' ').next().unwrap_or_default();
+                let side = self.side;
+                if self
+                    .routes
+                    .iter()
+                    .any(|(s, t, o)| *s == side && *o == oif && t.split(' ').next() == Some(dest))
+                {
+                    return Err(KernelError::new(Errno::EEXIST));
+                }
+                self.routes.push((self.side, text, oif));
                 Ok(())
             }
             _ => Err(KernelError::new(Errno::EOPNOTSUPP)),
@@ -437,13 +507,20 @@ impl Rtnl for Fake {
                 .links
                 .iter()
                 .filter(|l| l.side == side)
-                .map(|l| M::NewLink(Self::to_msg(l)))
+                .map(|l| M::NewLink(self.to_msg(l)))
                 .collect()),
             M::GetLink(m) => {
                 let at = self
                     .find(side, m)
                     .ok_or_else(|| KernelError::new(Errno::ENODEV))?;
-                Ok(vec![M::NewLink(Self::to_msg(&self.links[at]))])
+                Ok(vec![M::NewLink(self.to_msg(&self.links[at]))])
+            }
+            M::GetNsId(_) => {
+                use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
+                let mut n = NsidMessage::default();
+                n.attributes
+                    .push(NsidAttribute::Id(Self::nsid_of_other(side)));
+                Ok(vec![M::NewNsId(n)])
             }
             _ => Ok(Vec::new()),
         }
@@ -476,8 +553,26 @@ impl Sides for Fake {
         CTN_FD
     }
 
-    fn ctn_inode(&self) -> u64 {
-        4_026_532_999
+    fn host_ident(&mut self) -> Result<NsIdent, Error> {
+        Ok(NsIdent {
+            dev: 4,
+            ino: 4_026_531_840,
+            cookie: 1,
+        })
+    }
+
+    fn ctn_ident(&mut self) -> Result<NsIdent, Error> {
+        Ok(NsIdent {
+            dev: 4,
+            ino: 4_026_532_999,
+            cookie: self.ctn_cookie,
+        })
+    }
+
+    fn interrupted(&mut self) -> Option<nix::sys::signal::Signal> {
+        self.interrupt_at
+            .filter(|n| self.calls + 1 >= *n)
+            .map(|_| nix::sys::signal::Signal::SIGINT)
     }
 
     fn host_label(&self) -> String {

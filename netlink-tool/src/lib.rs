@@ -7,16 +7,20 @@
 //! to the writer `run` is given: text like `ip`'s, or JSON lines with `--json`.
 
 pub mod cli;
+pub mod command;
 pub mod connect;
 pub mod error;
 #[cfg(test)]
 mod fake;
+pub mod interrupt;
+pub mod iproute;
 pub mod msg;
 pub mod nat;
 pub mod nl;
 pub mod ns;
 pub mod ops;
 pub mod parse;
+pub mod show;
 pub mod sys;
 
 use std::io::{self, BufRead, Write};
@@ -37,20 +41,61 @@ use parse::Dest;
 pub fn run(cfg: &Config, out: &mut dyn Write) -> Result<(), Error> {
     let mut net = Net::new(cfg.netns.as_deref())?;
     match &cfg.input {
-        Input::One(c) => execute(&mut net, c, cfg.json, out),
+        Input::One(c) => execute(&mut net, c, &View::of(cfg), out),
         Input::Batch(path) => batch(&mut net, cfg, path, out),
     }
 }
 
 /// Run a batch: one command per line, in this one process, one socket per namespace.
-/// The first failing line stops the batch (earlier lines stay done, as with `ip -batch`;
-/// each line's own work is rolled back by the line itself).
+/// Every line is read and parsed first: a bad line stops the batch before anything is
+/// run. The first line that fails when run stops it (earlier lines stay done, as with
+/// `ip -batch`; each line's own work is rolled back by the line itself), and the error
+/// says which lines were applied.
 fn batch(
     net: &mut Net,
     cfg: &Config,
     path: &std::path::Path,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
+    let lines = parse_batch(path)?;
+    let mut applied: Option<(usize, usize)> = None;
+    for (n, line_cfg) in &lines {
+        let n = *n;
+        let at = |e: Error| {
+            let done = match applied {
+                None => "nothing applied".to_owned(),
+                Some((a, b)) if a == b => format!("applied: line {a}"),
+                Some((a, b)) => format!("applied: lines {a}-{b}"),
+            };
+            e.context(format!("line {n}"))
+                .context_after(format!(" ({done})"))
+        };
+        interrupt::check().map_err(at)?;
+        let Input::One(cmd) = &line_cfg.input else {
+            unreachable!("checked by parse_batch");
+        };
+        let own_host = line_cfg.netns.is_some();
+        if own_host {
+            net.set_host(line_cfg.netns.as_deref()).map_err(at)?;
+        }
+        let mut view = View::of(line_cfg);
+        view.json |= cfg.json;
+        view.family = view.family.or(cfg.family);
+        view.show.details |= cfg.show.details;
+        view.show.stats = view.show.stats.max(cfg.show.stats);
+        let r = execute(net, cmd, &view, out);
+        if own_host {
+            net.set_host(cfg.netns.as_deref()).map_err(at)?;
+        }
+        r.map_err(at)?;
+        applied = Some((applied.map_or(n, |(a, _)| a), n));
+    }
+    Ok(())
+}
+
+/// Read and parse a whole batch (`-`: standard input): its commands with their line
+/// numbers. Nothing is run before every line parsed.
+fn parse_batch(path: &std::path::Path) -> Result<Vec<(usize, Config)>, Error> {
     let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
         Box::new(io::stdin().lock())
     } else {
@@ -61,6 +106,7 @@ fn batch(
         })?;
         Box::new(io::BufReader::new(f))
     };
+    let mut out = Vec::new();
     for (i, line) in reader.lines().enumerate() {
         let n = i + 1;
         let line = line.map_err(|source| Error::File {
@@ -74,20 +120,12 @@ fn batch(
             continue;
         }
         let line_cfg = cli::parse_line(&words).map_err(at)?;
-        let Input::One(cmd) = &line_cfg.input else {
+        if !matches!(line_cfg.input, Input::One(_)) {
             return Err(at(Error::Usage("--batch inside a batch".to_owned())));
-        };
-        let own_host = line_cfg.netns.is_some();
-        if own_host {
-            net.set_host(line_cfg.netns.as_deref()).map_err(at)?;
         }
-        let r = execute(net, cmd, cfg.json || line_cfg.json, out);
-        if own_host {
-            net.set_host(cfg.netns.as_deref()).map_err(at)?;
-        }
-        r.map_err(at)?;
+        out.push((n, line_cfg));
     }
-    Ok(())
+    Ok(out)
 }
 
 fn emit<T: Serialize>(out: &mut dyn Write, json: bool, v: &T, text: &str) -> Result<(), Error> {
@@ -99,8 +137,42 @@ fn emit<T: Serialize>(out: &mut dyn Write, json: bool, v: &T, text: &str) -> Res
     r.map_err(Error::Stdout)
 }
 
-/// One command.
-pub fn execute(net: &mut Net, cmd: &Command, json: bool, out: &mut dyn Write) -> Result<(), Error> {
+/// How `show` and `flush` commands print and select.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct View {
+    /// JSON lines.
+    pub json: bool,
+    /// `-4` / `-6` (true: IPv6).
+    pub family: Option<bool>,
+    /// `-d`, `-s`.
+    pub show: show::Opts,
+}
+
+impl View {
+    /// The view a configuration asks for.
+    pub fn of(cfg: &Config) -> View {
+        View {
+            json: cfg.json,
+            family: cfg.family,
+            show: cfg.show,
+        }
+    }
+
+    fn family_ok(&self, v6: bool) -> bool {
+        self.family.is_none_or(|f| f == v6)
+    }
+}
+
+/// One command. A stopping signal that arrived before it stops it here; commands that
+/// make several changes (connect, disconnect, readdr, nat) check again between them.
+pub fn execute(
+    net: &mut Net,
+    cmd: &Command,
+    view: &View,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let json = view.json;
+    interrupt::check()?;
     match cmd {
         Command::LinkAdd {
             name,
@@ -152,20 +224,30 @@ pub fn execute(net: &mut Net, cmd: &Command, json: bool, out: &mut dyn Write) ->
         }
         Command::LinkShow(name) => {
             let s = net.route_host()?;
-            let links = ops::links(s).map_err(kernel("link show"))?;
-            let mut shown = 0;
-            for l in links
-                .iter()
-                .filter(|l| name.as_ref().is_none_or(|n| &l.ifname == n))
-            {
-                shown += 1;
-                emit(out, json, l, &link_text(l))?;
+            let mut links = ops::links(s).map_err(kernel("link show"))?;
+            if let Some(n) = name {
+                links.retain(|l| &l.ifname == n);
+                if links.is_empty() {
+                    return Err(Error::Refused(format!(
+                        "link show: no link '{n}' in network namespace {}",
+                        net.host.label
+                    )));
+                }
             }
-            if let (Some(n), 0) = (name, shown) {
-                return Err(Error::Refused(format!(
-                    "link show: no link '{n}' in network namespace {}",
-                    net.host.label
-                )));
+            if !json && links.iter().any(|l| l.link_netnsid.is_some()) {
+                let names = ns::nsid_names(net)?;
+                for l in &mut links {
+                    l.more.link_netns = l.link_netnsid.and_then(|i| {
+                        names
+                            .iter()
+                            .find(|(id, _)| *id == i)
+                            .map(|(_, n)| n.clone())
+                    });
+                }
+            }
+            for l in &links {
+                interrupt::check()?;
+                emit(out, json, l, &show::link_text(l, view.show))?;
             }
             Ok(())
         }
@@ -197,7 +279,8 @@ pub fn execute(net: &mut Net, cmd: &Command, json: bool, out: &mut dyn Write) ->
                 ops::need_link(s, d, "addr show")?;
             }
             for a in ops::addrs(s).map_err(kernel("addr show"))? {
-                if dev.as_ref().is_none_or(|d| &a.ifname == d) {
+                if dev.as_ref().is_none_or(|d| &a.ifname == d) && view.family_ok(a.local.is_ipv6())
+                {
                     let text = format!(
                         "{}: {} {} {}/{} scope {}{}",
                         a.ifindex,
@@ -213,23 +296,64 @@ pub fn execute(net: &mut Net, cmd: &Command, json: bool, out: &mut dyn Write) ->
             }
             Ok(())
         }
+        Command::AddrFlush(dev) => {
+            let what = format!("addr flush dev {dev}");
+            let s = net.route_host()?;
+            let l = ops::need_link(s, dev, &what)?;
+            for a in ops::addrs(s).map_err(kernel(what.clone()))? {
+                if a.ifindex != l.ifindex || !view.family_ok(a.local.is_ipv6()) {
+                    continue;
+                }
+                let c = parse::Cidr {
+                    addr: a.local,
+                    prefix: a.prefixlen,
+                };
+                interrupt::check()?;
+                match s.request(
+                    M::DelAddress(msg::addr(l.ifindex, &c, false)),
+                    0,
+                    format_args!("{c} dev {dev:?}"),
+                ) {
+                    // Deleting a primary IPv4 address takes its secondaries with it.
+                    Err(e) if e.errno == nix::errno::Errno::EADDRNOTAVAIL => {}
+                    r => r.map_err(kernel(what.clone()))?,
+                }
+            }
+            Ok(())
+        }
         Command::RouteAdd(r) => route_change(net, r, true),
         Command::RouteDel(r) => route_change(net, r, false),
-        Command::RouteShow => {
+        Command::RouteShow(f) => {
             let s = net.route_host()?;
-            for r in ops::routes(s).map_err(kernel("route show"))? {
-                let mut t = r.dst.clone();
-                if let Some(g) = r.gateway {
-                    t.push_str(&format!(" via {g}"));
+            for r in selected_routes(s, f, view, "route show")? {
+                interrupt::check()?;
+                emit(out, json, &r, &show::route_text(&r, f.dev.is_some()))?;
+            }
+            Ok(())
+        }
+        Command::RouteFlush(f) => {
+            let s = net.route_host()?;
+            for r in selected_routes(s, f, view, "route flush")? {
+                interrupt::check()?;
+                let dest = match r.dst.as_str() {
+                    "default" => None,
+                    d => Some(parse::cidr(d)?),
+                };
+                let m = msg::Route {
+                    dest,
+                    v6: r.family == "inet6",
+                    via: r.gateway,
+                    dev: r.oif,
+                };
+                match s.request(
+                    M::DelRoute(msg::route_delete(&m)),
+                    0,
+                    format_args!("{}", show::route_text(&r, false)),
+                ) {
+                    // Gone with an earlier one (a link route with its address).
+                    Err(e) if e.errno == nix::errno::Errno::ESRCH => {}
+                    res => res.map_err(kernel(format!("route flush: {}", r.dst)))?,
                 }
-                if let Some(d) = &r.dev {
-                    t.push_str(&format!(" dev {d}"));
-                }
-                t.push_str(&format!(" proto {} scope {}", r.protocol, r.scope));
-                if let Some(p) = r.prefsrc {
-                    t.push_str(&format!(" src {p}"));
-                }
-                emit(out, json, &r, &t)?;
             }
             Ok(())
         }
@@ -247,6 +371,7 @@ pub fn execute(net: &mut Net, cmd: &Command, json: bool, out: &mut dyn Write) ->
         }
         Command::Connect(spec) => connect::connect(net, spec),
         Command::Disconnect { ns, name } => connect::disconnect(net, ns, name),
+        Command::Readdr(r) => connect::readdr(net, r),
         Command::NatRule { rule, delete } => {
             let what = if *delete {
                 format!("nat {rule} --delete")
@@ -274,28 +399,30 @@ pub fn execute(net: &mut Net, cmd: &Command, json: bool, out: &mut dyn Write) ->
     }
 }
 
-fn link_text(l: &msg::Link) -> String {
-    let mut t = format!(
-        "{}: {}: <{}> mtu {} state {}",
-        l.ifindex,
-        l.ifname,
-        l.flags.join(","),
-        l.mtu,
-        l.operstate
-    );
-    if let Some(k) = &l.kind {
-        t.push_str(&format!(" kind {k}"));
-    }
-    if let Some(m) = &l.master {
-        t.push_str(&format!(" master {m}"));
-    }
-    if let Some(a) = &l.address {
-        t.push_str(&format!(" link/ether {a}"));
-    }
-    if let Some(a) = &l.alias {
-        t.push_str(&format!(" alias \"{a}\""));
-    }
-    t
+/// The routes of the main table a filter selects.
+fn selected_routes(
+    s: &mut nl::Sock,
+    f: &cli::RouteFilter,
+    view: &View,
+    what: &str,
+) -> Result<Vec<msg::RouteEntry>, Error> {
+    let dev = match &f.dev {
+        Some(d) => Some(ops::need_link(s, d, what)?.ifindex),
+        None => None,
+    };
+    let all = ops::routes(s).map_err(kernel(what))?;
+    // As `ip route`: IPv4 unless -6.
+    let v6 = view.family.unwrap_or(false);
+    Ok(all
+        .into_iter()
+        .filter(|r| (r.family == "inet6") == v6)
+        .filter(|r| dev.is_none_or(|d| r.oif == Some(d)))
+        .filter(|r| match f.dest {
+            None => true,
+            Some(Dest::Default) => r.dst == "default",
+            Some(Dest::Prefix(c)) => r.dst == c.to_string(),
+        })
+        .collect())
 }
 
 fn link_add(

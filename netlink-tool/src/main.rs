@@ -9,6 +9,7 @@ fn main() {
         Parsed::Print(text) => Ok(common::cli::print(out, &text)),
         Parsed::Run(cfg) => {
             trace::init(TOOL, cfg.verbose);
+            netlink_tool::interrupt::install();
             netlink_tool::run(&cfg, out).map(|()| Outcome::Exit(exit::SUCCESS))
         }
     })

@@ -378,8 +378,9 @@ pub struct Route {
     pub dev: Option<u32>,
 }
 
-/// RTM_NEWROUTE / RTM_DELROUTE for `r` in the main table, protocol `static`. Without a
-/// gateway the route is a link route (scope link), as `ip route add … dev X` makes it.
+/// RTM_NEWROUTE / RTM_DELROUTE for `r` in the main table, protocol `boot` (what `ip
+/// route add` gives a route when it is not told otherwise). Without a gateway the route
+/// is a link route (scope link), as `ip route add … dev X` makes it.
 pub fn route(r: &Route) -> RouteMessage {
     let mut m = RouteMessage::default();
     let v6 = r
@@ -391,7 +392,7 @@ pub fn route(r: &Route) -> RouteMessage {
         AddressFamily::Inet
     };
     m.header.table = RouteHeader::RT_TABLE_MAIN;
-    m.header.protocol = RouteProtocol::Static;
+    m.header.protocol = RouteProtocol::Boot;
     m.header.kind = RouteType::Unicast;
     m.header.scope = if r.via.is_some() || v6 {
         RouteScope::Universe
@@ -464,6 +465,109 @@ pub struct Link {
     /// The master's index (resolved to a name by the caller).
     #[serde(skip)]
     pub master_index: Option<u32>,
+    /// IFLA_LINK: a veth's peer, a macvlan's or vlan's parent (an ifindex of the
+    /// namespace `link_netnsid` names, or of this one).
+    #[serde(skip)]
+    pub link_index: Option<u32>,
+    /// IFLA_LINK_NETNSID: the namespace (as this one numbers it) `link_index` is in.
+    #[serde(skip)]
+    pub link_netnsid: Option<i32>,
+    /// The permanent hardware address (real NICs).
+    #[serde(skip)]
+    pub perm_address: Option<String>,
+    /// The device the link hangs off (real NICs: `0000:00:03.0`).
+    #[serde(skip)]
+    pub parent_dev: Option<String>,
+    /// Traffic counters (IFLA_STATS64): what `-s` prints and JSON always carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats64: Option<Stats>,
+    /// What `ip link show` prints besides (not in JSON).
+    #[serde(skip)]
+    pub more: LinkMore,
+}
+
+/// Traffic counters of a link, as `ip -j -s link` names them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Received.
+    pub rx: RxStats,
+    /// Sent.
+    pub tx: TxStats,
+}
+
+/// Received: bytes, packets and the error counters `ip -s` shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RxStats {
+    /// Bytes.
+    pub bytes: u64,
+    /// Packets.
+    pub packets: u64,
+    /// Errors.
+    pub errors: u64,
+    /// Dropped.
+    pub dropped: u64,
+    /// Missed (`missed` in the text).
+    pub missed: u64,
+    /// Multicast.
+    pub multicast: u64,
+}
+
+/// Sent: bytes, packets and the error counters `ip -s` shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TxStats {
+    /// Bytes.
+    pub bytes: u64,
+    /// Packets.
+    pub packets: u64,
+    /// Errors.
+    pub errors: u64,
+    /// Dropped.
+    pub dropped: u64,
+    /// Carrier errors.
+    pub carrier_errors: u64,
+    /// Collisions.
+    pub collisions: u64,
+}
+
+/// The rest of what `ip link show` prints (and `-d` adds).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkMore {
+    /// ifi_flags as the kernel sent them.
+    pub raw_flags: u32,
+    /// ifi_type (ARPHRD_*).
+    pub link_type: u16,
+    /// Queueing discipline.
+    pub qdisc: Option<String>,
+    /// IFLA_LINKMODE.
+    pub linkmode: Option<u8>,
+    /// IFLA_GROUP.
+    pub group: Option<u32>,
+    /// IFLA_TXQLEN.
+    pub txqlen: Option<u32>,
+    /// Broadcast address.
+    pub broadcast: Option<String>,
+    /// The name of `link_index` when it is in this namespace (filled in by the caller),
+    /// and whether it is down (`M-DOWN`).
+    pub peer: Option<(String, bool)>,
+    /// The name of the namespace `link_netnsid` numbers (filled in by the caller).
+    pub link_netns: Option<String>,
+    /// `-d`: promiscuity, allmulti, minmtu, maxmtu.
+    pub promiscuity: Option<u32>,
+    /// `-d`.
+    pub allmulti: Option<u32>,
+    /// `-d`.
+    pub min_mtu: Option<u32>,
+    /// `-d`.
+    pub max_mtu: Option<u32>,
+    /// `-d`: the kind's own words (`mode bridge`, `protocol 802.1Q id 10`).
+    pub kind_words: Vec<String>,
+    /// `-d`: the port kind (`bridge` for a bridge port).
+    pub port_kind: Option<String>,
+    /// `-d`: addrgenmode.
+    pub addrgenmode: Option<String>,
+    /// `-d`: numtxqueues numrxqueues gso_max_size gso_max_segs tso_max_size tso_max_segs
+    /// gro_max_size, in that order.
+    pub queues: [Option<u32>; 7],
 }
 
 impl Link {
@@ -504,6 +608,16 @@ pub fn link_from(m: &LinkMessage) -> Link {
         address: None,
         alias: None,
         master_index: None,
+        link_index: None,
+        link_netnsid: None,
+        perm_address: None,
+        parent_dev: None,
+        stats64: None,
+        more: LinkMore {
+            raw_flags: m.header.flags.bits(),
+            link_type: u16::from(m.header.link_layer_type),
+            ..LinkMore::default()
+        },
     };
     for a in &m.attributes {
         match a {
@@ -512,6 +626,10 @@ pub fn link_from(m: &LinkMessage) -> Link {
             LinkAttribute::Address(b) if !b.is_empty() => l.address = Some(format_hw(b)),
             LinkAttribute::IfAlias(s) if !s.is_empty() => l.alias = Some(s.clone()),
             LinkAttribute::Controller(i) => l.master_index = Some(*i),
+            LinkAttribute::Link(i) => l.link_index = Some(*i),
+            LinkAttribute::LinkNetNsId(i) => l.link_netnsid = Some(*i),
+            LinkAttribute::PermAddress(b) if !b.is_empty() => l.perm_address = Some(format_hw(b)),
+            LinkAttribute::ParentDevName(n) => l.parent_dev = Some(n.clone()),
             LinkAttribute::OperState(s) => {
                 l.operstate = match s {
                     State::Up => "UP",
@@ -526,15 +644,131 @@ pub fn link_from(m: &LinkMessage) -> Link {
             }
             LinkAttribute::LinkInfo(infos) => {
                 for i in infos {
-                    if let LinkInfo::Kind(k) = i {
-                        l.kind = Some(k.to_string());
+                    match i {
+                        LinkInfo::Kind(k) => l.kind = Some(k.to_string()),
+                        LinkInfo::PortKind(k) => l.more.port_kind = Some(k.to_string()),
+                        LinkInfo::Data(InfoData::MacVlan(d)) => {
+                            l.more.kind_words = macvlan_words(d);
+                        }
+                        LinkInfo::Data(InfoData::Vlan(d)) => l.more.kind_words = vlan_words(d),
+                        _ => {}
                     }
                 }
+            }
+            LinkAttribute::Qdisc(q) => l.more.qdisc = Some(q.clone()),
+            LinkAttribute::Mode(m) => l.more.linkmode = Some(u8::from(*m)),
+            LinkAttribute::Group(g) => l.more.group = Some(*g),
+            LinkAttribute::TxQueueLen(q) => l.more.txqlen = Some(*q),
+            LinkAttribute::Broadcast(b) if !b.is_empty() => l.more.broadcast = Some(format_hw(b)),
+            LinkAttribute::Promiscuity(n) => l.more.promiscuity = Some(*n),
+            LinkAttribute::AllMulticast(n) => l.more.allmulti = Some(*n),
+            LinkAttribute::MinMtu(n) => l.more.min_mtu = Some(*n),
+            LinkAttribute::MaxMtu(n) => l.more.max_mtu = Some(*n),
+            LinkAttribute::NumTxQueues(n) => l.more.queues[0] = Some(*n),
+            LinkAttribute::NumRxQueues(n) => l.more.queues[1] = Some(*n),
+            LinkAttribute::GsoMaxSize(n) => l.more.queues[2] = Some(*n),
+            LinkAttribute::GsoMaxSegs(n) => l.more.queues[3] = Some(*n),
+            LinkAttribute::TsoMaxSize(n) => l.more.queues[4] = Some(*n),
+            LinkAttribute::TsoMaxSegs(n) => l.more.queues[5] = Some(*n),
+            LinkAttribute::GroMaxSize(n) => l.more.queues[6] = Some(*n),
+            LinkAttribute::AfSpecUnspec(specs) => {
+                use netlink_packet_route::link::{AfSpecInet6, AfSpecUnspec};
+                for sp in specs {
+                    if let AfSpecUnspec::Inet6(v) = sp {
+                        for x in v {
+                            if let AfSpecInet6::AddrGenMode(g) = x {
+                                l.more.addrgenmode = Some(addrgenmode_word(u8::from(g)));
+                            }
+                        }
+                    }
+                }
+            }
+            LinkAttribute::Stats64(st) => {
+                l.stats64 = Some(Stats {
+                    rx: RxStats {
+                        bytes: st.rx_bytes,
+                        packets: st.rx_packets,
+                        errors: st.rx_errors,
+                        dropped: st.rx_dropped,
+                        missed: st.rx_missed_errors,
+                        multicast: st.multicast,
+                    },
+                    tx: TxStats {
+                        bytes: st.tx_bytes,
+                        packets: st.tx_packets,
+                        errors: st.tx_errors,
+                        dropped: st.tx_dropped,
+                        carrier_errors: st.tx_carrier_errors,
+                        collisions: st.collisions,
+                    },
+                });
             }
             _ => {}
         }
     }
     l
+}
+
+fn addrgenmode_word(m: u8) -> String {
+    match m {
+        0 => "eui64".to_owned(),
+        1 => "none".to_owned(),
+        2 => "stable_secret".to_owned(),
+        3 => "random".to_owned(),
+        n => format!("{n:#04x}"),
+    }
+}
+
+/// `macvlan mode bridge bcqueuelen 1000 usedbcqueuelen 1000`, as `ip -d` prints them.
+fn macvlan_words(d: &[InfoMacVlan]) -> Vec<String> {
+    let mut w = Vec::new();
+    for x in d {
+        if let InfoMacVlan::Mode(m) = x {
+            w.push(format!(
+                "mode {}",
+                match m {
+                    MacVlanMode::Private => "private",
+                    MacVlanMode::Vepa => "vepa",
+                    MacVlanMode::Bridge => "bridge",
+                    MacVlanMode::Passthrough => "passthru",
+                    MacVlanMode::Source => "source",
+                    _ => "unknown",
+                }
+            ));
+        }
+    }
+    for x in d {
+        match x {
+            InfoMacVlan::BcQueueLen(n) => w.push(format!("bcqueuelen {n}")),
+            InfoMacVlan::BcQueueLenUsed(n) => w.push(format!("usedbcqueuelen {n}")),
+            _ => {}
+        }
+    }
+    w
+}
+
+/// `vlan protocol 802.1Q id 10`, as `ip -d` begins it.
+fn vlan_words(d: &[InfoVlan]) -> Vec<String> {
+    let mut w = Vec::new();
+    for x in d {
+        if let InfoVlan::Protocol(p) = x {
+            let p = u16::from(*p);
+            w.push(format!(
+                "protocol {}",
+                match p {
+                    0x8100 => "802.1Q".to_owned(),
+                    0x88a8 => "802.1ad".to_owned(),
+                    n => format!("{n:#06x}"),
+                }
+            ));
+        }
+    }
+    for x in d {
+        if let InfoVlan::Id(i) = x {
+            w.push(format!("id {i}"));
+        }
+    }
+    w
 }
 
 /// An address as `addr show` reports it.
@@ -614,6 +848,15 @@ pub struct RouteEntry {
     /// Output link index.
     #[serde(skip)]
     pub oif: Option<u32>,
+    /// Metric (RTA_PRIORITY), when the route has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric: Option<u32>,
+    /// IPv6 router preference (`medium`…).
+    #[serde(skip)]
+    pub pref: Option<&'static str>,
+    /// The link is down (RTNH_F_LINKDOWN).
+    #[serde(skip)]
+    pub linkdown: bool,
 }
 
 fn route_ip(a: &RouteAddress) -> Option<IpAddr> {
@@ -632,8 +875,19 @@ pub fn route_from(m: &RouteMessage) -> Option<RouteEntry> {
     let mut gateway = None;
     let mut oif = None;
     let mut prefsrc = None;
+    let mut metric = None;
+    let mut pref = None;
     for a in &m.attributes {
         match a {
+            RouteAttribute::Priority(p) => metric = Some(*p),
+            RouteAttribute::Preference(p) => {
+                pref = Some(match p {
+                    netlink_packet_route::route::RoutePreference::Low => "low",
+                    netlink_packet_route::route::RoutePreference::Medium => "medium",
+                    netlink_packet_route::route::RoutePreference::High => "high",
+                    _ => "invalid",
+                });
+            }
             RouteAttribute::Table(t) => table = *t,
             RouteAttribute::Destination(d) => dst = route_ip(d),
             RouteAttribute::Gateway(g) => gateway = route_ip(g),
@@ -667,6 +921,9 @@ pub fn route_from(m: &RouteMessage) -> Option<RouteEntry> {
         scope: scope_name(u8::from(m.header.scope)),
         prefsrc,
         oif,
+        metric,
+        pref,
+        linkdown: m.header.flags.bits() & 0x10 != 0,
     })
 }
 

@@ -19,6 +19,7 @@ use std::ffi::CString;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
 use nftnl::expr::{Immediate, InterfaceName, Nat, NatType, Register};
 use nftnl::{Batch, Chain, ChainType, Hook, MsgType, ProtoFamily, Rule as NfRule, Table, nft_expr};
 use nix::errno::Errno;
@@ -371,7 +372,7 @@ fn generation(sock: &mut Sock, context: &str) -> Result<u32, Error> {
     let mut req = Vec::with_capacity(20);
     req.extend_from_slice(&20u32.to_ne_bytes());
     req.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN).to_ne_bytes());
-    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
+    let flags = NLM_F_REQUEST | NLM_F_ACK;
     req.extend_from_slice(&flags.to_ne_bytes());
     req.extend_from_slice(&seq.to_ne_bytes());
     req.extend_from_slice(&0u32.to_ne_bytes());
@@ -402,20 +403,8 @@ fn generation(sock: &mut Sock, context: &str) -> Result<u32, Error> {
 
 /// NFTA_GEN_ID of an NFT_MSG_NEWGEN payload (after the nfgenmsg header).
 fn gen_id(payload: &[u8]) -> Option<u32> {
-    let mut off = 4;
-    while off + 4 <= payload.len() {
-        let len = usize::from(u16::from_ne_bytes([payload[off], payload[off + 1]]));
-        let ty = u16::from_ne_bytes([payload[off + 2], payload[off + 3]]) & 0x3fff;
-        if len < 4 || off + len > payload.len() {
-            return None;
-        }
-        if ty == NFTA_GEN_ID && len == 8 {
-            let v: [u8; 4] = payload[off + 4..off + 8].try_into().ok()?;
-            return Some(u32::from_be_bytes(v));
-        }
-        off += (len + 3) & !3;
-    }
-    None
+    let v = nl::attr(payload.get(4..)?, NFTA_GEN_ID)?;
+    Some(u32::from_be_bytes(v.try_into().ok()?))
 }
 
 /// Send a transaction (valid at generation `genid`, 0: any) and wait for the kernel's
@@ -426,10 +415,10 @@ pub fn commit(sock: &mut Sock, rules: &[Rule], genid: u32, context: &str) -> Res
         context: context.to_owned(),
         why,
     })?;
-    // Messages asking for an ACK (NLM_F_ACK = 4).
+    // Messages asking for an ACK.
     let acked: Vec<u32> = frames
         .iter()
-        .filter(|f| f.flags & 4 != 0)
+        .filter(|f| f.flags & NLM_F_ACK != 0)
         .map(|f| f.seq)
         .collect();
     let seqs: Vec<u32> = frames.iter().map(|f| f.seq).collect();
@@ -477,6 +466,9 @@ fn read_modify_write(
         if !change(&mut rules)? {
             return Ok(());
         }
+        // The one transaction is all or nothing: a stopping signal before it leaves the
+        // table as it was; once sent, the change is made.
+        crate::interrupt::check().map_err(|e| e.context(context))?;
         match commit(sock, &rules, genid, context) {
             Err(e) if e.errno() == Some(Errno::ERESTART) && tries < COMMIT_RETRIES => {
                 tries += 1;
@@ -501,7 +493,7 @@ fn getrule_request(seq: u32) -> Vec<u8> {
     let mut b = Vec::with_capacity(total as usize);
     b.extend_from_slice(&total.to_ne_bytes());
     b.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETRULE).to_ne_bytes());
-    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+    let flags = NLM_F_REQUEST | NLM_F_DUMP;
     b.extend_from_slice(&flags.to_ne_bytes());
     b.extend_from_slice(&seq.to_ne_bytes());
     b.extend_from_slice(&0u32.to_ne_bytes());
@@ -513,31 +505,20 @@ fn getrule_request(seq: u32) -> Vec<u8> {
 
 /// The comment of one NFT_MSG_NEWRULE payload (after the nfgenmsg header), if any.
 pub fn rule_comment(payload: &[u8]) -> Option<String> {
-    let mut off = 4; // nfgenmsg
-    while off + 4 <= payload.len() {
-        let len = usize::from(u16::from_ne_bytes([payload[off], payload[off + 1]]));
-        let ty = u16::from_ne_bytes([payload[off + 2], payload[off + 3]]) & 0x3fff;
-        if len < 4 || off + len > payload.len() {
+    // Userdata is itself TLVs of (type u8, len u8, value).
+    let ud = nl::attr(payload.get(4..)?, NFTA_RULE_USERDATA)?;
+    let mut i = 0;
+    while i + 2 <= ud.len() {
+        let (t, l) = (ud[i], usize::from(ud[i + 1]));
+        if i + 2 + l > ud.len() {
             return None;
         }
-        if ty == NFTA_RULE_USERDATA {
-            // Userdata is itself TLVs of (type u8, len u8, value).
-            let ud = &payload[off + 4..off + len];
-            let mut i = 0;
-            while i + 2 <= ud.len() {
-                let (t, l) = (ud[i], usize::from(ud[i + 1]));
-                if i + 2 + l > ud.len() {
-                    return None;
-                }
-                if t == NFTNL_UDATA_RULE_COMMENT {
-                    let v = &ud[i + 2..i + 2 + l];
-                    let v = v.split(|b| *b == 0).next().unwrap_or_default();
-                    return Some(String::from_utf8_lossy(v).into_owned());
-                }
-                i += 2 + l;
-            }
+        if t == NFTNL_UDATA_RULE_COMMENT {
+            let v = &ud[i + 2..i + 2 + l];
+            let v = v.split(|b| *b == 0).next().unwrap_or_default();
+            return Some(String::from_utf8_lossy(v).into_owned());
         }
-        off += (len + 3) & !3;
+        i += 2 + l;
     }
     None
 }
@@ -622,6 +603,7 @@ pub fn remove(sock: &mut Sock, rule: &Rule, context: &str) -> Result<(), Error> 
 
 /// Remove the tool's table and every rule in it (whatever the generation).
 pub fn flush(sock: &mut Sock, context: &str) -> Result<(), Error> {
+    crate::interrupt::check().map_err(|e| e.context(context))?;
     commit(sock, &[], 0, context)
 }
 

@@ -9,8 +9,9 @@ use std::fmt;
 
 use common::trace;
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
-    NetlinkPayload,
+    NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL,
+    NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NetlinkBuffer, NetlinkHeader, NetlinkMessage,
+    NetlinkPayload, NlasIterator,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::Socket;
@@ -19,14 +20,10 @@ use nix::errno::Errno;
 use crate::error::KernelError;
 use crate::sys;
 
-const NLMSG_HDRLEN: usize = 16;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-#[cfg(test)]
-const NLM_F_MULTI: u16 = 0x2;
-const NLM_F_DUMP_INTR: u16 = 0x10;
-const NLM_F_CAPPED: u16 = 0x100;
-const NLM_F_ACK_TLVS: u16 = 0x200;
+/// The length of a netlink message header (`NLMSG_HDRLEN`).
+const NLMSG_HDRLEN: usize = std::mem::size_of::<libc::nlmsghdr>();
+/// `NLMSGERR_ATTR_MSG` of linux/netlink.h (not in netlink-packet-core): the extended
+/// ack's text.
 const NLMSGERR_ATTR_MSG: u16 = 1;
 /// How often an interrupted dump (the set changed while it ran) is restarted.
 const DUMP_RETRIES: usize = 5;
@@ -54,23 +51,31 @@ pub fn frames(buf: &[u8]) -> Result<Vec<Frame<'_>>, String> {
     let mut out = Vec::new();
     let mut off = 0;
     while off + NLMSG_HDRLEN <= buf.len() {
-        let len = u32::from_ne_bytes(buf[off..off + 4].try_into().expect("4 bytes")) as usize;
-        if len < NLMSG_HDRLEN || off + len > buf.len() {
-            return Err(format!("bad message length {len} at offset {off}"));
-        }
-        let ty = u16::from_ne_bytes(buf[off + 4..off + 6].try_into().expect("2 bytes"));
-        let flags = u16::from_ne_bytes(buf[off + 6..off + 8].try_into().expect("2 bytes"));
-        let seq = u32::from_ne_bytes(buf[off + 8..off + 12].try_into().expect("4 bytes"));
+        let b = NetlinkBuffer::new_checked(&buf[off..])
+            .map_err(|e| format!("bad message at offset {off}: {e}"))?;
+        let len = b.length() as usize;
         out.push(Frame {
-            ty,
-            flags,
-            seq,
+            ty: b.message_type(),
+            flags: b.flags(),
+            seq: b.sequence_number(),
             bytes: &buf[off..off + len],
             payload: &buf[off + NLMSG_HDRLEN..off + len],
         });
         off += (len + 3) & !3;
     }
     Ok(out)
+}
+
+/// The value of the first attribute of type `kind` in a run of netlink attributes
+/// (`NLA_F_NESTED` and `NLA_F_NET_BYTEORDER` ignored); `None` when absent or malformed.
+pub fn attr(attrs: &[u8], kind: u16) -> Option<&[u8]> {
+    NlasIterator::new(attrs)
+        .map_while(Result::ok)
+        .find(|a| a.kind() & netlink_packet_core::NLA_TYPE_MASK == kind)
+        .map(|a| {
+            let len = usize::from(a.length());
+            &a.into_inner()[4..len]
+        })
 }
 
 /// The result carried by an NLMSG_ERROR (or NLMSG_DONE) payload: `Ok` for an ACK,
@@ -98,22 +103,12 @@ pub fn parse_error(flags: u16, payload: &[u8]) -> Result<(), KernelError> {
             let l = u32::from_ne_bytes(payload[4..8].try_into().expect("4 bytes")) as usize;
             (l + 3) & !3
         };
-        let mut off = 4 + orig_len;
-        while off + 4 <= payload.len() {
-            let len = usize::from(u16::from_ne_bytes(
-                payload[off..off + 2].try_into().expect("2 bytes"),
-            ));
-            let ty =
-                u16::from_ne_bytes(payload[off + 2..off + 4].try_into().expect("2 bytes")) & 0x3fff;
-            if len < 4 || off + len > payload.len() {
-                break;
-            }
-            if ty == NLMSGERR_ATTR_MSG {
-                let text = &payload[off + 4..off + len];
-                let text = text.split(|b| *b == 0).next().unwrap_or_default();
-                err.extack = Some(String::from_utf8_lossy(text).into_owned());
-            }
-            off += (len + 3) & !3;
+        if let Some(text) = payload
+            .get(4 + orig_len..)
+            .and_then(|tlvs| attr(tlvs, NLMSGERR_ATTR_MSG))
+        {
+            let text = text.split(|b| *b == 0).next().unwrap_or_default();
+            err.extack = Some(String::from_utf8_lossy(text).into_owned());
         }
     }
     Err(err)
@@ -133,6 +128,7 @@ pub fn rtm_name(msg: &RouteNetlinkMessage) -> &'static str {
         M::NewRoute(_) => "RTM_NEWROUTE",
         M::DelRoute(_) => "RTM_DELROUTE",
         M::GetRoute(_) => "RTM_GETROUTE",
+        M::GetNsId(_) => "RTM_GETNSID",
         _ => "RTM_?",
     }
 }
@@ -231,6 +227,12 @@ impl Sock {
             buf: Vec::with_capacity(1 << 16),
             label,
         }
+    }
+
+    /// The cookie of the namespace the socket lives in (`SO_NETNS_COOKIE`).
+    pub fn cookie(&self) -> nix::Result<u64> {
+        use std::os::fd::AsFd;
+        sys::netns_cookie(self.sock.as_fd())
     }
 
     fn next_seq(&mut self) -> u32 {
@@ -482,6 +484,7 @@ impl Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use netlink_packet_core::NLM_F_MULTIPART;
 
     fn frame(ty: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
         let len = (NLMSG_HDRLEN + payload.len()) as u32;
@@ -530,8 +533,8 @@ mod tests {
 
     #[test]
     fn splitting_datagrams() {
-        let mut buf = frame(16, NLM_F_MULTI, 7, &[1, 2, 3]);
-        buf.extend(frame(NLMSG_DONE, NLM_F_MULTI, 7, &0i32.to_ne_bytes()));
+        let mut buf = frame(16, NLM_F_MULTIPART, 7, &[1, 2, 3]);
+        buf.extend(frame(NLMSG_DONE, NLM_F_MULTIPART, 7, &0i32.to_ne_bytes()));
         let f = frames(&buf).unwrap();
         assert_eq!(f.len(), 2);
         assert_eq!(f[0].ty, 16);
@@ -559,11 +562,11 @@ mod tests {
 
     #[test]
     fn a_dump_ends_at_done_and_notes_an_interruption_even_on_done_alone() {
-        let done = |flags| frame(NLMSG_DONE, NLM_F_MULTI | flags, 7, &0i32.to_ne_bytes());
-        let mut d1 = frame(16, NLM_F_MULTI, 7, &[1]);
-        d1.extend(frame(16, NLM_F_MULTI, 6, &[9])); // stale: another request's
+        let done = |flags| frame(NLMSG_DONE, NLM_F_MULTIPART | flags, 7, &0i32.to_ne_bytes());
+        let mut d1 = frame(16, NLM_F_MULTIPART, 7, &[1]);
+        d1.extend(frame(16, NLM_F_MULTIPART, 6, &[9])); // stale: another request's
         let d2 = {
-            let mut d = frame(16, NLM_F_MULTI, 7, &[2]);
+            let mut d = frame(16, NLM_F_MULTIPART, 7, &[2]);
             d.extend(done(0));
             d
         };
@@ -571,11 +574,14 @@ mod tests {
         assert!(a.finished && !a.interrupted && a.result.is_ok());
         assert_eq!(seen, [1, 2]);
         // The kernel may set NLM_F_DUMP_INTR on NLMSG_DONE only.
-        let (a, _) = answer(true, &[frame(NLMSG_DONE, NLM_F_MULTI, 7, &[])]);
+        let (a, _) = answer(true, &[frame(NLMSG_DONE, NLM_F_MULTIPART, 7, &[])]);
         assert!(a.finished && a.result.is_ok(), "a DONE without its code");
         let (a, _) = answer(true, &[d1.clone(), done(NLM_F_DUMP_INTR)]);
         assert!(a.finished && a.interrupted, "{a:?}");
-        let (a, _) = answer(true, &[frame(16, NLM_F_MULTI | NLM_F_DUMP_INTR, 7, &[1])]);
+        let (a, _) = answer(
+            true,
+            &[frame(16, NLM_F_MULTIPART | NLM_F_DUMP_INTR, 7, &[1])],
+        );
         assert!(!a.finished && a.interrupted);
         // Not finished before NLMSG_DONE; an error ends it.
         let (a, _) = answer(true, &[d1]);

@@ -342,6 +342,26 @@ pub fn del(net: &mut Net, name: &str) -> Result<(), Error> {
     syscalls::unlink(&path).map_err(sys(format!("netns del {name}: unlink {}", path.display())))
 }
 
+/// The names under /run/netns of the namespaces the host namespace has ids for, as
+/// (id, name), in directory order (as `ip` resolves `link-netns`).
+pub fn nsid_names(net: &mut Net) -> Result<Vec<(i32, String)>, Error> {
+    let Ok(rd) = std::fs::read_dir(NETNS_RUN_DIR) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for e in rd.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Ok(ns) = NetNs::open(&e.path().to_string_lossy()) else {
+            continue;
+        };
+        let sock = net.route_host()?;
+        if let Ok(Some(id)) = crate::ops::nsid(sock, ns.raw_fd()) {
+            out.push((id, name));
+        }
+    }
+    Ok(out)
+}
+
 /// `netns list`: the names under /run/netns, sorted.
 pub fn list() -> Result<Vec<String>, Error> {
     let dir = Path::new(NETNS_RUN_DIR);

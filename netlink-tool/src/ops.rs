@@ -63,10 +63,22 @@ pub fn links(sock: &mut dyn Rtnl) -> Result<Vec<Link>, KernelError> {
             _ => None,
         })
         .collect();
-    let names: Vec<(u32, String)> = out.iter().map(|l| (l.ifindex, l.ifname.clone())).collect();
+    let names: Vec<(u32, String, bool)> = out
+        .iter()
+        .map(|l| (l.ifindex, l.ifname.clone(), l.is_up()))
+        .collect();
     for l in &mut out {
         if let Some(i) = l.master_index {
-            l.master = names.iter().find(|(x, _)| *x == i).map(|(_, n)| n.clone());
+            l.master = names
+                .iter()
+                .find(|(x, ..)| *x == i)
+                .map(|(_, n, _)| n.clone());
+        }
+        if let (Some(i), None) = (l.link_index, l.link_netnsid) {
+            l.more.peer = names
+                .iter()
+                .find(|(x, ..)| *x == i)
+                .map(|(_, n, up)| (n.clone(), !up));
         }
     }
     out.sort_by_key(|l| l.ifindex);
@@ -139,6 +151,26 @@ pub fn set_link(
     what: fmt::Arguments<'_>,
 ) -> Result<(), KernelError> {
     sock.request(M::SetLink(msg::set_link(s)), 0, what)
+}
+
+/// The id under which the namespace open on `fd` is known in the socket's namespace
+/// (RTM_GETNSID; what IFLA_LINK_NETNSID of a link whose peer is there says), or `None`
+/// when it has none (then no link of this namespace has its peer there).
+pub fn nsid(sock: &mut dyn Rtnl, fd: std::os::fd::RawFd) -> Result<Option<i32>, KernelError> {
+    use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
+    let mut m = NsidMessage::default();
+    m.attributes.push(NsidAttribute::Fd(fd as u32));
+    let answers = sock.query(&M::GetNsId(m), false, format_args!("fd {fd}"))?;
+    Ok(answers
+        .iter()
+        .find_map(|a| match a {
+            M::NewNsId(n) => n.attributes.iter().find_map(|x| match x {
+                NsidAttribute::Id(i) => Some(*i),
+                _ => None,
+            }),
+            _ => None,
+        })
+        .filter(|i| *i >= 0))
 }
 
 /// Bring `lo` (always ifindex 1 in a network namespace) up.

@@ -12,9 +12,23 @@ use serde::Serialize;
 /// The longest interface name the kernel takes (IFNAMSIZ - 1).
 pub const IFNAME_MAX: usize = 15;
 
+/// A value as messages show it: control characters (a newline, an escape) as `\xNN`,
+/// so that an error stays one line and shows what was typed.
+pub fn shown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\x{:02x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Why a value was refused: the value and the reason, shown as `invalid KIND 'v': why`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {kind} '{value}': {why}")]
+#[error("invalid {kind} '{}': {why}", shown(value))]
 pub struct Invalid {
     /// What was expected ("interface name", "CIDR", "MAC address").
     pub kind: &'static str,
@@ -284,11 +298,28 @@ pub fn format_hw(bytes: &[u8]) -> String {
 /// Parse an MTU: 68 (the IPv4 minimum) to 65535 here; the kernel checks the link's own
 /// limits.
 pub fn mtu(s: &str) -> Result<u32, Invalid> {
-    let n: u32 = s.parse().map_err(|_| invalid("MTU", s, "not a number"))?;
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && s.len() > 5 {
+        return Err(invalid("MTU", s, "out of range 68-65535"));
+    }
+    let n: u32 = s
+        .parse()
+        .map_err(|_| invalid("MTU", s, "not a number in 68-65535"))?;
     if !(68..=65535).contains(&n) {
         return Err(invalid("MTU", s, "out of range 68-65535"));
     }
     Ok(n)
+}
+
+/// Check a namespace argument (a PID, a path or an `ip netns` name): not empty.
+pub fn netns_spec(s: &str) -> Result<String, Invalid> {
+    if s.is_empty() {
+        return Err(invalid(
+            "network namespace",
+            s,
+            "empty (a PID, a path or a name)",
+        ));
+    }
+    Ok(s.to_owned())
 }
 
 /// Parse a port number 1-65535.

@@ -11,6 +11,7 @@ use std::io::{self, Write as _};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
+pub use common::sys::set_handler;
 use common::trace::{self, Fd};
 use netlink_sys::Socket;
 use nix::errno::Errno;
@@ -178,10 +179,16 @@ pub fn netlink_socket(protocol: isize, name: &str, label: &str) -> io::Result<So
     r
 }
 
-/// send(2) one datagram (one request, or one nftables batch) to the kernel.
+/// send(2) one datagram (one request, or one nftables batch) to the kernel (again
+/// when a signal interrupted the call: nothing was sent then).
 pub fn nl_send(sock: &Socket, buf: &[u8]) -> io::Result<()> {
     let addr = netlink_sys::SocketAddr::new(0, 0);
-    let r = sock.send_to(buf, &addr, 0).map(drop);
+    let r = loop {
+        match sock.send_to(buf, &addr, 0) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => break r.map(drop),
+        }
+    };
     if let Err(e) = &r {
         trace::syscall(
             format_args!("sendto({}, {} bytes)", sock.as_fd().as_raw_fd(), buf.len()),
@@ -193,9 +200,16 @@ pub fn nl_send(sock: &Socket, buf: &[u8]) -> io::Result<()> {
 
 /// recv(2) one datagram into `buf` (cleared first). A datagram larger than the buffer
 /// is an error (the buffer is sized for the largest the kernel sends: 32 KiB dumps).
+/// A signal (EINTR) does not end the wait: the request was sent, and only its answer
+/// says whether the kernel did it (the run checks for the signal afterwards).
 pub fn nl_recv(sock: &Socket, buf: &mut Vec<u8>) -> io::Result<usize> {
-    buf.clear();
-    let n = sock.recv(buf, libc::MSG_TRUNC)?;
+    let n = loop {
+        buf.clear();
+        match sock.recv(buf, libc::MSG_TRUNC) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => break r?,
+        }
+    };
     if n > buf.len() {
         return Err(io::Error::other(format!(
             "netlink datagram of {n} bytes truncated to {}",
@@ -203,6 +217,132 @@ pub fn nl_recv(sock: &Socket, buf: &mut Vec<u8>) -> io::Result<usize> {
         )));
     }
     Ok(n)
+}
+
+/// `SO_NETNS_COOKIE` (linux/socket.h; the same on every architecture but sparc, alpha,
+/// parisc and mips, which the tool does not build for).
+const SO_NETNS_COOKIE: libc::c_int = 71;
+
+/// The cookie of the network namespace a socket belongs to (`SO_NETNS_COOKIE`): a number
+/// the kernel never gives two namespaces while it runs (an nsfs inode it does reuse).
+/// A read: traced at `-vv`.
+pub fn netns_cookie(fd: BorrowedFd<'_>) -> nix::Result<u64> {
+    let mut v: u64 = 0;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: `v` is a writable u64 and `len` its size, as SO_NETNS_COOKIE expects; the
+    // fd is borrowed, so open for the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_NETNS_COOKIE,
+            (&raw mut v).cast(),
+            &raw mut len,
+        )
+    };
+    let r = Errno::result(rc).map(|_| v);
+    trace::syscall_at(
+        2,
+        format_args!(
+            "getsockopt({}, SOL_SOCKET, SO_NETNS_COOKIE)",
+            fd.as_raw_fd()
+        ),
+        &r,
+    );
+    r
+}
+
+// ---------------------------------------------------------------- the state directory
+
+/// mkdir(2) with mode 0700 (an existing directory is fine).
+pub fn mkdir_private(path: &Path) -> nix::Result<()> {
+    let r = match nix::unistd::mkdir(path, Mode::from_bits_truncate(0o700)) {
+        Err(Errno::EEXIST) => Ok(()),
+        r => r,
+    };
+    trace::syscall_at(2, format_args!("mkdir({:?}, 0700)", path.as_os_str()), &r);
+    r
+}
+
+/// Open (creating, mode 0600) a lock file and take its exclusive flock(2) without
+/// waiting: EWOULDBLOCK when another process holds it.
+pub fn lock_file(path: &Path) -> nix::Result<nix::fcntl::Flock<File>> {
+    let r = nix::fcntl::open(
+        path,
+        OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .and_then(|fd| {
+        nix::fcntl::Flock::lock(File::from(fd), nix::fcntl::FlockArg::LockExclusiveNonblock)
+            .map_err(|(_, e)| e)
+    });
+    trace::syscall_at(
+        2,
+        format_args!("flock(open({:?}), LOCK_EX|LOCK_NB)", path.as_os_str()),
+        &r.as_ref().map(|_| ()).map_err(|e| *e),
+    );
+    r
+}
+
+/// True when `path` still names the file `f` is open on (a lock file unlinked and made
+/// again by another process is another file).
+pub fn same_file(f: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (f.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// rmdir(2) (the state directory, when empty; ENOTEMPTY is the usual answer).
+pub fn rmdir(path: &Path) -> nix::Result<()> {
+    let r = std::fs::remove_dir(path).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)));
+    trace::syscall_at(2, format_args!("rmdir({:?})", path.as_os_str()), &r);
+    r
+}
+
+/// Read a small text file; `None` when it does not exist. A read: traced at `-vv`.
+pub fn read_optional(path: &Path) -> io::Result<Option<String>> {
+    let r = match std::fs::read_to_string(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        r => r.map(Some),
+    };
+    trace::syscall_at(
+        2,
+        format_args!("read({:?})", path.as_os_str()),
+        &r.as_ref()
+            .map(|o| o.as_ref().map_or(0, String::len))
+            .map_err(|e| io::Error::new(e.kind(), e.to_string())),
+    );
+    r
+}
+
+/// Replace `path` with `text` atomically: written to `tmp` (mode 0600), then renamed
+/// over it, so a reader (or a run killed midway) sees the old text or the new, never a
+/// part.
+pub fn write_atomic(path: &Path, tmp: &Path, text: &str) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let r = File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .and_then(|()| std::fs::rename(tmp, path));
+    trace::syscall(
+        format_args!(
+            "write({:?}, {} bytes) + rename(.., {:?})",
+            tmp.as_os_str(),
+            text.len(),
+            path.as_os_str()
+        ),
+        &r.as_ref()
+            .copied()
+            .map_err(|e| io::Error::new(e.kind(), e.to_string())),
+    );
+    r
 }
 
 #[cfg(test)]
