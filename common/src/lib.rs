@@ -7,6 +7,7 @@
 
 pub mod exit;
 pub mod json;
+pub mod pty;
 pub mod trace;
 pub mod units;
 pub mod words;
