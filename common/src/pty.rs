@@ -486,6 +486,15 @@ const RELAY_SIGNALS: [Signal; 5] = [
     Signal::SIGQUIT,
 ];
 
+/// A signal set as strace prints it: `[WINCH TERM]`.
+fn sigset_names(set: &SigSet) -> String {
+    let names: Vec<&str> = Signal::iterator()
+        .filter(|s| set.contains(*s))
+        .map(|s| s.as_str().trim_start_matches("SIG"))
+        .collect();
+    format!("[{}]", names.join(" "))
+}
+
 /// Block `set` until dropped, the old mask put back then.
 struct Blocked {
     old: SigSet,
@@ -495,7 +504,10 @@ impl Blocked {
     fn new(set: &SigSet) -> io::Result<Self> {
         let mut old = SigSet::empty();
         let r = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(set), Some(&mut old));
-        trace::syscall(format_args!("rt_sigprocmask(SIG_BLOCK, {set:?})"), &r);
+        trace::syscall(
+            format_args!("rt_sigprocmask(SIG_BLOCK, {})", sigset_names(set)),
+            &r,
+        );
         r?;
         Ok(Self { old })
     }
@@ -529,7 +541,10 @@ pub fn relay(
     let _blocked = Blocked::new(&set)?;
     let sigfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK);
     trace::syscall(
-        format_args!("signalfd4(-1, {set:?}, SFD_CLOEXEC|SFD_NONBLOCK)"),
+        format_args!(
+            "signalfd4(-1, {}, SFD_CLOEXEC|SFD_NONBLOCK)",
+            sigset_names(&set)
+        ),
         &sigfd.as_ref().map(drop).map_err(|e| *e),
     );
     let sigfd = sigfd?;
