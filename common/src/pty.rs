@@ -269,7 +269,8 @@ pub struct RawMode<'fd> {
 }
 
 impl<'fd> RawMode<'fd> {
-    /// tcgetattr, then tcsetattr(TCSAFLUSH) with the raw settings.
+    /// tcgetattr, then tcsetattr(TCSADRAIN) with the raw settings. TCSADRAIN, as ssh
+    /// does (LXC flushes): keys typed ahead (by a script) are kept, not discarded.
     pub fn enter(fd: BorrowedFd<'fd>) -> io::Result<Self> {
         let r = termios::tcgetattr(fd);
         trace::syscall(
@@ -278,9 +279,9 @@ impl<'fd> RawMode<'fd> {
         );
         let saved = r?;
         let raw = raw_settings(&saved);
-        let r = termios::tcsetattr(fd, SetArg::TCSAFLUSH, &raw);
+        let r = termios::tcsetattr(fd, SetArg::TCSADRAIN, &raw);
         trace::syscall(
-            format_args!("ioctl({}, TCSETSF, {{raw}})", fd.as_raw_fd()),
+            format_args!("ioctl({}, TCSETSW, {{raw}})", fd.as_raw_fd()),
             &r,
         );
         r?;
