@@ -4,9 +4,12 @@
 //! FILE and FILE.1 together never hold more than 2×SIZE, and FILE.1 followed by FILE is
 //! the latest output without a gap.
 //!
-//! A rotation cuts after the last newline that fits, so lines stay whole; a line with no
-//! newline in SIZE bytes is cut at SIZE. A FILE left larger than SIZE by an earlier run
-//! with a larger SIZE is rotated as it is at the start.
+//! A rotation happens after the last newline that fits, so lines mostly stay whole. When
+//! none fits: if FILE ends at the end of a line, the new line starts the next FILE;
+//! otherwise (a line longer than SIZE, or one whose start was written with an earlier
+//! read of the pty) it is cut where FILE is full. The output is a byte stream read in
+//! chunks, so FILE.1 may begin in the middle of a line. A FILE left larger than SIZE by
+//! an earlier run with a larger SIZE is rotated as it is at the start.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -23,6 +26,8 @@ pub struct Log {
     fd: OwnedFd,
     size: u64,
     limit: u64,
+    /// FILE is empty or ends with a newline.
+    at_line_start: bool,
 }
 
 /// The rotated copy's name: `FILE.1`.
@@ -33,14 +38,14 @@ pub fn rotated_name(path: &Path) -> PathBuf {
 }
 
 /// Where to cut `data` when only `room` bytes fit in the current file: after the last
-/// newline within the room; without one, nowhere (0) when the file already holds
-/// something (the line starts the next file), else at `room`.
-pub fn split_point(data: &[u8], room: usize, file_empty: bool) -> usize {
+/// newline within the room; without one, nowhere (0: the line starts the next file) when
+/// the file is not empty and ends with a newline, else at `room`.
+pub fn split_point(data: &[u8], room: usize, file_empty: bool, at_line_start: bool) -> usize {
     let room = room.min(data.len());
     match data[..room].iter().rposition(|&b| b == b'\n') {
         Some(i) => i + 1,
-        None if file_empty => room,
-        None => 0,
+        None if !file_empty && at_line_start => 0,
+        None => room,
     }
 }
 
@@ -58,6 +63,8 @@ impl Log {
             fd,
             size,
             limit: limit.max(1),
+            // Unknown for an existing file: as if a line were open (cut when full).
+            at_line_start: size == 0,
         };
         if log.size > log.limit {
             log.rotate().map_err(err)?;
@@ -75,17 +82,25 @@ impl Log {
         while !data.is_empty() {
             let room = self.limit.saturating_sub(self.size);
             if data.len() as u64 <= room {
-                sys::write_all(self.fd.as_fd(), data)?;
-                self.size += data.len() as u64;
+                self.append(data)?;
                 return Ok(());
             }
             let room = usize::try_from(room).unwrap_or(usize::MAX);
-            let cut = split_point(data, room, self.size == 0);
+            let cut = split_point(data, room, self.size == 0, self.at_line_start);
             if cut > 0 {
-                sys::write_all(self.fd.as_fd(), &data[..cut])?;
+                self.append(&data[..cut])?;
             }
             self.rotate()?;
             data = &data[cut..];
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        sys::write_all(self.fd.as_fd(), data)?;
+        self.size += data.len() as u64;
+        if let Some(&last) = data.last() {
+            self.at_line_start = last == b'\n';
         }
         Ok(())
     }
@@ -96,6 +111,7 @@ impl Log {
         let (fd, size) = open(&self.path)?;
         self.fd = fd;
         self.size = size;
+        self.at_line_start = size == 0;
         Ok(())
     }
 }
@@ -112,13 +128,14 @@ mod tests {
 
     #[test]
     fn cuts_after_the_last_newline_that_fits() {
-        assert_eq!(split_point(b"ab\ncd\nef", 7, false), 6);
-        assert_eq!(split_point(b"ab\ncd\nef", 5, false), 3);
-        // No newline in the room: nothing when the file has a start already …
-        assert_eq!(split_point(b"abcdef\n", 4, false), 0);
-        // … at the room when it is empty.
-        assert_eq!(split_point(b"abcdef\n", 4, true), 4);
-        assert_eq!(split_point(b"abc", 10, true), 3);
+        assert_eq!(split_point(b"ab\ncd\nef", 7, false, true), 6);
+        assert_eq!(split_point(b"ab\ncd\nef", 5, false, false), 3);
+        // No newline in the room: nothing when the file ends with a whole line …
+        assert_eq!(split_point(b"abcdef\n", 4, false, true), 0);
+        // … at the room when it is empty, or ends inside a line.
+        assert_eq!(split_point(b"abcdef\n", 4, true, true), 4);
+        assert_eq!(split_point(b"abcdef\n", 4, false, false), 4);
+        assert_eq!(split_point(b"abc", 10, true, true), 3);
     }
 
     fn read(p: &Path) -> Vec<u8> {
@@ -146,6 +163,17 @@ mod tests {
         assert!(read(&path).ends_with(b"line 199 of the console\n"));
         // Only the two files.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_line_begun_in_an_earlier_chunk_is_cut_where_the_file_is_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let mut log = Log::open(&path, 12).unwrap();
+        log.write(b"one\ntw").unwrap();
+        log.write(b"o-and-more\nthree\n").unwrap();
+        assert_eq!(read(&rotated_name(&path)), b"one\ntwo-and-");
+        assert_eq!(read(&path), b"more\nthree\n");
     }
 
     #[test]
