@@ -1,16 +1,26 @@
 //! `-d`: hold in the background, and return only once the outcome of the start is known.
 //!
-//! ptyhold forks first. The child leads a new session (no controlling terminal) and does
-//! the whole set-up with the caller's standard error still open, so a failure is reported
-//! there by the child itself, as one line, and the child exits with its code (125, 126,
-//! 127). Once the command runs (and the pidfile is written), the child moves its standard
-//! streams to /dev/null, changes to `/`, and writes one byte on a pipe. The parent waits
-//! on that pipe: the byte means success (exit 0); the end of the pipe without it means
-//! the child failed, and the parent exits with the child's status. A failed start is
-//! therefore never reported as a success, and leaves nothing behind: the child removed
-//! its socket and pidfile before it exited.
+//! ptyhold forks first. The child (the holder) does the whole set-up with the caller's
+//! standard error still open, so a failure is reported there by the holder itself, as one
+//! line, and it exits with its code (125, 126, 127). The caller waits on a pipe whose
+//! write end the holder and then the command hold:
+//!
+//! - the holder writes `F` once it has forked the command and written the pidfile, and
+//!   closes its end;
+//! - the command's copy is close-on-exec: it closes when the exec succeeds; a failed
+//!   step writes its 5-byte report there first.
+//!
+//! So the caller sees the end of the pipe right after the command's exec, without
+//! waiting for the holder to be scheduled again (on a loaded machine every hand-over
+//! between processes can cost a time slice). Exactly `F` then the end: success, exit 0.
+//! Anything else (nothing: the set-up failed; `F` and a report: the exec failed): the
+//! caller waits for the holder, which has reported the error, removed its socket and
+//! pidfile and exited, and exits with its status. A failed start is therefore never
+//! reported as a success, and leaves nothing behind. The holder leads a new session from
+//! the fork on (no controlling terminal, none of the caller's terminal signals); once the
+//! command runs it moves its standard streams to /dev/null and changes to `/`.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -30,7 +40,7 @@ pub enum Role {
 
 /// The holder's end of the pipe to the waiting parent.
 #[derive(Debug)]
-pub struct Notifier(OwnedFd);
+pub struct Notifier(Option<OwnedFd>);
 
 fn process(what: &'static str) -> impl FnOnce(Errno) -> Error {
     move |e| Error::Process {
@@ -45,15 +55,21 @@ pub fn detach() -> Result<Role, Error> {
     match sys::fork().map_err(process("cannot fork"))? {
         ForkResult::Parent { child } => {
             drop(w);
-            let mut byte = [0u8; 1];
+            // Up to the end of the pipe: `F` alone is success.
+            let mut got = [0u8; 16];
+            let mut len = 0;
             loop {
-                match sys::read(r.as_fd(), &mut byte) {
-                    Ok(1) => return Ok(Role::Parent(common::exit::SUCCESS)),
+                match sys::read(r.as_fd(), &mut got[len.min(15)..]) {
+                    Ok(0) => break,
+                    Ok(n) => len += n,
                     Err(Errno::EINTR) => {}
-                    _ => break,
+                    Err(_) => break,
                 }
             }
-            // The child failed (and said why on our shared standard error).
+            if len == 1 && got[0] == b'F' {
+                return Ok(Role::Parent(common::exit::SUCCESS));
+            }
+            // The holder failed (and said why on our shared standard error).
             let status =
                 sys::waitpid(child, None).map_err(process("cannot wait for the holder"))?;
             Ok(Role::Parent(
@@ -62,24 +78,36 @@ pub fn detach() -> Result<Role, Error> {
         }
         ForkResult::Child => {
             drop(r);
+            // Out of the caller's session at once: its terminal's signals are not ours.
             sys::setsid().map_err(process("cannot start a new session"))?;
-            Ok(Role::Child(Notifier(w)))
+            Ok(Role::Child(Notifier(Some(w))))
         }
     }
 }
 
 impl Notifier {
-    /// The command runs: standard streams to /dev/null, `/` as the working directory,
-    /// then the word to the parent.
+    /// The pipe, for the command to inherit (close-on-exec) until it has forked.
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.0.as_ref().map(AsFd::as_fd)
+    }
+
+    /// The command is forked and the pidfile written: `F`, and our end closes.
+    pub fn forked(&mut self) -> Result<(), Error> {
+        let Some(w) = self.0.take() else {
+            return Ok(());
+        };
+        sys::write_all(w.as_fd(), b"F").map_err(|source| Error::Process {
+            what: "cannot tell the caller",
+            source,
+        })
+    }
+
+    /// The command runs: standard streams to /dev/null, `/` as the working directory.
     pub fn started(self) -> Result<(), Error> {
         let null = sys::open_devnull().map_err(process("cannot open /dev/null"))?;
         for fd in 0..3 {
             sys::dup2(null.as_fd(), fd, true).map_err(process("cannot redirect to /dev/null"))?;
         }
-        sys::chdir(Path::new("/")).map_err(process("cannot change to '/'"))?;
-        sys::write_all(self.0.as_fd(), b"1").map_err(|source| Error::Process {
-            what: "cannot tell the caller",
-            source,
-        })
+        sys::chdir(Path::new("/")).map_err(process("cannot change to '/'"))
     }
 }

@@ -6,9 +6,10 @@
 //! 3. the socket (refused early when another holder answers on it), the log;
 //! 4. the ptys: the console and `--ttys` more, each slave given to `--owner`, each
 //!    window 24×80 until a client says otherwise;
-//! 5. the command ([`crate::spawn`]); from here on, a failure kills it rather than
-//!    leaving it behind;
-//! 6. the pidfile, the local terminal (`-F`), the word to the waiting caller (`-d`);
+//! 5. the command's fork ([`crate::spawn`]); from here on, a failure kills it rather
+//!    than leaving it behind;
+//! 6. the pidfile, the word to the waiting caller (`-d`, which returns when the exec
+//!    succeeds), the exec's outcome, the local terminal (`-F`);
 //! 7. the loop ([`crate::serve`]) until the command ends; then the pidfile and the socket
 //!    are removed and its status returned.
 
@@ -76,7 +77,7 @@ pub fn run(cfg: &Hold, ui: &Ui<'_>) -> Result<i32, Error> {
         cfg.foreground || (!cfg.daemon && pty::is_terminal(stdin) && sys::in_foreground(stdin));
 
     // 1. -d: the caller's side waits here for the outcome.
-    let notifier = if cfg.daemon {
+    let mut notifier = if cfg.daemon {
         match daemon::detach()? {
             Role::Parent(code) => return Ok(code),
             Role::Child(n) => Some(n),
@@ -113,16 +114,24 @@ pub fn run(cfg: &Hold, ui: &Ui<'_>) -> Result<i32, Error> {
     // 5. The command.
     let console = ttys[0].1.as_fd();
     let slaves: Vec<BorrowedFd<'_>> = ttys[1..].iter().map(|t| t.1.as_fd()).collect();
-    let child = spawn::start(&cfg.command, console, &slaves, &old_mask)?;
+    let also_tell = notifier.as_ref().and_then(daemon::Notifier::fd);
+    let forked = spawn::fork(&cfg.command, console, &slaves, &old_mask, also_tell)?;
     drop(slaves);
+    let child = forked.pid();
     let mut guard = ChildGuard(Some(child));
 
-    // 6. Pidfile, local terminal, the word to the caller.
+    // 6. Pidfile, the caller told (-d: it returns at the exec), the exec's outcome,
+    // the local terminal.
     let pidfile = pidfile
         .as_deref()
         .map(|p| pidfile::write(p, child))
         .transpose()?;
     let result = (|| {
+        if let Some(n) = notifier.as_mut() {
+            n.forked()?;
+        }
+        // A failed exec has been reaped already: nothing to kill.
+        forked.wait_exec().inspect_err(|_| guard.disarm())?;
         let local = if foreground {
             Some(Local::attach(cfg.escape, ui.hint)?)
         } else {

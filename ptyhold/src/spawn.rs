@@ -11,12 +11,14 @@
 //!
 //! The child moves every descriptor it needs above fd 2+N first, so that placing the
 //! slaves cannot close one of them, then reports a failed step (and its errno) through a
-//! close-on-exec pipe; the parent sees the end of the pipe when the exec succeeded.
+//! close-on-exec pipe; the parent sees the end of the pipe when the exec succeeded. With
+//! `-d`, the caller's pipe gets the same report and the same end, so the caller learns
+//! the outcome from the command itself, without waiting for the holder to wake up.
 //! After the fork the child runs no allocation: its argv and environment are built
 //! before (ptyhold has one thread, so the child could; it need not).
 
 use std::ffi::OsString;
-use std::os::fd::{AsFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use common::trace;
@@ -56,14 +58,26 @@ fn environment(ttys: usize) -> Vec<Vec<u8>> {
     env
 }
 
-/// Fork and exec `command` on `console` and `ttys` (slaves); `mask` is the signal mask
-/// to give it. Returns its PID once the exec has succeeded.
-pub fn start(
+/// A command forked and on its way to exec.
+#[derive(Debug)]
+pub struct Forked {
+    pid: Pid,
+    status: OwnedFd,
+    args: sys::ExecArgs,
+    command: OsString,
+}
+
+/// Fork `command` on `console` and `ttys` (slaves); `mask` is the signal mask to give
+/// it. `also_tell`, when given, is a pipe that gets the child's failure report too and
+/// closes when the exec succeeds (`-d`'s waiting caller). [`Forked::wait_exec`] learns
+/// the outcome.
+pub fn fork(
     command: &[OsString],
     console: BorrowedFd<'_>,
     ttys: &[BorrowedFd<'_>],
     mask: &SigSet,
-) -> Result<Pid, Error> {
+    also_tell: Option<BorrowedFd<'_>>,
+) -> Result<Forked, Error> {
     let Some(args) = sys::ExecArgs::new(
         command.iter().map(OsString::as_os_str),
         environment(ttys.len()),
@@ -83,56 +97,77 @@ pub fn start(
     match sys::fork().map_err(process("cannot fork"))? {
         ForkResult::Child => {
             drop(status_r);
-            // Returns only after a failed step, reported on the pipe.
-            child(&args, console, ttys, status_w.as_fd(), mask);
+            // Returns only after a failed step, reported on the pipes.
+            child(&args, console, ttys, status_w.as_fd(), also_tell, mask);
             sys::exit_child(common::exit::CANNOT_INVOKE)
         }
-        ForkResult::Parent { child } => {
-            drop(status_w);
-            let mut report = [0u8; 5];
-            let mut got = 0;
-            while got < report.len() {
-                match sys::read(status_r.as_fd(), &mut report[got..]) {
-                    Ok(0) => break,
-                    Ok(n) => got += n,
-                    Err(Errno::EINTR) => {}
-                    Err(_) => break,
-                }
+        ForkResult::Parent { child } => Ok(Forked {
+            pid: child,
+            status: status_r,
+            args,
+            command: command[0].clone(),
+        }),
+    }
+}
+
+impl Forked {
+    /// The command's PID.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Wait for the exec: the PID once it succeeded; the error (the child reaped) when a
+    /// step failed.
+    pub fn wait_exec(self) -> Result<Pid, Error> {
+        let Forked {
+            pid: child,
+            status,
+            args,
+            command,
+        } = self;
+        let mut report = [0u8; 5];
+        let mut got = 0;
+        while got < report.len() {
+            match sys::read(status.as_fd(), &mut report[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(Errno::EINTR) => {}
+                Err(_) => break,
             }
-            if got < report.len() {
-                trace::line(
-                    1,
-                    format_args!("[pid {child}] execvpe({}) = 0", args.shown()),
-                );
-                return Ok(child);
-            }
-            // The child failed and exits: reap it now.
-            let _ = sys::waitpid(child, None);
-            let errno = Errno::from_raw(i32::from_le_bytes([
-                report[1], report[2], report[3], report[4],
-            ]));
-            if report[0] == EXEC {
-                trace::line(
-                    1,
-                    format_args!(
-                        "[pid {child}] execvpe({}) = -1 {errno:?} ({})",
-                        args.shown(),
-                        errno.desc()
-                    ),
-                );
-                return Err(Error::Exec {
-                    command: command[0].clone(),
-                    source: errno,
-                });
-            }
-            Err(Error::Start {
-                what: STEPS
-                    .get(usize::from(report[0]))
-                    .copied()
-                    .unwrap_or("unknown step"),
-                source: errno,
-            })
         }
+        if got < report.len() {
+            trace::line(
+                1,
+                format_args!("[pid {child}] execvpe({}) = 0", args.shown()),
+            );
+            return Ok(child);
+        }
+        // The child failed and exits: reap it now.
+        let _ = sys::waitpid(child, None);
+        let errno = Errno::from_raw(i32::from_le_bytes([
+            report[1], report[2], report[3], report[4],
+        ]));
+        if report[0] == EXEC {
+            trace::line(
+                1,
+                format_args!(
+                    "[pid {child}] execvpe({}) = -1 {errno:?} ({})",
+                    args.shown(),
+                    errno.desc()
+                ),
+            );
+            return Err(Error::Exec {
+                command,
+                source: errno,
+            });
+        }
+        Err(Error::Start {
+            what: STEPS
+                .get(usize::from(report[0]))
+                .copied()
+                .unwrap_or("unknown step"),
+            source: errno,
+        })
     }
 }
 
@@ -143,15 +178,20 @@ fn child(
     console: BorrowedFd<'_>,
     ttys: &[BorrowedFd<'_>],
     status: BorrowedFd<'_>,
+    also_tell: Option<BorrowedFd<'_>>,
     mask: &SigSet,
 ) {
+    let first_free = RawFd::try_from(3 + ttys.len()).unwrap_or(RawFd::MAX);
+    // 0: every descriptor we need goes above the numbers the command gets.
+    let also_tell = also_tell.and_then(|fd| sys::dup_above(fd, first_free).ok());
     let fail = |status: BorrowedFd<'_>, step: u8, errno: Errno| {
         let mut report = [step, 0, 0, 0, 0];
         report[1..].copy_from_slice(&(errno as i32).to_le_bytes());
         let _ = sys::write_all(status, &report);
+        if let Some(fd) = also_tell.as_ref() {
+            let _ = sys::write_all(fd.as_fd(), &report);
+        }
     };
-    let first_free = RawFd::try_from(3 + ttys.len()).unwrap_or(RawFd::MAX);
-    // 0: every descriptor we need goes above the numbers the command gets.
     let status = match sys::dup_above(status, first_free) {
         Ok(s) => s,
         Err(e) => return fail(status, 0, e),
