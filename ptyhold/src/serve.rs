@@ -321,8 +321,14 @@ impl Holder<'_, '_> {
                 {
                     self.send_output(t);
                 }
-                if ev.intersects(input) {
+                let tty = self.clients[c].as_ref().and_then(|c| c.tty);
+                let pending = tty.is_some_and(|t| !self.ttys[t].input.is_empty());
+                if !pending && ev.intersects(input) {
                     self.client_readable(c);
+                } else if pending && ev.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
+                    // Gone while its last keys wait for the master: polling it again would
+                    // report the hang-up at once, forever. Drop it (and those keys).
+                    self.drop_client(c);
                 }
             }
             Slot::LocalInput => self.local_readable(),
