@@ -97,7 +97,7 @@ fn processes_mentioning(needle: &str) -> Vec<i32> {
         else {
             continue;
         };
-        if pid == std::process::id() as i32 || is_dead(pid) {
+        if u32::try_from(pid) == Ok(std::process::id()) || is_dead(pid) {
             continue;
         }
         if let Ok(cmdline) = fs::read(entry.path().join("cmdline"))
@@ -111,15 +111,18 @@ fn processes_mentioning(needle: &str) -> Vec<i32> {
 
 // ---- reading a child's output as it comes ----
 
+/// What a reader thread has collected, and whether the stream has ended.
+type Shared = Arc<(Mutex<(Vec<u8>, bool)>, Condvar)>;
+
 /// A child's output stream, collected by a thread; `expect` waits for a string in it.
 struct Stream {
-    shared: Arc<(Mutex<(Vec<u8>, bool)>, Condvar)>,
+    shared: Shared,
     seen: usize,
 }
 
 impl Stream {
     fn new(mut from: impl Read + Send + 'static) -> Self {
-        let shared = Arc::new((Mutex::new((Vec::new(), false)), Condvar::new()));
+        let shared: Shared = Arc::new((Mutex::new((Vec::new(), false)), Condvar::new()));
         let writer = Arc::clone(&shared);
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
@@ -217,7 +220,7 @@ impl Session {
     }
 
     fn pid(&self) -> i32 {
-        self.child.id() as i32
+        i32::try_from(self.child.id()).expect("a PID fits in i32")
     }
 
     fn send(&mut self, bytes: &[u8]) {
@@ -319,7 +322,7 @@ impl Held {
     }
 
     fn holder_pid(&self) -> i32 {
-        self.child.id() as i32
+        i32::try_from(self.child.id()).expect("a PID fits in i32")
     }
 
     fn running(&mut self) -> bool {
