@@ -57,7 +57,7 @@ struct Cli {
     #[command(flatten)]
     hold: HoldArgs,
 
-    /// Trace each system call on standard error (-vv: also the relay's polls, reads and writes; after attach/list when given one)
+    /// Trace each system call on standard error (-vv: also the relay's polls, reads and writes); after attach or list when given one
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
 }
