@@ -725,15 +725,16 @@ fn daemon_returns_once_the_command_runs() {
             .unwrap()
             .starts_with("sleep\0")
     );
-    // The holder is the command's parent, runs detached (its own session), and ends it
-    // on SIGTERM.
-    let sid = fs::read_to_string(format!("/proc/{holder}/stat")).unwrap();
-    let fields: Vec<&str> = sid.rsplit_once(')').unwrap().1.split_whitespace().collect();
-    assert_eq!(
-        fields[3],
-        holder.to_string(),
-        "the holder leads its session"
-    );
+    // The holder is the command's parent, runs detached (it leads its own session, soon
+    // after the caller has returned), and ends the command on SIGTERM.
+    wait_for("the holder's own session", || {
+        let stat = fs::read_to_string(format!("/proc/{holder}/stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        fields.get(3) == Some(&holder.to_string().as_str())
+    });
     kill(Pid::from_raw(holder), Signal::SIGTERM).unwrap();
     wait_for("the holder's end", || is_dead(holder) && is_dead(pid));
     wait_for("the socket's removal", || !socket.exists());

@@ -115,7 +115,15 @@ pub fn run(cfg: &Hold, ui: &Ui<'_>) -> Result<i32, Error> {
     let console = ttys[0].1.as_fd();
     let slaves: Vec<BorrowedFd<'_>> = ttys[1..].iter().map(|t| t.1.as_fd()).collect();
     let also_tell = notifier.as_ref().and_then(daemon::Notifier::fd);
-    let forked = spawn::fork(&cfg.command, console, &slaves, &old_mask, also_tell)?;
+    let defaults: &[Signal] = if cfg.daemon { &daemon::IGNORED } else { &[] };
+    let forked = spawn::fork(
+        &cfg.command,
+        console,
+        &slaves,
+        &old_mask,
+        defaults,
+        also_tell,
+    )?;
     drop(slaves);
     let child = forked.pid();
     let mut guard = ChildGuard(Some(child));

@@ -7,7 +7,8 @@
 //! - fd 2+N: tty N's slave (fd 3 is tty 1), not close-on-exec;
 //! - `PTYHOLD_TTYS=N` in its environment, nothing else added;
 //! - no other descriptor of ptyhold's (every other one is close-on-exec);
-//! - the signal mask ptyhold was started with, SIGPIPE at its default.
+//! - the signal mask ptyhold was started with; SIGPIPE at its default (Rust ignores it),
+//!   and with `-d` the stop and quit signals the holder ignores.
 //!
 //! The child moves every descriptor it needs above fd 2+N first, so that placing the
 //! slaves cannot close one of them, then reports a failed step (and its errno) through a
@@ -68,7 +69,8 @@ pub struct Forked {
 }
 
 /// Fork `command` on `console` and `ttys` (slaves); `mask` is the signal mask to give
-/// it. `also_tell`, when given, is a pipe that gets the child's failure report too and
+/// it, `defaults` the signals to put back to their default action (SIGPIPE always).
+/// `also_tell`, when given, is a pipe that gets the child's failure report too and
 /// closes when the exec succeeds (`-d`'s waiting caller). [`Forked::wait_exec`] learns
 /// the outcome.
 pub fn fork(
@@ -76,6 +78,7 @@ pub fn fork(
     console: BorrowedFd<'_>,
     ttys: &[BorrowedFd<'_>],
     mask: &SigSet,
+    defaults: &[Signal],
     also_tell: Option<BorrowedFd<'_>>,
 ) -> Result<Forked, Error> {
     let Some(args) = sys::ExecArgs::new(
@@ -98,7 +101,15 @@ pub fn fork(
         ForkResult::Child => {
             drop(status_r);
             // Returns only after a failed step, reported on the pipes.
-            child(&args, console, ttys, status_w.as_fd(), also_tell, mask);
+            child(
+                &args,
+                console,
+                ttys,
+                status_w.as_fd(),
+                also_tell,
+                mask,
+                defaults,
+            );
             sys::exit_child(common::exit::CANNOT_INVOKE)
         }
         ForkResult::Parent { child } => Ok(Forked {
@@ -180,6 +191,7 @@ fn child(
     status: BorrowedFd<'_>,
     also_tell: Option<BorrowedFd<'_>>,
     mask: &SigSet,
+    defaults: &[Signal],
 ) {
     let first_free = RawFd::try_from(3 + ttys.len()).unwrap_or(RawFd::MAX);
     // 0: every descriptor we need goes above the numbers the command gets.
@@ -207,11 +219,13 @@ fn child(
             Err(e) => return fail(status.as_fd(), 0, e),
         }
     }
-    // 1: the caller's signal mask, SIGPIPE as the default (Rust ignores it; an ignored
-    // signal stays ignored across exec).
-    if let Err(e) = sys::sigprocmask(SigmaskHow::SIG_SETMASK, mask)
-        .and_then(|_| sys::default_action(Signal::SIGPIPE))
-    {
+    // 1: the caller's signal mask, SIGPIPE and `defaults` at their default actions (an
+    // ignored signal stays ignored across exec).
+    if let Err(e) = sys::sigprocmask(SigmaskHow::SIG_SETMASK, mask).and_then(|_| {
+        std::iter::once(&Signal::SIGPIPE)
+            .chain(defaults)
+            .try_for_each(|&sig| sys::default_action(sig))
+    }) {
         return fail(status.as_fd(), 1, e);
     }
     // 2: a new session with the console as its controlling terminal.

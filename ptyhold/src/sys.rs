@@ -373,6 +373,16 @@ pub fn default_action(sig: Signal) -> nix::Result<()> {
     r
 }
 
+/// signal(sig, SIG_IGN).
+pub fn ignore(sig: Signal) -> nix::Result<()> {
+    // SAFETY: installing SIG_IGN runs no handler code, and this single-threaded process
+    // has nothing that depends on the action it replaces.
+    let r =
+        unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn) }.map(drop);
+    trace::syscall(format_args!("rt_sigaction({sig}, SIG_IGN)"), &r);
+    r
+}
+
 /// kill(2).
 pub fn kill(pid: Pid, sig: Signal) -> nix::Result<()> {
     let r = nix::sys::signal::kill(pid, sig);
