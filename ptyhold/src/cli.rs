@@ -219,7 +219,7 @@ pub enum Parsed {
     Print(String),
 }
 
-/// True when `args` (without argv[0]) are a client's (`attach`, `list`): usage errors
+/// True when `args` (without `argv[0]`) are a client's (`attach`, `list`): usage errors
 /// then exit 2, not a chain-loader's 125.
 pub fn is_client(args: &[OsString]) -> bool {
     args.iter()
@@ -228,7 +228,7 @@ pub fn is_client(args: &[OsString]) -> bool {
         .is_some_and(|a| a == "attach" || a == "list")
 }
 
-/// Parse `args` (without argv[0]) into a [`Config`].
+/// Parse `args` (without `argv[0]`) into a [`Config`].
 pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
     let argv = std::iter::once(OsString::from("ptyhold")).chain(args.iter().cloned());
     let cli = match Cli::try_parse_from(argv) {

@@ -79,7 +79,7 @@ pub enum Error {
     /// execvp(3) of the command failed: 126 or 127.
     #[error("failed to run command {}", quote(.command))]
     Exec {
-        /// argv[0].
+        /// `argv[0]`.
         command: OsString,
         /// Why.
         #[source]
