@@ -339,7 +339,9 @@ impl Holder<'_, '_> {
     // ---- signals and the command ----
 
     fn signals(&mut self) -> Result<(), Error> {
-        loop {
+        // Once the command is reaped, nothing more: an error now would make the caller
+        // kill a PID that is no longer the command's.
+        while self.ended.is_none() {
             let sig = match pty::read_signal(self.sigfd) {
                 Ok(Some(sig)) => sig,
                 Ok(None) => return Ok(()),
@@ -359,6 +361,7 @@ impl Holder<'_, '_> {
                 }
             }
         }
+        Ok(())
     }
 
     /// waitpid(WNOHANG) of the command.
