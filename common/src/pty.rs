@@ -425,6 +425,11 @@ pub trait Remote {
     fn send(&mut self, data: &[u8]) -> io::Result<()>;
     /// Pass the local window size on.
     fn resize(&mut self, size: Winsize) -> io::Result<()>;
+    /// The local input has ended and the relay lingers ([`RelayOptions::linger`]): tell
+    /// the far end, if it has a way (a pty: the end-of-file key). Nothing by default.
+    fn end_input(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A pty master as a [`Remote`]: the relay of `lxc-attach`, where this process holds the
@@ -452,6 +457,15 @@ impl Remote for Master<'_> {
     fn resize(&mut self, size: Winsize) -> io::Result<()> {
         set_winsize(self.0, size)
     }
+
+    /// The terminal's end-of-file key (VEOF, `^D` unless changed): a reader in canonical
+    /// mode sees the end of its input, as when a user types it.
+    fn end_input(&mut self) -> io::Result<()> {
+        let eof = termios::tcgetattr(self.0).map_or(0x04, |t| {
+            t.control_chars[termios::SpecialCharacterIndices::VEOF as usize]
+        });
+        write_all(self.0, &[eof])
+    }
 }
 
 /// How a [`relay`] behaves.
@@ -459,8 +473,9 @@ impl Remote for Master<'_> {
 pub struct RelayOptions {
     /// The escape key (see [`Escape`]); `None`: every byte passes.
     pub escape: Option<u8>,
-    /// At the end of input, go on showing output until the far end ends (`ssh < file`);
-    /// otherwise the end of input ends the relay ([`End::LocalClosed`]).
+    /// At the end of input, tell the far end ([`Remote::end_input`]) and go on showing
+    /// output until it ends (`ssh < file`); otherwise the end of input ends the relay
+    /// ([`End::LocalClosed`]).
     pub linger: bool,
 }
 
@@ -618,6 +633,7 @@ pub fn relay(
             let n = match read(input, &mut buf) {
                 Ok(0) if options.linger => {
                     input_open = false;
+                    remote.end_input()?;
                     continue;
                 }
                 Ok(0) => break Ok(End::LocalClosed),
@@ -855,5 +871,18 @@ mod tests {
             RelayOptions::default(),
         );
         assert_eq!(end.unwrap(), End::LocalClosed);
+    }
+
+    #[test]
+    fn the_end_of_input_reaches_a_pty_as_its_eof_key() {
+        let pty = Pty::open().expect("open a pty");
+        let mut master = Master(pty.master());
+        master.send(b"last line\n").unwrap();
+        master.end_input().unwrap();
+        let mut buf = [0u8; 32];
+        let n = read(pty.slave(), &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"last line\n");
+        // A canonical reader sees the end of its input.
+        assert_eq!(read(pty.slave(), &mut buf).unwrap(), 0);
     }
 }
