@@ -142,15 +142,19 @@ print("inflates the medians: see the load):")
 def row(label, value, target, unit, extra=""):
     ok = "ok" if value < target else "MISSED"
     print(f"  {label:44s} {value:7.3f} {unit}  (< {target} {unit}) {ok}{extra}")
+def ratio(table, k):
+    return f", {table[k][0] / table['true'][0]:.2f}x true"
 for label, k in [("ptyhold -d -- true, above true", "ptyhold -d"),
                  ("ptyhold -d --ttys 4 --log, above true", "ptyhold -d 4 ttys + log")]:
     med, low = above(s, k)
-    row(label, med, 1.0, "ms", f"   floor {low:.3f} ms")
+    row(label, med, 1.0, "ms", f"   floor {low:.3f} ms{ratio(s, k)}")
 med, low = above(w, "ptyhold (foreground)")
-print(f"  {'ptyhold -- true (whole life), above true':44s} {med:7.3f} ms   floor {low:.3f} ms")
+print(f"  {'ptyhold -- true (whole life), above true':44s} {med:7.3f} ms   "
+      f"floor {low:.3f} ms{ratio(w, 'ptyhold (foreground)')}")
 if "dtach -n" in s:
     med, low = above(s, "dtach -n")
-    print(f"  {'(for scale) dtach -n S true, above true':44s} {med:7.3f} ms   floor {low:.3f} ms")
+    print(f"  {'(for scale) dtach -n S true, above true':44s} {med:7.3f} ms   "
+          f"floor {low:.3f} ms{ratio(s, 'dtach -n')}")
 row("holder VmRSS, idle, 4 ttys, socket, log", idle_rss / 1024, 2.0, "MiB")
 row("holder VmHWM, idle", idle_hwm / 1024, 2.0, "MiB")
 row("holder VmRSS after 16 MiB relayed and logged", busy_rss / 1024, 2.0, "MiB")
