@@ -561,7 +561,10 @@ pub fn relay(
             "signalfd4(-1, {}, SFD_CLOEXEC|SFD_NONBLOCK)",
             sigset_names(&set)
         ),
-        &sigfd.as_ref().map(drop).map_err(|e| *e),
+        &sigfd
+            .as_ref()
+            .map(|fd| fd.as_fd().as_raw_fd())
+            .map_err(|e| *e),
     );
     let sigfd = sigfd?;
     let terminal = is_terminal(input);

@@ -6,7 +6,7 @@
 use std::ffi::{CString, OsStr};
 use std::fs;
 use std::io::{self, IoSlice};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -358,7 +358,7 @@ pub fn signalfd(set: &SigSet) -> nix::Result<SignalFd> {
             "signalfd4(-1, {}, SFD_CLOEXEC|SFD_NONBLOCK)",
             sigset_names(set)
         ),
-        &r.as_ref().map(drop).map_err(|e| *e),
+        &r.as_ref().map(|fd| fd.as_fd().as_raw_fd()).map_err(|e| *e),
     );
     r
 }
