@@ -11,13 +11,15 @@
 //!   reaper, one convention for signal deaths), [`sys`] (the traced system calls two
 //!   tools make; with each tool's `sys.rs`, the only home of `unsafe`), [`nsfs`]
 //!   (namespace files and `ip netns` names), [`seccomp`] (the container's syscall
-//!   filter, assembled in classic BPF).
+//!   filter, assembled in classic BPF); [`pty`] (pseudo-terminals, raw mode, lxc-console's
+//!   keys, a relay) for ptyhold and nsenter-rs.
 
 pub mod cli;
 pub mod exec;
 pub mod exit;
 pub mod json;
 pub mod nsfs;
+pub mod pty;
 pub mod seccomp;
 pub mod supervise;
 pub mod sys;
