@@ -10,7 +10,7 @@
 //!   state a command expects), [`supervise`] (waiting, signal forwarding, the PID-1
 //!   reaper, one convention for signal deaths), [`sys`] (the traced system calls two
 //!   tools make; with each tool's `sys.rs`, the only home of `unsafe`), [`nsfs`]
-//!   (namespace files and `ip netns` names), [`seccomp`] (the container's syscall
+//!   (namespace files and `ip netns` names), [`pidfile`] (written atomically), [`seccomp`] (the container's syscall
 //!   filter, assembled in classic BPF); [`pty`] (pseudo-terminals, raw mode, lxc-console's
 //!   keys, a relay) for ptyhold and nsenter-rs.
 
@@ -19,6 +19,7 @@ pub mod exec;
 pub mod exit;
 pub mod json;
 pub mod nsfs;
+pub mod pidfile;
 pub mod pty;
 pub mod seccomp;
 pub mod supervise;

@@ -855,3 +855,73 @@ fn usage_errors() {
     out.ok();
     assert!(out.stdout.starts_with("ptyhold "));
 }
+
+#[test]
+fn pass_fd_reaches_the_command_unchanged() {
+    let dir = tempdir();
+    let out = dir.path().join("out");
+    let script = format!(
+        "exec 7>{}; exec {} --pass-fd 7 -- sh -c 'echo through-7 >&7'",
+        out.display(),
+        bin("ptyhold").display(),
+    );
+    run(cmd("sh").args(["-c", &script])).ok();
+    assert_eq!(fs::read_to_string(&out).unwrap(), "through-7\n");
+    // Not open, or among the ttys' numbers: refused before anything runs.
+    let o = run(ptyhold().args(["--pass-fd", "9", "--", "true"]));
+    o.expect_code(125);
+    assert_eq!(
+        o.stderr,
+        "ptyhold: --pass-fd 9: not an open descriptor: Bad file number\n"
+    );
+    let o = run(ptyhold().args(["--ttys", "2", "--pass-fd", "4", "--", "true"]));
+    o.expect_code(125);
+    assert!(
+        o.stderr
+            .starts_with("ptyhold: --pass-fd 4: fds 0 to 4 are the console's and the ttys'\n"),
+        "{o}"
+    );
+}
+
+#[test]
+fn ttys_received_from_a_container_are_served() {
+    if !integration::require_root("a container's devpts") {
+        return;
+    }
+    // chroot-rs makes two ttys in the new root's own devpts and sends their masters to
+    // ptyhold over fd 3: tty 1 is /dev/tty1 inside, and `container_ttys` names them.
+    let r = integration::Rootfs::new();
+    let mut held = Held::start(
+        &["--receive-ttys", "2"],
+        &[
+            bin("unshare-rs").to_str().unwrap(),
+            "--fork",
+            "--pid",
+            "--",
+            bin("chroot-rs").to_str().unwrap(),
+            "--pivot",
+            "--api-fs",
+            "--ttys",
+            "2:3",
+            r.path().to_str().unwrap(),
+            "sh",
+            "-c",
+            "echo ttys=$container_ttys > /dev/tty1; setsid -c sh -i </dev/tty2 >/dev/tty2 2>&1 & exec sleep 100",
+        ],
+    );
+    let list = held.list();
+    assert_eq!(list.len(), 3, "{list:?}");
+    let mut a = Session::attach(&held.socket, &["-t", "1"]);
+    a.err.expect("itself\n");
+    a.out.expect("ttys=pts/0 pts/1");
+    a.send(b"\x01q");
+    assert_eq!(a.wait(), 0);
+    let mut b = Session::attach(&held.socket, &["-t", "2"]);
+    b.err.expect("itself\n");
+    b.send(b"tty; echo done-$((2*3))\n");
+    b.out.expect("/dev/tty2");
+    b.out.expect("done-6");
+    b.send(b"\x01q");
+    assert_eq!(b.wait(), 0);
+    assert!(held.running());
+}

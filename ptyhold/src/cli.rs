@@ -69,6 +69,16 @@ struct HoldArgs {
           value_parser = clap::value_parser!(u16).range(0..=i64::from(MAX_TTYS)))]
     ttys: u16,
 
+    /// Receive N ttys from the command instead: it gets a Unix socket on fd 3 and sends
+    /// the master ends over it (chroot-rs --ttys N:3 makes them in a container's devpts)
+    #[arg(long, value_name = "N", conflicts_with = "ttys",
+          value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_TTYS)))]
+    receive_ttys: Option<u16>,
+
+    /// Pass descriptor FD on to the command unchanged (repeatable; above the ttys' fds)
+    #[arg(long, value_name = "FD")]
+    pass_fd: Vec<i32>,
+
     /// Give every slave to UID:GID (mode 0620) before the command starts
     #[arg(long, value_name = "UID:GID")]
     owner: Option<String>,
@@ -165,6 +175,10 @@ pub struct Hold {
     pub command: Vec<OsString>,
     /// Ttys besides the console.
     pub ttys: u16,
+    /// `--receive-ttys N`: the command sends N tty masters over a socket on fd 3.
+    pub receive_ttys: Option<u16>,
+    /// `--pass-fd`: descriptors passed on to the command.
+    pub pass_fds: Vec<i32>,
     /// `--owner`: (uid, gid).
     pub owner: Option<(u32, u32)>,
     /// `--socket`.
@@ -210,14 +224,8 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
-/// What the command line asked for.
-#[derive(Debug)]
-pub enum Parsed {
-    /// Run with this configuration.
-    Run(Config),
-    /// Print this text on stdout and exit 0 (`--help`, `--version`).
-    Print(String),
-}
+/// What the command line asked for: run a [`Config`], or print help or version.
+pub type Parsed = common::cli::Parsed<Config>;
 
 /// True when `args` (without `argv[0]`) are a client's (`attach`, `list`): usage errors
 /// then exit 2, not a chain-loader's 125.
@@ -238,16 +246,7 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
                 return Ok(Parsed::Print(e.to_string()));
             }
-            // clap's first paragraph on one line: "error: the following required
-            // arguments were not provided:\n  -- <COMMAND>..." → "the following …: …".
-            let text = e.to_string();
-            let para: Vec<&str> = text
-                .lines()
-                .take_while(|l| !l.trim().is_empty())
-                .map(str::trim)
-                .collect();
-            let joined = para.join(" ");
-            let msg = joined.strip_prefix("error: ").unwrap_or(&joined);
+            let msg = common::cli::clap_message(&e);
             // `ptyhold sh`: say where the command goes.
             if let Some(word) = msg
                 .strip_prefix("unexpected argument '")
@@ -259,7 +258,7 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
                      (ptyhold [OPTIONS] -- {word} …)"
                 )));
             }
-            return Err(Error::Usage(msg.to_owned()));
+            return Err(Error::Usage(msg));
         }
     };
     convert(cli).map(Parsed::Run)
@@ -323,9 +322,26 @@ fn convert(cli: Cli) -> Result<Config, Error> {
                     "--log-size: the log needs at least one byte".to_owned(),
                 ));
             }
+            // The command's fds 3.. are the ttys (or the socket of --receive-ttys): a
+            // descriptor passed on must be above them.
+            let slots = if h.receive_ttys.is_some() {
+                1
+            } else {
+                i32::from(h.ttys)
+            };
+            for &fd in &h.pass_fd {
+                if fd < 3 + slots {
+                    return Err(Error::Usage(format!(
+                        "--pass-fd {fd}: fds 0 to {} are the console's and the ttys'",
+                        2 + slots
+                    )));
+                }
+            }
             Mode::Hold(Hold {
                 command: h.command,
                 ttys: h.ttys,
+                receive_ttys: h.receive_ttys,
+                pass_fds: h.pass_fd,
                 owner: h.owner.as_deref().map(owner).transpose()?,
                 socket: h.socket,
                 log: h.log,

@@ -1,17 +1,14 @@
 //! ptyhold's errors: each variant says what was being done; the cause is its `source`,
 //! and `common::exit::report` joins them into one line (`ptyhold: context: cause`).
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
 
 use common::exit;
 use nix::errno::Errno;
 
-/// Quote a path or word as GNU's messages do: `'x'`.
-pub fn quote(s: impl AsRef<OsStr>) -> String {
-    format!("'{}'", s.as_ref().to_string_lossy())
-}
+pub use common::cli::quote;
 
 /// Everything that can stop ptyhold.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +88,16 @@ pub enum Error {
     Start {
         /// The step.
         what: &'static str,
+        /// Why.
+        #[source]
+        source: Errno,
+    },
+
+    /// `--pass-fd FD`: FD is not open.
+    #[error("--pass-fd {fd}: not an open descriptor")]
+    PassFd {
+        /// The descriptor.
+        fd: i32,
         /// Why.
         #[source]
         source: Errno,
@@ -184,6 +191,42 @@ impl Error {
     /// True when main should add "Try 'ptyhold --help' for more information.".
     pub fn is_usage(&self) -> bool {
         matches!(self, Error::Usage(_))
+    }
+}
+
+/// A failed run as `main` ends it: the holder is a chain-loader (125/126/127), the
+/// clients (`attach`, `list`) are not (1, 2).
+#[derive(Debug)]
+pub struct Failed {
+    /// What went wrong.
+    pub error: Error,
+    /// The run was `attach` or `list`.
+    pub client: bool,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for Failed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
+}
+
+impl common::cli::Failure for Failed {
+    fn exit_code(&self) -> i32 {
+        if self.client {
+            self.error.client_code()
+        } else {
+            self.error.hold_code()
+        }
+    }
+
+    fn is_usage(&self) -> bool {
+        self.error.is_usage()
     }
 }
 

@@ -13,10 +13,11 @@
 //! 7. the loop ([`crate::serve`]) until the command ends; then the pidfile and the socket
 //!    are removed and its status returned.
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use common::pty::{self, Pty};
+use common::supervise::Ended;
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::SignalFd;
@@ -67,8 +68,8 @@ impl Drop for ChildGuard {
     }
 }
 
-/// Run the holder; the command's status (or the waiting caller's, with `-d`).
-pub fn run(cfg: &Hold, ui: &Ui<'_>) -> Result<i32, Error> {
+/// Run the holder; how the command ended (or the waiting caller's status, with `-d`).
+pub fn run(cfg: &Hold, ui: &Ui<'_>) -> Result<Ended, Error> {
     let socket = cfg.socket.as_deref().map(absolute).transpose()?;
     let log = cfg.log.as_deref().map(absolute).transpose()?;
     let pidfile = cfg.pidfile.as_deref().map(absolute).transpose()?;
@@ -79,7 +80,7 @@ pub fn run(cfg: &Hold, ui: &Ui<'_>) -> Result<i32, Error> {
     // 1. -d: the caller's side waits here for the outcome.
     let mut notifier = if cfg.daemon {
         match daemon::detach()? {
-            Role::Parent(code) => return Ok(code),
+            Role::Parent(code) => return Ok(Ended::Exited(code)),
             Role::Child(n) => Some(n),
         }
     } else {
@@ -108,18 +109,33 @@ pub fn run(cfg: &Hold, ui: &Ui<'_>) -> Result<i32, Error> {
         .map(|p| Log::open(p, cfg.log_size))
         .transpose()?;
 
-    // 4. The ptys.
+    // 4. The ptys (with --receive-ttys, the console only, and a socket for the rest).
     let ttys = open_ttys(cfg)?;
+    let receiver = cfg
+        .receive_ttys
+        .map(|_| sys::seqpacket_pair().map_err(process("cannot create a socket pair")))
+        .transpose()?;
+    // The descriptors passed on exist now, or the start fails before anything runs.
+    for &fd in &cfg.pass_fds {
+        sys::check_fd(fd).map_err(|source| Error::PassFd { fd, source })?;
+    }
 
     // 5. The command.
     let console = ttys[0].1.as_fd();
-    let slaves: Vec<BorrowedFd<'_>> = ttys[1..].iter().map(|t| t.1.as_fd()).collect();
+    let slaves: Vec<BorrowedFd<'_>> = match &receiver {
+        Some((_, theirs)) => vec![theirs.as_fd()],
+        None => ttys[1..].iter().map(|t| t.1.as_fd()).collect(),
+    };
     let also_tell = notifier.as_ref().and_then(daemon::Notifier::fd);
     let defaults: &[Signal] = if cfg.daemon { &daemon::IGNORED } else { &[] };
     let forked = spawn::fork(
         &cfg.command,
-        console,
-        &slaves,
+        spawn::Fds {
+            console,
+            ttys: &slaves,
+            announced: usize::from(cfg.receive_ttys.unwrap_or(cfg.ttys)),
+            pass: &cfg.pass_fds,
+        },
         &old_mask,
         defaults,
         also_tell,
@@ -145,12 +161,20 @@ pub fn run(cfg: &Hold, ui: &Ui<'_>) -> Result<i32, Error> {
         } else {
             None
         };
+        let mut held: Vec<Held> = ttys
+            .into_iter()
+            .map(|(master, slave, pts)| (master, Some(slave), pts))
+            .collect();
+        if let Some((ours, theirs)) = receiver {
+            drop(theirs);
+            held.extend(receive_ttys(&ours, cfg.receive_ttys.unwrap_or(0), &sigfd)?);
+        }
         if let Some(n) = notifier {
             n.started()?;
         }
         // 7. The loop.
         let parts = Parts {
-            ttys: ttys
+            ttys: held
                 .into_iter()
                 .map(|(master, slave, pts)| Tty::new(master, slave, pts))
                 .collect(),
@@ -174,10 +198,53 @@ pub fn run(cfg: &Hold, ui: &Ui<'_>) -> Result<i32, Error> {
     result
 }
 
-type Held = (std::os::fd::OwnedFd, std::os::fd::OwnedFd, u32);
+type Held = (OwnedFd, Option<OwnedFd>, u32);
+
+/// `--receive-ttys N`: the masters the command sends (tag K for tty K), in order, until
+/// all N came or the command ended (its SIGCHLD is left for the loop to read). Each
+/// master is made non-blocking and sized like the others.
+fn receive_ttys(sock: &OwnedFd, n: u16, sigfd: &SignalFd) -> Result<Vec<Held>, Error> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut got: Vec<Held> = Vec::new();
+    while got.len() < usize::from(n) {
+        let mut fds = [
+            PollFd::new(sock.as_fd(), PollFlags::POLLIN),
+            PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => {
+                return Err(Error::Process {
+                    what: "cannot wait for the ttys",
+                    source: e.into(),
+                });
+            }
+            Ok(_) => {}
+        }
+        let readable = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
+        if readable(&fds[0]) {
+            match common::sys::recv_fd(sock.as_fd()) {
+                Ok((tag, master)) => {
+                    pty::set_winsize(master.as_fd(), serve::DEFAULT_SIZE).map_err(Error::Pty)?;
+                    sys::set_nonblocking(master.as_fd()).map_err(|e| Error::Pty(e.into()))?;
+                    got.push((master, None, u32::from(tag)));
+                    continue;
+                }
+                // The senders are gone: the command will not send more.
+                Err(_) => break,
+            }
+        }
+        // A signal (the command ended, or we are asked to stop): the loop deals with it.
+        if readable(&fds[1]) {
+            break;
+        }
+    }
+    got.sort_by_key(|t| t.2);
+    Ok(got)
+}
 
 /// The console and `--ttys` more: masters non-blocking, slaves given to `--owner`.
-fn open_ttys(cfg: &Hold) -> Result<Vec<Held>, Error> {
+fn open_ttys(cfg: &Hold) -> Result<Vec<(OwnedFd, OwnedFd, u32)>, Error> {
     (0..=cfg.ttys)
         .map(|_| {
             let pty = Pty::open().map_err(Error::Pty)?;

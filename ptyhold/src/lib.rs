@@ -27,6 +27,8 @@ pub mod sys;
 
 use std::io::Write;
 
+use common::cli::Outcome;
+
 pub use cli::{Config, Mode};
 pub use error::Error;
 
@@ -44,11 +46,12 @@ impl std::fmt::Debug for Ui<'_> {
     }
 }
 
-/// Do what `cfg` asks; the exit status. `out` gets `list`'s data.
-pub fn run(cfg: &Config, ui: &Ui<'_>, out: &mut dyn Write) -> Result<i32, Error> {
+/// Do what `cfg` asks; how to end (the held command's end, or a client's status).
+/// `out` gets `list`'s data.
+pub fn run(cfg: &Config, ui: &Ui<'_>, out: &mut dyn Write) -> Result<Outcome, Error> {
     match &cfg.mode {
-        Mode::Hold(h) => hold::run(h, ui),
-        Mode::Attach(a) => attach::attach(a, ui),
-        Mode::List(l) => attach::list(l, out),
+        Mode::Hold(h) => hold::run(h, ui).map(Outcome::from),
+        Mode::Attach(a) => attach::attach(a, ui).map(Outcome::Exit),
+        Mode::List(l) => attach::list(l, out).map(Outcome::Exit),
     }
 }

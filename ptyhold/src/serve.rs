@@ -23,6 +23,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use common::pty::{self, Escape, RawMode, Winsize};
+use common::supervise::Ended;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
@@ -91,7 +92,9 @@ enum Peer {
 #[derive(Debug)]
 pub struct Tty {
     master: OwnedFd,
-    _slave: OwnedFd,
+    /// Held open so that a getty's hangup does not end the master; absent for a tty
+    /// whose slave lives in the container's own devpts (`--receive-ttys`).
+    _slave: Option<OwnedFd>,
     pts: u32,
     /// Output read and not yet taken by a socket client (sent whole, as one message).
     out: Chunk,
@@ -103,8 +106,8 @@ pub struct Tty {
 }
 
 impl Tty {
-    /// A pty to hold: the master (made non-blocking), the slave kept open.
-    pub fn new(master: OwnedFd, slave: OwnedFd, pts: u32) -> Self {
+    /// A pty to hold: the master (made non-blocking), the slave kept open when we have it.
+    pub fn new(master: OwnedFd, slave: Option<OwnedFd>, pts: u32) -> Self {
         Self {
             master,
             _slave: slave,
@@ -187,13 +190,13 @@ struct Holder<'a, 'u> {
     local: Option<Local>,
     sigfd: &'a SignalFd,
     child: Pid,
-    ended: Option<i32>,
+    ended: Option<Ended>,
     recv_buf: Box<[u8]>,
     ui: &'u Ui<'u>,
 }
 
-/// Run the loop until the command ends; its status (exit code, or 128+N).
-pub fn run(parts: Parts<'_>, ui: &Ui<'_>) -> Result<i32, Error> {
+/// Run the loop until the command ends; how it ended.
+pub fn run(parts: Parts<'_>, ui: &Ui<'_>) -> Result<Ended, Error> {
     let slots = parts.ttys.len() + SPARE_CLIENTS;
     let mut h = Holder {
         ttys: parts.ttys,
@@ -220,9 +223,9 @@ pub fn run(parts: Parts<'_>, ui: &Ui<'_>) -> Result<i32, Error> {
             h.handle(slot, events)?;
         }
     }
-    let status = h.ended.unwrap_or(common::exit::CANCELED);
-    h.drain(status);
-    Ok(status)
+    let ended = h.ended.unwrap_or(Ended::Exited(common::exit::CANCELED));
+    h.drain(ended.code());
+    Ok(ended)
 }
 
 impl Holder<'_, '_> {
@@ -367,12 +370,11 @@ impl Holder<'_, '_> {
     /// waitpid(WNOHANG) of the command.
     fn reap(&mut self) {
         match sys::waitpid(self.child, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => self.ended = Some(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => {
-                self.ended = Some(common::exit::signal_status(sig));
+            Ok(s @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => {
+                self.ended = Ended::from_wait(s);
             }
             // Gone without a status we could read: ptyhold's own failure.
-            Err(Errno::ECHILD) => self.ended = Some(common::exit::CANCELED),
+            Err(Errno::ECHILD) => self.ended = Some(Ended::Exited(common::exit::CANCELED)),
             _ => {}
         }
     }

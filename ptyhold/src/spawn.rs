@@ -4,9 +4,11 @@
 //!
 //! - fds 0, 1 and 2: the console's slave; the command leads a new session (setsid) with
 //!   the console as its controlling terminal (TIOCSCTTY);
-//! - fd 2+N: tty N's slave (fd 3 is tty 1), not close-on-exec;
+//! - fd 2+N: tty N's slave (fd 3 is tty 1), not close-on-exec; with `--receive-ttys`,
+//!   fd 3 is instead the socket the command sends its ttys' masters over;
 //! - `PTYHOLD_TTYS=N` in its environment, nothing else added;
-//! - no other descriptor of ptyhold's (every other one is close-on-exec);
+//! - no other descriptor of ptyhold's (every other one is close-on-exec), but those
+//!   `--pass-fd` names, unchanged;
 //! - the signal mask ptyhold was started with; SIGPIPE at its default (Rust ignores it),
 //!   and with `-d` the stop and quit signals the holder ignores.
 //!
@@ -59,6 +61,19 @@ fn environment(ttys: usize) -> Vec<Vec<u8>> {
     env
 }
 
+/// The descriptors the command gets.
+#[derive(Debug, Clone, Copy)]
+pub struct Fds<'a> {
+    /// The console's slave: fds 0, 1, 2.
+    pub console: BorrowedFd<'a>,
+    /// Placed on fds 3, 4, …
+    pub ttys: &'a [BorrowedFd<'a>],
+    /// The N of `PTYHOLD_TTYS`.
+    pub announced: usize,
+    /// Inherited descriptors passed on as they are (above the ttys').
+    pub pass: &'a [RawFd],
+}
+
 /// A command forked and on its way to exec.
 #[derive(Debug)]
 pub struct Forked {
@@ -75,15 +90,14 @@ pub struct Forked {
 /// the outcome.
 pub fn fork(
     command: &[OsString],
-    console: BorrowedFd<'_>,
-    ttys: &[BorrowedFd<'_>],
+    fds: Fds<'_>,
     mask: &SigSet,
     defaults: &[Signal],
     also_tell: Option<BorrowedFd<'_>>,
 ) -> Result<Forked, Error> {
     let Some(args) = sys::ExecArgs::new(
         command.iter().map(OsString::as_os_str),
-        environment(ttys.len()),
+        environment(fds.announced),
     ) else {
         return Err(Error::Exec {
             command: command.first().cloned().unwrap_or_default(),
@@ -101,15 +115,7 @@ pub fn fork(
         ForkResult::Child => {
             drop(status_r);
             // Returns only after a failed step, reported on the pipes.
-            child(
-                &args,
-                console,
-                ttys,
-                status_w.as_fd(),
-                also_tell,
-                mask,
-                defaults,
-            );
+            child(&args, fds, status_w.as_fd(), also_tell, mask, defaults);
             sys::exit_child(common::exit::CANNOT_INVOKE)
         }
         ForkResult::Parent { child } => Ok(Forked {
@@ -186,13 +192,18 @@ impl Forked {
 /// the step and errno to the status pipe.
 fn child(
     args: &sys::ExecArgs,
-    console: BorrowedFd<'_>,
-    ttys: &[BorrowedFd<'_>],
+    fds: Fds<'_>,
     status: BorrowedFd<'_>,
     also_tell: Option<BorrowedFd<'_>>,
     mask: &SigSet,
     defaults: &[Signal],
 ) {
+    let Fds {
+        console,
+        ttys,
+        pass,
+        ..
+    } = fds;
     let first_free = RawFd::try_from(3 + ttys.len()).unwrap_or(RawFd::MAX);
     // 0: every descriptor we need goes above the numbers the command gets.
     let also_tell = also_tell.and_then(|fd| sys::dup_above(fd, first_free).ok());
@@ -242,6 +253,12 @@ fn child(
     // 4: everything from first_free up is close-on-exec (the moved copies already are).
     if let Err(e) = sys::cloexec_from(u32::try_from(first_free).unwrap_or(u32::MAX)) {
         return fail(status.as_fd(), 4, e);
+    }
+    // ...but those passed on (checked open, and above the ttys', before the fork).
+    for &fd in pass {
+        if let Err(e) = sys::keep_on_exec(fd) {
+            return fail(status.as_fd(), 4, e);
+        }
     }
     // 5: the console on 0, 1 and 2. From the dup2 onto 2 on, stderr is the console: the
     // parent traces the exec's outcome.

@@ -566,3 +566,38 @@ pub fn stdout() -> BorrowedFd<'static> {
     // SAFETY: as for `stdin`: descriptor 1 is never closed by ptyhold.
     unsafe { BorrowedFd::borrow_raw(1) }
 }
+
+/// fcntl(fd, F_SETFD, 0): `fd` survives the exec (a `--pass-fd`). In the child after
+/// fork: async-signal-safe.
+pub fn keep_on_exec(fd: RawFd) -> nix::Result<()> {
+    // SAFETY: F_SETFD takes an integer; a descriptor that is not open gives EBADF.
+    let rc = unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    Errno::result(rc).map(drop)
+}
+
+/// fcntl(fd, F_GETFD): EBADF unless `fd` is open (a `--pass-fd`, checked before the fork).
+pub fn check_fd(fd: RawFd) -> nix::Result<()> {
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    let rc = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    let r = Errno::result(rc).map(drop);
+    trace::syscall_at(2, format_args!("fcntl({fd}, F_GETFD)"), &r);
+    r
+}
+
+/// socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC): (ours, the command's).
+pub fn seqpacket_pair() -> nix::Result<(OwnedFd, OwnedFd)> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+    let r = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    );
+    trace::syscall(
+        format_args!("socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0)"),
+        &r.as_ref()
+            .map(|(a, b)| format!("[{}, {}]", a.as_raw_fd(), b.as_raw_fd()))
+            .map_err(|e| *e),
+    );
+    r
+}
