@@ -30,7 +30,7 @@ pub mod sys;
 pub mod verify;
 pub mod version;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -93,14 +93,44 @@ fn now() -> i64 {
 
 /// Run debootstrap-rs.
 pub fn run(cfg: &Config) -> Result<Outcome> {
+    // The directories this run will create for TARGET (TARGET and any missing parents),
+    // to be removed again if the run fails before anything was put in them.
+    let created = if matches!(cfg.mode, Mode::Full | Mode::Foreign) && cfg.format == Format::Dir
+    {
+        missing_dirs(&cfg.target)
+    } else {
+        Vec::new()
+    };
     // Whatever failed after a SIGINT failed because of it.
     run_inner(cfg).map_err(|e| {
+        // Deepest first; rmdir removes only what is still empty, so a tree that was
+        // unpacked (and the log a failed second stage points to) stays.
+        for d in &created {
+            if fs::remove_dir(d).is_err() {
+                break;
+            }
+            common::trace::line(1, format_args!("removed {} (made by this run)", quote(d)));
+        }
         if signals::interrupted() {
             Error::Interrupted
         } else {
             e
         }
     })
+}
+
+/// `path` and its ancestors that do not exist yet, deepest first.
+fn missing_dirs(path: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut p = Some(path);
+    while let Some(d) = p {
+        if d.as_os_str().is_empty() || fs::symlink_metadata(d).is_ok() {
+            break;
+        }
+        out.push(d.to_path_buf());
+        p = d.parent();
+    }
+    out
 }
 
 fn run_inner(cfg: &Config) -> Result<Outcome> {
@@ -117,6 +147,16 @@ fn run_inner(cfg: &Config) -> Result<Outcome> {
     }
     let arch = cfg.arch.clone().unwrap_or_else(|| host_arch().to_owned());
     let mut sources = sources_of(cfg)?;
+    // What can be checked before anything is made or fetched: the keyring.
+    let keyring = if cfg.check_gpg {
+        Some(indexes::load_keyring(
+            cfg.keyring
+                .as_deref()
+                .unwrap_or(Path::new(indexes::DEBIAN_KEYRING)),
+        )?)
+    } else {
+        None
+    };
 
     // TARGET and the directory the tree is built in.
     let building = matches!(cfg.mode, Mode::Full | Mode::Foreign);
@@ -182,15 +222,7 @@ fn run_inner(cfg: &Config) -> Result<Outcome> {
     // Trust and indexes.
     let http = Http::new();
     let trust = Trust {
-        keyring: if cfg.check_gpg {
-            Some(indexes::load_keyring(
-                cfg.keyring
-                    .as_deref()
-                    .unwrap_or(Path::new(indexes::DEBIAN_KEYRING)),
-            )?)
-        } else {
-            None
-        },
+        keyring,
         now: cfg.check_valid_until.then(now),
         clock: now(),
     };
@@ -207,7 +239,7 @@ fn run_inner(cfg: &Config) -> Result<Outcome> {
         ));
         loaded.push(l);
     }
-    let index = load_indexes(&http, &cache, &loaded, &cfg.components, &arch)?;
+    let (index, index_files) = load_indexes(&http, &cache, &loaded, &cfg.components, &arch)?;
     progress.phase(format_args!(
         "{} package records from {} index(es) in {:.1}s",
         index.len(),
@@ -275,6 +307,29 @@ fn run_inner(cfg: &Config) -> Result<Outcome> {
         .candidate("dpkg")
         .map(|p| p.version().to_owned())
         .unwrap_or_default();
+    // What the archive says of the chosen packages, for dpkg's database: the Priority
+    // (the archive's override, which debootstrap's status records) and `available`.
+    let priorities: HashMap<String, String> = order
+        .iter()
+        .filter_map(|n| index.candidate(n))
+        .filter(|p| !p.priority_text().is_empty())
+        .map(|p| (p.name().to_owned(), p.priority_text().to_owned()))
+        .collect();
+    if let (Format::Ext4, Some(size)) = (cfg.format, cfg.image_size)
+        && building
+    {
+        let kib: u64 = order
+            .iter()
+            .filter_map(|n| index.candidate(n))
+            .map(|p| p.rec().installed_size)
+            .sum();
+        output::check_image_size(size, kib << 10, order.len())?;
+    }
+    let available = if building {
+        indexes::available(&index, &index_files, &order)?
+    } else {
+        Vec::new()
+    };
     drop(index);
 
     if !building {
@@ -342,7 +397,7 @@ fn run_inner(cfg: &Config) -> Result<Outcome> {
             0o644,
         )?;
     }
-    dpkgdb::write_database(&root, &unpacked)?;
+    dpkgdb::write_database(&root, &unpacked, &priorities, &available)?;
     setup::setup_etc(&root, cfg, &sources)?;
     setup::setup_devices(&root, &progress)?;
     let plan = Plan {
@@ -437,6 +492,9 @@ fn prepare_target(cfg: &Config) -> Result<(PathBuf, Option<tempfile::TempDir>)> 
             if t.exists() && !cfg.force {
                 return Err(Error::TargetNotEmpty(t.clone()));
             }
+            if let (Format::Ext4, Some(size)) = (cfg.format, cfg.image_size) {
+                output::probe_image_file(t, size)?;
+            }
             let parent = match t.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                 _ => PathBuf::from("."),
@@ -462,27 +520,33 @@ pub(crate) fn scratch(parent: &Path) -> Result<tempfile::TempDir> {
         })
 }
 
-/// Load every (source, component) index, in parallel, merged in a fixed order.
+/// Load every (source, component) index, in parallel, merged in a fixed order (suite by
+/// suite, component by component: debootstrap's); with where each is kept, in that
+/// order (the records' `file`).
 fn load_indexes(
     http: &Http,
     cache: &Cache,
     loaded: &[Loaded],
     components: &[String],
     arch: &str,
-) -> Result<Index> {
+) -> Result<(Index, Vec<Option<PathBuf>>)> {
     let mut work = Vec::new();
     for (n, l) in loaded.iter().enumerate() {
         for c in components {
             work.push((n, l, c));
         }
     }
-    let results: Vec<Result<Index>> = std::thread::scope(|s| {
+    let results: Vec<Result<(Index, Option<PathBuf>)>> = std::thread::scope(|s| {
         let handles: Vec<_> = work
             .iter()
-            .map(|(n, l, c)| {
+            .enumerate()
+            .map(|(k, (n, l, c))| {
                 s.spawn(move || {
                     let mut idx = Index::new();
-                    indexes::load_packages(http, cache, l, c, arch, &mut idx, *n).map(|_| idx)
+                    let (_, kept) =
+                        indexes::load_packages(http, cache, l, c, arch, &mut idx, *n)?;
+                    idx.set_file(k as u32);
+                    Ok((idx, kept))
                 })
             })
             .collect();
@@ -492,10 +556,13 @@ fn load_indexes(
             .collect()
     });
     let mut index = Index::new();
+    let mut files = Vec::new();
     for r in results {
-        index.merge(r?);
+        let (idx, kept) = r?;
+        index.merge(idx);
+        files.push(kept);
     }
-    Ok(index)
+    Ok((index, files))
 }
 
 /// debootstrap's install order: the core packages, then required, then base.
