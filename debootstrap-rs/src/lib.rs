@@ -21,6 +21,7 @@ pub mod output;
 pub mod progress;
 pub mod release;
 pub mod resolve;
+pub mod resolver;
 pub mod root;
 mod setup;
 pub mod signals;
