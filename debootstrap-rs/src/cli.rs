@@ -414,6 +414,9 @@ fn parse_image_size(s: &str) -> Result<u64, Error> {
         return Err(usage(format!("no unit (e.g. {s}M or {s}G)")));
     }
     let n = common::units::parse_size(s).map_err(|e| Error::Usage(format!("--image-size: {e}")))?;
+    if n > 1 << 60 {
+        return Err(usage("too large (an ext4 file system holds at most 1E)".into()));
+    }
     if n < crate::output::MIN_IMAGE_SIZE {
         return Err(usage(format!(
             "too small for a root file system (at least {})",
@@ -657,6 +660,7 @@ mod tests {
             (&["--image-size=1", "b", "/t.img"], "--image-size '1': no unit"),
             (&["--image-size=1K", "b", "/t.img"], "--image-size '1K': too small"),
             (&["--image-size=99999E", "b", "/t.img"], "--image-size: invalid size"),
+            (&["--image-size=9E", "b", "/t.img"], "--image-size '9E': too large"),
             (&["--jobs=65", "b", "/t"], "--jobs must be between 1 and 64"),
         ] {
             let e = cfg(args).unwrap_err();

@@ -107,8 +107,12 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         // Deepest first; rmdir removes only what is still empty, so a tree that was
         // unpacked (and the log a failed second stage points to) stays.
         for d in &created {
-            if fs::remove_dir(d).is_err() {
-                break;
+            match fs::remove_dir(d) {
+                Ok(()) => {}
+                // Never made (the run failed making it, e.g. a name too long).
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) if e.raw_os_error() == Some(libc::ENAMETOOLONG) => continue,
+                Err(_) => break,
             }
             common::trace::line(1, format_args!("removed {} (made by this run)", quote(d)));
         }

@@ -44,7 +44,10 @@ impl Keyring {
     /// Parse keyring data.
     pub fn from_bytes(bytes: &[u8]) -> std::io::Result<Self> {
         let bad = |e: pgp::errors::Error| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not an OpenPGP keyring ({})", one_line(&e.to_string())),
+            )
         };
         let (iter, _) = SignedPublicKey::from_reader_many(Cursor::new(bytes)).map_err(bad)?;
         let keys: Vec<SignedPublicKey> = iter.filter_map(Result::ok).collect();
