@@ -330,7 +330,9 @@ fn convert(a: Args) -> Result<Config, Error> {
         check_package(p)?;
     }
     for s in &a.extra_suites {
-        let (suite, url) = s.split_once('=').map_or((s.as_str(), None), |(a, b)| (a, Some(b)));
+        let (suite, url) = s
+            .split_once('=')
+            .map_or((s.as_str(), None), |(a, b)| (a, Some(b)));
         check_name("suite", suite)?;
         if let Some(u) = url {
             check_url("the mirror of an extra suite", u.trim_end_matches('/'))?;
@@ -415,7 +417,9 @@ fn parse_image_size(s: &str) -> Result<u64, Error> {
     }
     let n = common::units::parse_size(s).map_err(|e| Error::Usage(format!("--image-size: {e}")))?;
     if n > 1 << 60 {
-        return Err(usage("too large (an ext4 file system holds at most 1E)".into()));
+        return Err(usage(
+            "too large (an ext4 file system holds at most 1E)".into(),
+        ));
     }
     if n < crate::output::MIN_IMAGE_SIZE {
         return Err(usage(format!(
@@ -455,9 +459,9 @@ fn check_package(name: &str) -> Result<(), Error> {
     let ok = !base.is_empty()
         && base.len() <= 128
         && base.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && base
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.'))
+        && base.bytes().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.')
+        })
         && name
             .split_once(':')
             .is_none_or(|(_, arch)| check_name("architecture", arch).is_ok());
@@ -525,7 +529,8 @@ fn check_url(what: &str, url: &str) -> Result<(), Error> {
                 !l.is_empty()
                     && l.len() <= 63
                     && !l.starts_with('-')
-                    && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+                    && l.bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
             }));
     if !host_ok {
         return bad("has no valid host name");
@@ -650,17 +655,38 @@ mod tests {
         for (args, msg) in [
             (&["..", "/t"][..], "invalid suite '..'"),
             (&["a/b", "/t"], "invalid suite 'a/b'"),
-            (&["--components=main,../x", "b", "/t"], "invalid component '../x'"),
+            (
+                &["--components=main,../x", "b", "/t"],
+                "invalid component '../x'",
+            ),
             (&["--arch=amd64/../x", "b", "/t"], "invalid architecture"),
             (&["--include=Foo", "b", "/t"], "invalid package name 'Foo'"),
             (&["--exclude=a;b", "b", "/t"], "invalid package name 'a;b'"),
             (&["--extra-suites=x/y", "b", "/t"], "invalid suite 'x/y'"),
-            (&["--image-size=600", "b", "/t.img"], "--image-size '600': no unit"),
-            (&["--image-size=-1", "b", "/t.img"], "--image-size: invalid size '-1'"),
-            (&["--image-size=1", "b", "/t.img"], "--image-size '1': no unit"),
-            (&["--image-size=1K", "b", "/t.img"], "--image-size '1K': too small"),
-            (&["--image-size=99999E", "b", "/t.img"], "--image-size: invalid size"),
-            (&["--image-size=9E", "b", "/t.img"], "--image-size '9E': too large"),
+            (
+                &["--image-size=600", "b", "/t.img"],
+                "--image-size '600': no unit",
+            ),
+            (
+                &["--image-size=-1", "b", "/t.img"],
+                "--image-size: invalid size '-1'",
+            ),
+            (
+                &["--image-size=1", "b", "/t.img"],
+                "--image-size '1': no unit",
+            ),
+            (
+                &["--image-size=1K", "b", "/t.img"],
+                "--image-size '1K': too small",
+            ),
+            (
+                &["--image-size=99999E", "b", "/t.img"],
+                "--image-size: invalid size",
+            ),
+            (
+                &["--image-size=9E", "b", "/t.img"],
+                "--image-size '9E': too large",
+            ),
             (&["--jobs=65", "b", "/t"], "--jobs must be between 1 and 64"),
         ] {
             let e = cfg(args).unwrap_err();

@@ -449,11 +449,21 @@ SHA256: 515e692f2c4121c6fcec444ef100cc18f79a991910615f3a88c8b7becfc94d2f
             let p = idx.candidate(name).unwrap();
             let (at, len) = p.rec().stanza;
             let stanza = &text[at as usize..at as usize + len as usize];
-            assert!(stanza.starts_with(&format!("Package: {name}\n")), "{stanza:?}");
-            assert!(stanza.ends_with('\n') && !stanza.ends_with("\n\n"), "{stanza:?}");
+            assert!(
+                stanza.starts_with(&format!("Package: {name}\n")),
+                "{stanza:?}"
+            );
+            assert!(
+                stanza.ends_with('\n') && !stanza.ends_with("\n\n"),
+                "{stanza:?}"
+            );
             assert_eq!(p.priority_text(), prio);
         }
-        assert!(text[..idx.candidate("a").unwrap().rec().stanza.0 as usize].trim().is_empty());
+        assert!(
+            text[..idx.candidate("a").unwrap().rec().stanza.0 as usize]
+                .trim()
+                .is_empty()
+        );
     }
 
     #[test]

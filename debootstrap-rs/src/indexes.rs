@@ -445,8 +445,7 @@ pub fn available(index: &Index, files: &[Option<PathBuf>], names: &[String]) -> 
         let md = f
             .metadata()
             .map_err(|e| Error::io(format!("cannot stat {}", quote(path)), e))?;
-        if !md.is_file() || md.uid() != nix::unistd::geteuid().as_raw() || md.mode() & 0o022 != 0
-        {
+        if !md.is_file() || md.uid() != nix::unistd::geteuid().as_raw() || md.mode() & 0o022 != 0 {
             return Err(changed("not a file of this user that only it may write"));
         }
         for p in recs {

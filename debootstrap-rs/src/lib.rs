@@ -96,8 +96,7 @@ fn now() -> i64 {
 pub fn run(cfg: &Config) -> Result<Outcome> {
     // The directories this run will create for TARGET (TARGET and any missing parents),
     // to be removed again if the run fails before anything was put in them.
-    let created = if matches!(cfg.mode, Mode::Full | Mode::Foreign) && cfg.format == Format::Dir
-    {
+    let created = if matches!(cfg.mode, Mode::Full | Mode::Foreign) && cfg.format == Format::Dir {
         missing_dirs(&cfg.target)
     } else {
         Vec::new()
@@ -548,8 +547,7 @@ fn load_indexes(
             .map(|(k, (n, l, c))| {
                 s.spawn(move || {
                     let mut idx = Index::new();
-                    let (_, kept) =
-                        indexes::load_packages(http, cache, l, c, arch, &mut idx, *n)?;
+                    let (_, kept) = indexes::load_packages(http, cache, l, c, arch, &mut idx, *n)?;
                     idx.set_file(k as u32);
                     Ok((idx, kept))
                 })

@@ -327,8 +327,9 @@ mod tests {
         let e = check_image_size(100 << 20, 300 << 20, 88).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(
-            e.to_string()
-                .starts_with("--image-size 100M is too small: the 88 packages install 300M; give at least 439M"),
+            e.to_string().starts_with(
+                "--image-size 100M is too small: the 88 packages install 300M; give at least 439M"
+            ),
             "{e}"
         );
     }

@@ -33,7 +33,9 @@ pub fn hosts_lookup(text: &str, name: &str) -> Vec<IpAddr> {
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("");
         let mut words = line.split_whitespace();
-        let Some(addr) = words.next().and_then(|a| a.split('%').next()?.parse::<IpAddr>().ok())
+        let Some(addr) = words
+            .next()
+            .and_then(|a| a.split('%').next()?.parse::<IpAddr>().ok())
         else {
             continue;
         };
@@ -83,9 +85,14 @@ impl ResolvConf {
                         c.nameservers.push(SocketAddr::new(ip, 53));
                     }
                 }
-                Some("search") => c.search = w.map(|d| d.trim_end_matches('.').to_owned()).collect(),
+                Some("search") => {
+                    c.search = w.map(|d| d.trim_end_matches('.').to_owned()).collect()
+                }
                 Some("domain") => {
-                    c.search = w.next().map(|d| vec![d.trim_end_matches('.').to_owned()]).unwrap_or_default();
+                    c.search = w
+                        .next()
+                        .map(|d| vec![d.trim_end_matches('.').to_owned()])
+                        .unwrap_or_default();
                 }
                 Some("options") => {
                     for o in w {
@@ -105,7 +112,8 @@ impl ResolvConf {
             }
         }
         if c.nameservers.is_empty() {
-            c.nameservers.push(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53));
+            c.nameservers
+                .push(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53));
         }
         c
     }
@@ -356,7 +364,12 @@ pub fn query(
                 }
                 continue;
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer"));
             }
             Err(e) => return Err(e),
@@ -439,7 +452,10 @@ pub fn resolve(host: &str, hosts: &str, conf: &ResolvConf) -> io::Result<Vec<IpA
     }
     let lower = host.trim_end_matches('.').to_ascii_lowercase();
     if lower == "localhost" || lower.ends_with(".localhost") {
-        return Ok(vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)]);
+        return Ok(vec![
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ]);
     }
     let mut last: Option<String> = None;
     for name in conf.candidates(host) {
@@ -540,7 +556,11 @@ impl ureq::unversioned::resolver::Resolver for NoNss {
         let host = uri.host().ok_or(ureq::Error::HostNotFound)?;
         let port = uri
             .port_u16()
-            .unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
+            .unwrap_or(if uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
+            });
         let addrs = self.lookup(host).map_err(ureq::Error::Io)?;
         let mut out = self.empty();
         for a in addrs.into_iter().take(16) {
@@ -564,20 +584,16 @@ mod tests {
     const ANSWER: &[u8] = &[
         0xbe, 0xef, 0x81, 0x80, 0x00, 0x01, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01,
         // question: mirror.example A IN
-        6, b'm', b'i', b'r', b'r', b'o', b'r', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 0,
-        0x00, 0x01, 0x00, 0x01,
+        6, b'm', b'i', b'r', b'r', b'o', b'r', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 0, 0x00,
+        0x01, 0x00, 0x01,
         // answer 1: ptr(12) CNAME IN ttl 300, rdata: cdn + ptr(19: "example")
-        0xc0, 0x0c, 0x00, 0x05, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c, 0x00, 0x06,
-        3, b'c', b'd', b'n', 0xc0, 0x13,
-        // answer 2: ptr(44: cdn.example) A 192.0.2.10
-        0xc0, 0x2c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x04,
-        192, 0, 2, 10,
+        0xc0, 0x0c, 0x00, 0x05, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c, 0x00, 0x06, 3, b'c', b'd', b'n',
+        0xc0, 0x13, // answer 2: ptr(44: cdn.example) A 192.0.2.10
+        0xc0, 0x2c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x04, 192, 0, 2, 10,
         // answer 3: cdn.example A 192.0.2.11
-        0xc0, 0x2c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x04,
-        192, 0, 2, 11,
+        0xc0, 0x2c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x04, 192, 0, 2, 11,
         // answer 4: ptr(19: example) A 198.51.100.1 — not on the chain
-        0xc0, 0x13, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x04,
-        198, 51, 100, 1,
+        0xc0, 0x13, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x04, 198, 51, 100, 1,
         // additional: OPT (root name, type 41, payload 1232)
         0x00, 0x00, 0x29, 0x04, 0xd0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
     ];
@@ -636,8 +652,14 @@ mod tests {
     fn hosts_and_resolv_conf() {
         let hosts = "127.0.0.1 localhost\n::1 localhost ip6-localhost\n\
                      192.0.2.5 mirror.lab mirror # the lab's\n#192.0.2.6 mirror.lab\n";
-        assert_eq!(hosts_lookup(hosts, "MIRROR.lab"), [IpAddr::from([192, 0, 2, 5])]);
-        assert_eq!(hosts_lookup(hosts, "mirror"), [IpAddr::from([192, 0, 2, 5])]);
+        assert_eq!(
+            hosts_lookup(hosts, "MIRROR.lab"),
+            [IpAddr::from([192, 0, 2, 5])]
+        );
+        assert_eq!(
+            hosts_lookup(hosts, "mirror"),
+            [IpAddr::from([192, 0, 2, 5])]
+        );
         assert_eq!(hosts_lookup(hosts, "localhost").len(), 2);
         assert!(hosts_lookup(hosts, "lab").is_empty());
         let c = ResolvConf::parse(
@@ -646,7 +668,10 @@ mod tests {
         );
         assert_eq!(c.nameservers.len(), 3);
         assert_eq!(c.nameservers[1], "[fe80::1]:53".parse().unwrap());
-        assert_eq!((c.ndots, c.timeout, c.attempts), (2, Duration::from_secs(1), 3));
+        assert_eq!(
+            (c.ndots, c.timeout, c.attempts),
+            (2, Duration::from_secs(1), 3)
+        );
         assert_eq!(
             c.candidates("deb.mirror"),
             ["deb.mirror.lab.example", "deb.mirror.example", "deb.mirror"]
@@ -657,8 +682,14 @@ mod tests {
         assert_eq!(empty.nameservers, ["127.0.0.1:53".parse().unwrap()]);
         // Literals, /etc/hosts, localhost: no DNS asked.
         let none = ResolvConf::parse("nameserver 192.0.2.1\noptions timeout:1 attempts:1\n");
-        assert_eq!(resolve("[::1]", "", &none).unwrap(), [IpAddr::from(Ipv6Addr::LOCALHOST)]);
-        assert_eq!(resolve("mirror.lab", hosts, &none).unwrap(), [IpAddr::from([192, 0, 2, 5])]);
+        assert_eq!(
+            resolve("[::1]", "", &none).unwrap(),
+            [IpAddr::from(Ipv6Addr::LOCALHOST)]
+        );
+        assert_eq!(
+            resolve("mirror.lab", hosts, &none).unwrap(),
+            [IpAddr::from([192, 0, 2, 5])]
+        );
         assert_eq!(resolve("localhost", "", &none).unwrap().len(), 2);
     }
 

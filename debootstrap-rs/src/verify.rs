@@ -345,10 +345,22 @@ mod tests {
         assert_eq!(check_structure(good), Ok(()));
         assert_eq!(check_structure(&format!("{good}\n\n")), Ok(()));
         for (bad, why) in [
-            (format!("{good}Suite: evil\n"), "text after '-----END PGP SIGNATURE-----'"),
-            (format!("Suite: evil\n{good}"), "text before '-----BEGIN PGP SIGNED MESSAGE-----'"),
-            (format!("{good}{good}"), "more than one signed message in it"),
-            ("Suite: x\n".to_owned(), "no '-----BEGIN PGP SIGNED MESSAGE-----' line"),
+            (
+                format!("{good}Suite: evil\n"),
+                "text after '-----END PGP SIGNATURE-----'",
+            ),
+            (
+                format!("Suite: evil\n{good}"),
+                "text before '-----BEGIN PGP SIGNED MESSAGE-----'",
+            ),
+            (
+                format!("{good}{good}"),
+                "more than one signed message in it",
+            ),
+            (
+                "Suite: x\n".to_owned(),
+                "no '-----BEGIN PGP SIGNED MESSAGE-----' line",
+            ),
         ] {
             assert_eq!(check_structure(&bad), Err(why.to_owned()));
             let kr = Keyring { keys: Vec::new() };

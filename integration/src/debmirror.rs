@@ -350,10 +350,18 @@ fn packets(data: &[u8]) -> Vec<(u8, Vec<u8>)> {
             let o1 = usize::from(data[at + 1]);
             match o1 {
                 0..=191 => (ctb & 0x3f, o1, 2),
-                192..=223 => (ctb & 0x3f, ((o1 - 192) << 8) + usize::from(data[at + 2]) + 192, 3),
+                192..=223 => (
+                    ctb & 0x3f,
+                    ((o1 - 192) << 8) + usize::from(data[at + 2]) + 192,
+                    3,
+                ),
                 255 => {
                     let b = &data[at + 2..at + 6];
-                    (ctb & 0x3f, u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize, 6)
+                    (
+                        ctb & 0x3f,
+                        u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize,
+                        6,
+                    )
                 }
                 _ => panic!("partial body lengths in a key"),
             }
@@ -361,10 +369,18 @@ fn packets(data: &[u8]) -> Vec<(u8, Vec<u8>)> {
             let tag = (ctb >> 2) & 0xf;
             match ctb & 3 {
                 0 => (tag, usize::from(data[at + 1]), 2),
-                1 => (tag, usize::from(u16::from_be_bytes([data[at + 1], data[at + 2]])), 3),
+                1 => (
+                    tag,
+                    usize::from(u16::from_be_bytes([data[at + 1], data[at + 2]])),
+                    3,
+                ),
                 2 => {
                     let b = &data[at + 1..at + 5];
-                    (tag, u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize, 5)
+                    (
+                        tag,
+                        u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize,
+                        5,
+                    )
                 }
                 _ => panic!("indeterminate length in a key"),
             }

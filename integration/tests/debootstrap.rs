@@ -173,7 +173,10 @@ fn debootstraps_dpkg_database(ours: &Path) -> (String, String) {
         let mut v: Vec<String> = status
             .split("\n\n")
             .filter_map(|st| {
-                let f = |k: &str| st.lines().find_map(|l| l.strip_prefix(k).map(str::to_owned));
+                let f = |k: &str| {
+                    st.lines()
+                        .find_map(|l| l.strip_prefix(k).map(str::to_owned))
+                };
                 Some(format!("{} {}", f("Package: ")?, f("Version: ")?))
             })
             .collect();
@@ -219,11 +222,17 @@ fn dpkg_database_is_debootstraps(ours: &Path) {
         .zip(stanzas(&ours_status))
         .filter(|(a, b)| a != b)
         .collect();
-    assert!(differ.is_empty(), "status stanzas differ from debootstrap's: {differ:#?}");
+    assert!(
+        differ.is_empty(),
+        "status stanzas differ from debootstrap's: {differ:#?}"
+    );
     assert_eq!(ours_status, status, "status differs from debootstrap's");
     let ours_available = fs::read_to_string(ours.join("var/lib/dpkg/available")).unwrap();
     assert!(ours_available.len() > 10_000, "an empty available");
-    assert!(ours_available == available, "available differs from debootstrap's");
+    assert!(
+        ours_available == available,
+        "available differs from debootstrap's"
+    );
 }
 
 fn audit_and_verify(root: &Path) {
@@ -323,11 +332,14 @@ fn bookworm_minbase_has_debootstraps_set_is_clean_and_runs_apt_and_figlet() {
     // The course's `vzctl exec 105 apt-get install figlet` (name servers from the host,
     // for this container only: the tree has none of its own).
     let o = run_with_timeout(
-        cmd(bin("chroot-rs")).args(["--api-fs", "--resolv-conf"]).arg(&t).args([
-            "/bin/sh",
-            "-c",
-            "apt-get update -qq && apt-get install -y -qq figlet >/dev/null && figlet ok",
-        ]),
+        cmd(bin("chroot-rs"))
+            .args(["--api-fs", "--resolv-conf"])
+            .arg(&t)
+            .args([
+                "/bin/sh",
+                "-c",
+                "apt-get update -qq && apt-get install -y -qq figlet >/dev/null && figlet ok",
+            ]),
         LONG,
     );
     o.ok();
@@ -388,17 +400,28 @@ fn tarball_is_bit_identical_with_source_date_epoch() {
     );
     // No identity of the build host in the template.
     let entry = |name: &str| {
-        o.stdout.lines().find(|l| {
-            l.ends_with(&format!(" ./{name}")) || l.ends_with(&format!(" {name}"))
-        })
+        o.stdout
+            .lines()
+            .find(|l| l.ends_with(&format!(" ./{name}")) || l.ends_with(&format!(" {name}")))
     };
-    assert!(entry("usr/sbin/sshd").is_some(), "openssh-server in the tarball");
+    assert!(
+        entry("usr/sbin/sshd").is_some(),
+        "openssh-server in the tarball"
+    );
     for gone in ["etc/hostname", "etc/resolv.conf"] {
         assert!(entry(gone).is_none(), "{gone} in the tarball");
     }
     let machine_id = entry("etc/machine-id").expect("an /etc/machine-id");
-    assert_eq!(machine_id.split_whitespace().nth(2), Some("0"), "{machine_id}");
-    let keys: Vec<&str> = o.stdout.lines().filter(|l| l.contains("etc/ssh/ssh_host_")).collect();
+    assert_eq!(
+        machine_id.split_whitespace().nth(2),
+        Some("0"),
+        "{machine_id}"
+    );
+    let keys: Vec<&str> = o
+        .stdout
+        .lines()
+        .filter(|l| l.contains("etc/ssh/ssh_host_"))
+        .collect();
     assert!(keys.is_empty(), "SSH host keys in the tarball: {keys:?}");
     // Clamped modification times: nothing after SOURCE_DATE_EPOCH (2023-11-14 22:13 UTC;
     // the listing is in local time, so allow the next day).
@@ -494,11 +517,10 @@ fn foreign_then_second_stage_inside_with_security_updates() {
     assert!(sources.contains("Suites: bookworm-security\n"), "{sources}");
     // Up to date with the security and updates suites: apt has nothing to upgrade.
     let o = run_with_timeout(
-        cmd(bin("chroot-rs")).args(["--api-fs", "--resolv-conf"]).arg(&t).args([
-            "/bin/sh",
-            "-c",
-            "apt-get update -qq && apt-get -s upgrade",
-        ]),
+        cmd(bin("chroot-rs"))
+            .args(["--api-fs", "--resolv-conf"])
+            .arg(&t)
+            .args(["/bin/sh", "-c", "apt-get update -qq && apt-get -s upgrade"]),
         LONG,
     );
     o.ok();

@@ -13,12 +13,18 @@ use std::path::Path;
 use std::process::Command;
 
 use integration::debmirror::{Archive, Key, Package};
-use integration::{cmd, bin, require_root, run};
+use integration::{bin, cmd, require_root, run};
 
 /// Our verdict: `--print-debs` verifies InRelease before anything else.
 fn ours(keyring: &Path, archive: &Archive) -> (bool, String) {
     let o = run(cmd(bin("debootstrap-rs"))
-        .args(["-q", "--print-debs", "--variant=minbase", "--arch=amd64", "--keyring"])
+        .args([
+            "-q",
+            "--print-debs",
+            "--variant=minbase",
+            "--arch=amd64",
+            "--keyring",
+        ])
         .arg(keyring)
         .arg("testsuite")
         .arg("target")
@@ -49,7 +55,13 @@ fn gpgv(keyring: &Path, archive: &Archive, weak_sha1: bool) -> (bool, String) {
         .filter(|w| {
             matches!(
                 *w,
-                "GOODSIG" | "BADSIG" | "EXPKEYSIG" | "REVKEYSIG" | "EXPSIG" | "ERRSIG" | "NO_PUBKEY"
+                "GOODSIG"
+                    | "BADSIG"
+                    | "EXPKEYSIG"
+                    | "REVKEYSIG"
+                    | "EXPSIG"
+                    | "ERRSIG"
+                    | "NO_PUBKEY"
             )
         })
         .collect();
@@ -92,7 +104,9 @@ fn inrelease_policy_agrees_with_gpgv() {
     no_back.strip_back_signature();
     let a_modified = archive(&good);
     let p = a_modified.root.join("dists/testsuite/InRelease");
-    let t = std::fs::read_to_string(&p).unwrap().replace("Label: Test", "Label: Evil");
+    let t = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("Label: Test", "Label: Evil");
     std::fs::write(&p, t).unwrap();
     let cases: [(&str, &Key, &Archive, bool); 8] = [
         ("good signature (SHA-256)", &good, &a_good, true),
@@ -117,7 +131,9 @@ fn inrelease_policy_agrees_with_gpgv() {
             verdict(plain)
         );
         if we != they || we != expected {
-            disagree.push(format!("{what}: ours {we}, gpgv {they}, expected {expected}"));
+            disagree.push(format!(
+                "{what}: ours {we}, gpgv {they}, expected {expected}"
+            ));
         }
     }
     assert!(disagree.is_empty(), "{disagree:#?}");

@@ -224,28 +224,113 @@ fn bad_input_is_refused_in_one_line_and_leaves_nothing() {
     };
     let mut cases = vec![
         // The command line (exit 2, nothing looked up).
-        case(&["--variant=huge", "testsuite"], "t", 2, "unsupported variant 'huge'"),
-        case(&["..", ], "t", 2, "invalid suite '..'"),
+        case(
+            &["--variant=huge", "testsuite"],
+            "t",
+            2,
+            "unsupported variant 'huge'",
+        ),
+        case(&[".."], "t", 2, "invalid suite '..'"),
         case(&["a/../b"], "t", 2, "invalid suite 'a/../b'"),
         case(&[&long_suite], "t", 2, "invalid suite"),
-        case(&["--components=main,../x", "testsuite"], "t", 2, "invalid component '../x'"),
-        case(&["--components=ma in", "testsuite"], "t", 2, "invalid component"),
-        case(&["--arch=amd64/x", "testsuite"], "t", 2, "invalid architecture"),
-        case(&["--include=../etc/passwd", "testsuite"], "t", 2, "invalid package name"),
-        case(&["--exclude=Ünïcode", "testsuite"], "t", 2, "invalid package name"),
-        case(&["--extra-suites=../x", "testsuite"], "t", 2, "invalid suite '../x'"),
-        case(&["--image-size=600", "testsuite"], "t.img", 2, "--image-size '600': no unit"),
-        case(&["--image-size=-5M", "testsuite"], "t.img", 2, "--image-size: invalid size '-5M'"),
-        case(&["--image-size=1K", "testsuite"], "t.img", 2, "too small for a root file system"),
+        case(
+            &["--components=main,../x", "testsuite"],
+            "t",
+            2,
+            "invalid component '../x'",
+        ),
+        case(
+            &["--components=ma in", "testsuite"],
+            "t",
+            2,
+            "invalid component",
+        ),
+        case(
+            &["--arch=amd64/x", "testsuite"],
+            "t",
+            2,
+            "invalid architecture",
+        ),
+        case(
+            &["--include=../etc/passwd", "testsuite"],
+            "t",
+            2,
+            "invalid package name",
+        ),
+        case(
+            &["--exclude=Ünïcode", "testsuite"],
+            "t",
+            2,
+            "invalid package name",
+        ),
+        case(
+            &["--extra-suites=../x", "testsuite"],
+            "t",
+            2,
+            "invalid suite '../x'",
+        ),
+        case(
+            &["--image-size=600", "testsuite"],
+            "t.img",
+            2,
+            "--image-size '600': no unit",
+        ),
+        case(
+            &["--image-size=-5M", "testsuite"],
+            "t.img",
+            2,
+            "--image-size: invalid size '-5M'",
+        ),
+        case(
+            &["--image-size=1K", "testsuite"],
+            "t.img",
+            2,
+            "too small for a root file system",
+        ),
         case(&["--image-size=9E", "testsuite"], "t.img", 2, "too large"),
-        case(&["--image-size=99999999E", "testsuite"], "t.img", 2, "too large"),
-        case(&["--image-size=12Q", "testsuite"], "t.img", 2, "unknown unit"),
-        case(&["--image-size=1G", "testsuite"], "t", 2, "--image-size applies to an ext4 image"),
-        case(&["--jobs=0", "testsuite"], "t", 2, "--jobs must be between 1 and 64"),
-        case(&["--jobs=100000", "testsuite"], "t", 2, "--jobs must be between 1 and 64"),
+        case(
+            &["--image-size=99999999E", "testsuite"],
+            "t.img",
+            2,
+            "too large",
+        ),
+        case(
+            &["--image-size=12Q", "testsuite"],
+            "t.img",
+            2,
+            "unknown unit",
+        ),
+        case(
+            &["--image-size=1G", "testsuite"],
+            "t",
+            2,
+            "--image-size applies to an ext4 image",
+        ),
+        case(
+            &["--jobs=0", "testsuite"],
+            "t",
+            2,
+            "--jobs must be between 1 and 64",
+        ),
+        case(
+            &["--jobs=100000", "testsuite"],
+            "t",
+            2,
+            "--jobs must be between 1 and 64",
+        ),
         case(&["--jobs=-3", "testsuite"], "t", 2, "'-3'"),
-        case(&["--format=zip", "testsuite"], "t", 2, "unknown format 'zip'"),
-        case(&["--no-such-option", "testsuite"], "t", 2, "unrecognized option '--no-such-option'"),
+        case(
+            &["--format=zip", "testsuite"],
+            "t",
+            2,
+            "unknown format 'zip'",
+        ),
+        case(
+            &["--no-such-option", "testsuite"],
+            "t",
+            2,
+            "unrecognized option '--no-such-option'",
+        ),
     ];
     for bad in [
         "http://",
@@ -264,18 +349,120 @@ fn bad_input_is_refused_in_one_line_and_leaves_nothing() {
     // Found once the mirror answers (exit 1), or the image size once the package set is
     // known (exit 2).
     cases.extend([
-        case(&["--keyring", &keyring, "nosuchsuite", "TARGET", &url], "t", 1, "dists/nosuchsuite/InRelease': HTTP status 404"),
-        case(&["--keyring", &keyring, "testsuite", "TARGET", &dead], "t", 1, "Connection refused"),
-        case(&["--keyring=/nonexistent/k.gpg", "testsuite", "TARGET", &url], "t", 1, "keyring '/nonexistent/k.gpg': No such file or directory"),
-        case(&["--keyring", &garbage.to_string_lossy(), "testsuite", "TARGET", &url], "t", 1, "keyring '"),
-        case(&["--keyring", &other_key.keyring.to_string_lossy(), "testsuite", "TARGET", &url], "t", 1, "no such key in the keyring"),
-        case(&["--keyring", &keyring, "--components=nosuch", "testsuite", "TARGET", &url], "t", 1, "lists no Packages index for nosuch/binary-amd64"),
-        case(&["--keyring", &keyring, "--include=nosuchpackage", "testsuite", "TARGET", &url], "t", 1, "cannot resolve the package set"),
-        case(&["--keyring", &keyring, "testsuite", "TARGET", &trailing.url()], "t", 1, "not a clearsigned file (text after '-----END PGP SIGNATURE-----')"),
-        case(&["--keyring", &keyring, "--include=huge", "--image-size=100M", "testsuite", "TARGET", &url], "t.img", 2, "--image-size 100M is too small: the 7 packages install 489M"),
-        case(&["--keyring", &keyring, "--image-size=20T", "testsuite", "TARGET", &url], "t.img", 1, "20T large: File too large"),
+        case(
+            &["--keyring", &keyring, "nosuchsuite", "TARGET", &url],
+            "t",
+            1,
+            "dists/nosuchsuite/InRelease': HTTP status 404",
+        ),
+        case(
+            &["--keyring", &keyring, "testsuite", "TARGET", &dead],
+            "t",
+            1,
+            "Connection refused",
+        ),
+        case(
+            &["--keyring=/nonexistent/k.gpg", "testsuite", "TARGET", &url],
+            "t",
+            1,
+            "keyring '/nonexistent/k.gpg': No such file or directory",
+        ),
+        case(
+            &[
+                "--keyring",
+                &garbage.to_string_lossy(),
+                "testsuite",
+                "TARGET",
+                &url,
+            ],
+            "t",
+            1,
+            "keyring '",
+        ),
+        case(
+            &[
+                "--keyring",
+                &other_key.keyring.to_string_lossy(),
+                "testsuite",
+                "TARGET",
+                &url,
+            ],
+            "t",
+            1,
+            "no such key in the keyring",
+        ),
+        case(
+            &[
+                "--keyring",
+                &keyring,
+                "--components=nosuch",
+                "testsuite",
+                "TARGET",
+                &url,
+            ],
+            "t",
+            1,
+            "lists no Packages index for nosuch/binary-amd64",
+        ),
+        case(
+            &[
+                "--keyring",
+                &keyring,
+                "--include=nosuchpackage",
+                "testsuite",
+                "TARGET",
+                &url,
+            ],
+            "t",
+            1,
+            "cannot resolve the package set",
+        ),
+        case(
+            &[
+                "--keyring",
+                &keyring,
+                "testsuite",
+                "TARGET",
+                &trailing.url(),
+            ],
+            "t",
+            1,
+            "not a clearsigned file (text after '-----END PGP SIGNATURE-----')",
+        ),
+        case(
+            &[
+                "--keyring",
+                &keyring,
+                "--include=huge",
+                "--image-size=100M",
+                "testsuite",
+                "TARGET",
+                &url,
+            ],
+            "t.img",
+            2,
+            "--image-size 100M is too small: the 7 packages install 489M",
+        ),
+        case(
+            &[
+                "--keyring",
+                &keyring,
+                "--image-size=20T",
+                "testsuite",
+                "TARGET",
+                &url,
+            ],
+            "t.img",
+            1,
+            "20T large: File too large",
+        ),
     ]);
-    let mut long = case(&["--keyring", &keyring, "testsuite"], "t", 1, "File name too long");
+    let mut long = case(
+        &["--keyring", &keyring, "testsuite"],
+        "t",
+        1,
+        "File name too long",
+    );
     long.args = [
         "--keyring",
         &keyring,
@@ -309,7 +496,12 @@ fn bad_input_is_refused_in_one_line_and_leaves_nothing() {
                 args.push(a.clone());
             }
         }
-        if !placed && !c.args.iter().any(|a| a.to_string_lossy().contains(&long_name)) {
+        if !placed
+            && !c
+                .args
+                .iter()
+                .any(|a| a.to_string_lossy().contains(&long_name))
+        {
             args.push(target.clone().into_os_string());
         }
         let o = run_with_timeout(
@@ -319,15 +511,30 @@ fn bad_input_is_refused_in_one_line_and_leaves_nothing() {
                 .args(&args),
             Duration::from_secs(60),
         );
-        eprintln!("case {n}: {:?} -> {} {}", c.args, o.code, o.stderr.lines().next().unwrap_or(""));
+        eprintln!(
+            "case {n}: {:?} -> {} {}",
+            c.args,
+            o.code,
+            o.stderr.lines().next().unwrap_or("")
+        );
         one_clear_line(&o, c.code, &c.wanted);
         // Nothing left: no TARGET (nor the parent it would have made), no partial file,
         // no scratch directory.
-        let left: Vec<_> = fs::read_dir(&parent).unwrap().flatten().map(|e| e.path()).collect();
+        let left: Vec<_> = fs::read_dir(&parent)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         assert!(left.is_empty(), "case {n} {:?} left {left:?}", c.args);
-        assert!(!lab.path("long").exists(), "case {n} left the long TARGET's parent");
+        assert!(
+            !lab.path("long").exists(),
+            "case {n} left the long TARGET's parent"
+        );
     }
-    eprintln!("{} bad inputs refused, each in one line, nothing left", cases.len());
+    eprintln!(
+        "{} bad inputs refused, each in one line, nothing left",
+        cases.len()
+    );
 }
 
 #[test]
@@ -340,7 +547,11 @@ fn a_mirror_named_by_host_name_is_resolved_without_nss() {
     let lab = Lab::new(0.0);
     let port = lab.server.url().rsplit(':').next().unwrap().to_owned();
     let hosts = lab.path("hosts");
-    fs::write(&hosts, "127.0.0.1 localhost\n127.0.0.1 debootstrap-rs-lab-mirror.test\n").unwrap();
+    fs::write(
+        &hosts,
+        "127.0.0.1 localhost\n127.0.0.1 debootstrap-rs-lab-mirror.test\n",
+    )
+    .unwrap();
     for host in ["debootstrap-rs-lab-mirror.test", "localhost"] {
         let target = lab.path(&format!("t-{host}"));
         let mirror = format!("http://{host}:{port}");
@@ -351,7 +562,13 @@ fn a_mirror_named_by_host_name_is_resolved_without_nss() {
                 .arg("sh")
                 .arg(&hosts)
                 .arg(bin("debootstrap-rs"))
-                .args(["-v", "--foreign", "--variant=minbase", "--arch=amd64", "--keyring"])
+                .args([
+                    "-v",
+                    "--foreign",
+                    "--variant=minbase",
+                    "--arch=amd64",
+                    "--keyring",
+                ])
                 .arg(&lab.key.keyring)
                 .arg("testsuite")
                 .arg(&target)
@@ -362,11 +579,16 @@ fn a_mirror_named_by_host_name_is_resolved_without_nss() {
         o.ok();
         assert!(target.join("usr/share/apt/hello").is_file(), "{o}");
         assert!(
-            o.stderr.contains(&format!("GET {mirror}/dists/testsuite/InRelease = 200")),
+            o.stderr
+                .contains(&format!("GET {mirror}/dists/testsuite/InRelease = 200")),
             "{o}"
         );
         if host != "localhost" {
-            assert!(o.stderr.contains(&format!("/etc/hosts: {host} = [127.0.0.1]")), "{o}");
+            assert!(
+                o.stderr
+                    .contains(&format!("/etc/hosts: {host} = [127.0.0.1]")),
+                "{o}"
+            );
         }
         let sources =
             fs::read_to_string(target.join("etc/apt/sources.list.d/debian.sources")).unwrap();
@@ -437,10 +659,8 @@ fn killed_anywhere_leaves_no_process_no_mount_and_a_cache_a_rerun_completes_from
                 s
             });
             std::thread::sleep(delay);
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(child.id().cast_signed()),
-                sig,
-            );
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id().cast_signed()), sig);
             let status = child.wait().unwrap();
             // From debootstrap-rs's exit: how long until nothing runs in TARGET.
             let gone = until_no_process(&t, Duration::from_secs(5));
@@ -462,14 +682,27 @@ fn killed_anywhere_leaves_no_process_no_mount_and_a_cache_a_rerun_completes_from
             };
             match (sig, out.status.code()) {
                 (Signal::SIGKILL, None) | (_, Some(0)) => {}
-                (_, Some(130)) => assert!(stderr.ends_with("debootstrap-rs: interrupted\n"), "{stderr}"),
+                (_, Some(130)) => assert!(
+                    stderr.ends_with("debootstrap-rs: interrupted\n"),
+                    "{stderr}"
+                ),
                 (_, other) => panic!("{sig} after {delay:?} ({phase}): exit {other:?}: {stderr}"),
             }
-            assert_eq!(mounts_under(lab.dir.path()), Vec::<String>::new(), "{sig} {phase}");
+            assert_eq!(
+                mounts_under(lab.dir.path()),
+                Vec::<String>::new(),
+                "{sig} {phase}"
+            );
             lab.cache_is_valid(sig == Signal::SIGKILL);
             let r = Instant::now();
-            let o = run_with_timeout(&mut lab.command(&t, &["-q", "--force"]), Duration::from_secs(60));
-            assert_eq!(o.code, 0, "the rerun after {sig} at {delay:?} ({phase}) failed:\n{o}");
+            let o = run_with_timeout(
+                &mut lab.command(&t, &["-q", "--force"]),
+                Duration::from_secs(60),
+            );
+            assert_eq!(
+                o.code, 0,
+                "the rerun after {sig} at {delay:?} ({phase}) failed:\n{o}"
+            );
             let rerun = r.elapsed();
             assert!(t.join("var/lib/dpkg/fake-configured").is_file());
             assert_eq!(processes_in(&t), Vec::<String>::new());
