@@ -86,7 +86,7 @@ impl ResolvConf {
                     }
                 }
                 Some("search") => {
-                    c.search = w.map(|d| d.trim_end_matches('.').to_owned()).collect()
+                    c.search = w.map(|d| d.trim_end_matches('.').to_owned()).collect();
                 }
                 Some("domain") => {
                     c.search = w

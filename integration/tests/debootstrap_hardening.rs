@@ -667,8 +667,7 @@ fn killed_anywhere_leaves_no_process_no_mount_and_a_cache_a_rerun_completes_from
             let stderr = reader.join().unwrap();
             let phase = stderr
                 .lines()
-                .filter(|l| !l.contains("interrupted"))
-                .last()
+                .rfind(|l| !l.contains("interrupted"))
                 .unwrap_or("(start)")
                 .trim_start_matches("debootstrap-rs: ")
                 .to_owned();
