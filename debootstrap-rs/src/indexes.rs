@@ -20,7 +20,8 @@ use crate::verify::{self, Keyring};
 pub struct Cache {
     /// The directory (`indexes/`, `debs/` beneath it).
     pub dir: PathBuf,
-    /// Kept after the run (`--cache-dir`), or a scratch directory removed at the end.
+    /// Kept after the run (`--cache-dir`, a bundle being made), or a scratch directory
+    /// removed at the end (which keeps the verified indexes too, for the run itself).
     pub persistent: bool,
     /// Files come only from here (an `--unpack-tarball` bundle): nothing is fetched.
     pub offline: bool,

@@ -577,8 +577,9 @@ impl ureq::unversioned::resolver::Resolver for NoNss {
 mod tests {
     use super::*;
 
-    /// An answer for `mirror.example.` A, in the shape a recursive resolver sends it: the
-    /// question echoed, a CNAME to a CDN name, two A records of that name, all names
+    /// An answer for `mirror.example.` A, assembled by hand in the shape a recursive
+    /// resolver sends for a mirror behind a CDN (the captured ones above have no CNAME):
+    /// the question echoed, a CNAME to a CDN name, two A records of that name, all names
     /// after the first compressed; an unrelated A record (not on the chain) that must be
     /// ignored, and an EDNS OPT record in the additional section.
     const ANSWER: &[u8] = &[
@@ -597,6 +598,40 @@ mod tests {
         // additional: OPT (root name, type 41, payload 1232)
         0x00, 0x00, 0x29, 0x04, 0xd0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
     ];
+
+    /// Answers captured from a real recursive resolver (the development machine's, asked
+    /// for its Debian mirror's A and AAAA records), with each label of the mirror's name
+    /// replaced by placeholder letters of the same length: `mir.exampl.exa`.
+    const CAPTURED_A: &str = "beef81800001000100000000036d6972066578616d706c036578610000010001\
+                              c00c000100010000003c0004cb007150";
+    const CAPTURED_AAAA: &str = "beef81800001000000000000036d6972066578616d706c0365786100001c0001";
+
+    fn unhex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn captured_answers_parse() {
+        let a = unhex(CAPTURED_A);
+        assert_eq!(
+            encode_query(0xbeef, "mir.exampl.exa", TYPE_A).unwrap(),
+            [&[0xbe, 0xef, 1, 0][..], &a[4..6], &[0; 6], &a[12..32]].concat(),
+            "our query is the question the resolver echoed"
+        );
+        let got = parse_answer(&a, 0xbeef, "mir.exampl.exa", TYPE_A).unwrap();
+        assert_eq!(got.addrs, [IpAddr::from([203, 0, 113, 80])]);
+        assert!(!got.truncated);
+        // No IPv6 address: an empty answer, not an error.
+        let aaaa = unhex(CAPTURED_AAAA);
+        let got = parse_answer(&aaaa, 0xbeef, "mir.exampl.exa", TYPE_AAAA).unwrap();
+        assert!(got.addrs.is_empty());
+        // The A answer is no answer to an AAAA question.
+        assert!(parse_answer(&a, 0xbeef, "mir.exampl.exa", TYPE_AAAA).is_err());
+    }
 
     #[test]
     fn queries_are_encoded_as_the_wire_format_says() {

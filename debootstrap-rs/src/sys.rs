@@ -122,7 +122,6 @@ pub fn fork_pid_namespace() -> nix::Result<nix::unistd::ForkResult> {
 }
 use nix::fcntl::{AtFlags, OFlag};
 use nix::mount::MsFlags;
-use nix::sched::CloneFlags;
 use nix::sys::stat::{FchmodatFlags, Mode, SFlag, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid};
@@ -370,13 +369,6 @@ pub fn lstatat(dir: BorrowedFd<'_>, name: &OsStr) -> nix::Result<libc::stat> {
         ),
         &r.as_ref().map(|_| ()).map_err(|e| *e),
     );
-    r
-}
-
-/// unshare(CLONE_NEWNS).
-pub fn unshare_mount_ns() -> nix::Result<()> {
-    let r = nix::sched::unshare(CloneFlags::CLONE_NEWNS);
-    trace::syscall(format_args!("unshare(CLONE_NEWNS)"), &r);
     r
 }
 

@@ -738,3 +738,36 @@ fn killed_anywhere_leaves_no_process_no_mount_and_a_cache_a_rerun_completes_from
         .collect();
     eprintln!("  phases hit (first word of the last progress line): {phases:?}");
 }
+
+#[test]
+fn the_binary_resolves_names_without_nss() {
+    // The release binary is static, where glibc's getaddrinfo would load the host's NSS
+    // modules (unsafe). The test build is dynamic: were any NSS look-up linked in, it
+    // would be an undefined symbol here.
+    let o = integration::run(
+        Command::new("nm")
+            .args(["-D", "--undefined-only"])
+            .arg(bin("debootstrap-rs")),
+    );
+    o.ok();
+    let nss: Vec<&str> = o
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .filter(|s| {
+            [
+                "getaddrinfo",
+                "gethostbyname",
+                "getnameinfo",
+                "getpwnam",
+                "getgrnam",
+            ]
+            .iter()
+            .any(|f| s.starts_with(f))
+        })
+        .collect();
+    assert!(
+        nss.is_empty(),
+        "NSS look-ups linked into debootstrap-rs: {nss:?}"
+    );
+}
