@@ -522,6 +522,8 @@ fn check_url(what: &str, url: &str) -> Result<(), Error> {
     if !port.is_empty() && !port.starts_with(':') {
         return bad("is not a URL");
     }
+    // A fully qualified name may end with a dot.
+    let host = host.strip_suffix('.').unwrap_or(host);
     let host_ok = !host.is_empty()
         && host.len() <= 253
         && (authority.starts_with('[')
@@ -649,6 +651,7 @@ mod tests {
             "https://mirror.example/debian/",
             "file:///srv/mirror",
             "http://localhost",
+            "http://mirror.example./debian",
         ] {
             assert!(cfg(&["bookworm", "/t", good]).is_ok(), "{good}");
         }
