@@ -503,3 +503,49 @@ pub fn forget_identity(root: &Root) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn a_template_forgets_every_identity() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path();
+        for dir in ["etc/ssh", "var/lib/dbus"] {
+            fs::create_dir_all(t.join(dir)).unwrap();
+        }
+        fs::write(
+            t.join("etc/machine-id"),
+            "0123456789abcdef0123456789abcdef\n",
+        )
+        .unwrap();
+        fs::write(t.join("var/lib/dbus/machine-id"), "0123456789abcdef\n").unwrap();
+        for k in [
+            "ssh_host_ed25519_key",
+            "ssh_host_ed25519_key.pub",
+            "ssh_host_rsa_key",
+        ] {
+            fs::write(t.join("etc/ssh").join(k), "key").unwrap();
+        }
+        fs::write(t.join("etc/ssh/sshd_config"), "Port 22\n").unwrap();
+        let root = Root::open(t).unwrap();
+        forget_identity(&root).unwrap();
+        assert_eq!(fs::read(t.join("etc/machine-id")).unwrap(), b"");
+        assert!(!t.join("var/lib/dbus/machine-id").exists());
+        let left: Vec<_> = fs::read_dir(t.join("etc/ssh"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, ["sshd_config"], "only the host keys go");
+        // A D-Bus ID that is a link to /etc/machine-id is that one: kept. A tree without
+        // any gets an empty /etc/machine-id.
+        std::os::unix::fs::symlink("/etc/machine-id", t.join("var/lib/dbus/machine-id")).unwrap();
+        fs::remove_file(t.join("etc/machine-id")).unwrap();
+        forget_identity(&root).unwrap();
+        assert!(fs::symlink_metadata(t.join("var/lib/dbus/machine-id")).is_ok());
+        assert_eq!(fs::read(t.join("etc/machine-id")).unwrap(), b"");
+    }
+}
