@@ -512,9 +512,17 @@ fn prepare_target(cfg: &Config) -> Result<(PathBuf, Option<tempfile::TempDir>)> 
     }
 }
 
+/// The prefix of scratch directories: `.debootstrap-rs-PID.` and a random part.
+const SCRATCH: &str = ".debootstrap-rs-";
+
+/// A scratch directory in `parent`, removed when dropped. Those that runs killed by
+/// SIGKILL left in `parent` (their PID is gone; a PID in use again is left alone) are
+/// removed first: a rerun into the same TARGET would otherwise keep a dead run's
+/// downloads, or a whole tree beside a tarball, for ever.
 pub(crate) fn scratch(parent: &Path) -> Result<tempfile::TempDir> {
+    reap_dead_scratch(parent);
     tempfile::Builder::new()
-        .prefix(".debootstrap-rs-")
+        .prefix(&format!("{SCRATCH}{}.", std::process::id()))
         .tempdir_in(parent)
         .map_err(|e| {
             Error::io(
@@ -522,6 +530,29 @@ pub(crate) fn scratch(parent: &Path) -> Result<tempfile::TempDir> {
                 e,
             )
         })
+}
+
+/// Remove the scratch directories of dead runs in `parent`.
+fn reap_dead_scratch(parent: &Path) {
+    for e in fs::read_dir(parent).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(SCRATCH)
+            .and_then(|rest| rest.split_once('.'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir && pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists()
+        {
+            common::trace::line(
+                1,
+                format_args!("removing {} (its run died)", quote(e.path())),
+            );
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// Load every (source, component) index, in parallel, merged in a fixed order (suite by
@@ -650,4 +681,41 @@ fn finish_output(cfg: &Config, build_dir: &Path, progress: &Progress) -> Result<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scratch_directories_of_dead_runs_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let dead = d.path().join(".debootstrap-rs-999999999.abc");
+        std::fs::create_dir_all(dead.join("tree/usr")).unwrap();
+        let alive = d
+            .path()
+            .join(format!(".debootstrap-rs-{}.xyz", std::process::id()));
+        std::fs::create_dir(&alive).unwrap();
+        let not_ours = d.path().join(".debootstrap-rs-user-file");
+        std::fs::write(&not_ours, b"x").unwrap();
+        let s = super::scratch(d.path()).unwrap();
+        assert!(!dead.exists(), "a dead run's scratch directory");
+        assert!(alive.exists() && not_ours.exists());
+        let name = s.path().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(&format!(".debootstrap-rs-{}.", std::process::id())),
+            "{name}"
+        );
+    }
+
+    #[test]
+    fn missing_dirs_are_the_ones_a_run_makes() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("a/b/c");
+        assert_eq!(
+            super::missing_dirs(&t),
+            [t.clone(), d.path().join("a/b"), d.path().join("a")]
+        );
+        std::fs::create_dir(d.path().join("a")).unwrap();
+        assert_eq!(super::missing_dirs(&t).len(), 2);
+        assert!(super::missing_dirs(d.path()).is_empty());
+    }
 }

@@ -771,3 +771,77 @@ fn the_binary_resolves_names_without_nss() {
         "NSS look-ups linked into debootstrap-rs: {nss:?}"
     );
 }
+
+/// The entries named like a scratch directory in `dir`.
+fn scratch_dirs(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".debootstrap-rs-"))
+        .collect()
+}
+
+#[test]
+fn a_rerun_removes_the_scratch_directories_of_a_killed_run() {
+    if !require_root("debootstrap-rs against a local archive") {
+        return;
+    }
+    // Without --cache-dir the downloads go to a scratch directory in TARGET (for a
+    // directory) or beside it (a tarball, whose tree is built there too). SIGKILL
+    // leaves it; the rerun removes it.
+    let lab = Lab::new(0.0);
+    lab.server.set(Behaviour::Stall(
+        "base_1.0_all.deb".into(),
+        Duration::from_secs(30),
+    ));
+    let out_dir = lab.path("out");
+    fs::create_dir(&out_dir).unwrap();
+    for (target, scratch_in) in [
+        (lab.path("target"), lab.path("target")),
+        (out_dir.join("t.tar"), out_dir.clone()),
+    ] {
+        lab.server.set(Behaviour::Stall(
+            "base_1.0_all.deb".into(),
+            Duration::from_secs(30),
+        ));
+        let mut c = tool();
+        c.args(["-q", "--variant=minbase", "--keyring"])
+            .arg(&lab.key.keyring)
+            .arg("testsuite")
+            .arg(&target)
+            .arg(lab.server.url())
+            .stdin(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = c.spawn().unwrap();
+        let t = Instant::now();
+        while scratch_dirs(&scratch_in).is_empty() && t.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(
+            scratch_dirs(&scratch_in).len(),
+            1,
+            "the killed run's scratch"
+        );
+        lab.server.set(Behaviour::Normal);
+        let mut c = tool();
+        c.args(["-q", "--force", "--variant=minbase", "--keyring"])
+            .arg(&lab.key.keyring)
+            .arg("testsuite")
+            .arg(&target)
+            .arg(lab.server.url());
+        run_with_timeout(&mut c, Duration::from_secs(60)).ok();
+        assert_eq!(
+            scratch_dirs(&scratch_in),
+            Vec::<String>::new(),
+            "{}",
+            target.display()
+        );
+        assert_eq!(processes_in(&lab.path("target")), Vec::<String>::new());
+    }
+    assert!(out_dir.join("t.tar").is_file());
+}
