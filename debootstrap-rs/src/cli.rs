@@ -108,12 +108,12 @@ struct Args {
     #[arg(long)]
     download_only: bool,
 
-    /// Make /bin, /sbin, /lib symlinks into /usr (the default)
+    /// Make /bin, /sbin, /lib symlinks into /usr (the default; the last of the two wins)
     #[arg(long, overrides_with = "no_merged_usr")]
     merged_usr: bool,
 
-    /// Keep /bin, /sbin, /lib as directories
-    #[arg(long)]
+    /// Keep /bin, /sbin, /lib as directories (the last of the two wins, as in debootstrap)
+    #[arg(long, overrides_with = "merged_usr")]
     no_merged_usr: bool,
 
     /// Output format (default: from TARGET's name)
@@ -124,7 +124,7 @@ struct Args {
     #[arg(long, value_name = "SIZE")]
     image_size: Option<String>,
 
-    /// Parallel downloads
+    /// Parallel downloads (1 to 64)
     #[arg(long, short = 'j', value_name = "N", default_value_t = 8)]
     jobs: usize,
 
@@ -314,33 +314,43 @@ fn convert(a: Args) -> Result<Config, Error> {
             .map(|m| m.to_string_lossy().trim_end_matches('/').to_owned());
         (suite, target, mirror)
     };
-    if let Some(m) = &mirror
-        && !["http://", "https://", "file://"]
-            .iter()
-            .any(|p| m.starts_with(p))
-    {
-        return Err(Error::Usage(format!(
-            "MIRROR '{m}' is not an http://, https:// or file:// URL"
-        )));
+    if let Some(m) = &mirror {
+        check_url("MIRROR", m)?;
+    }
+    if mode != Mode::SecondStage {
+        check_name("suite", &suite)?;
+    }
+    if let Some(a) = &a.arch {
+        check_name("architecture", a)?;
+    }
+    for c in &a.components {
+        check_name("component", c)?;
+    }
+    for p in a.include.iter().chain(&a.exclude) {
+        check_package(p)?;
+    }
+    for s in &a.extra_suites {
+        let (suite, url) = s
+            .split_once('=')
+            .map_or((s.as_str(), None), |(a, b)| (a, Some(b)));
+        check_name("suite", suite)?;
+        if let Some(u) = url {
+            check_url("the mirror of an extra suite", u.trim_end_matches('/'))?;
+        }
     }
     let format = match &a.format {
         Some(f) => Format::parse(f, &target)
             .ok_or_else(|| Error::Usage(format!("unknown format '{f}' (use dir, tar or ext4)")))?,
         None => Format::from_name(&target),
     };
-    let image_size = a
-        .image_size
-        .as_deref()
-        .map(common::units::parse_size)
-        .transpose()
-        .map_err(|e| Error::Usage(format!("--image-size: {e}")))?;
+    let image_size = a.image_size.as_deref().map(parse_image_size).transpose()?;
     if image_size.is_some() && format != Format::Ext4 {
         return Err(usage(
             "--image-size applies to an ext4 image (TARGET.img or --format ext4)",
         ));
     }
-    if a.jobs == 0 {
-        return Err(usage("--jobs must be at least 1"));
+    if !(1..=64).contains(&a.jobs) {
+        return Err(usage("--jobs must be between 1 and 64"));
     }
     let extra_suites = a
         .extra_suites
@@ -396,6 +406,138 @@ fn convert(a: Args) -> Result<Config, Error> {
         source_date_epoch,
         etc_apt: PathBuf::from("/etc/apt"),
     })
+}
+
+/// `--image-size`: a size with a unit (a bare number would be bytes, surely not what was
+/// meant), at least [`crate::output::MIN_IMAGE_SIZE`].
+fn parse_image_size(s: &str) -> Result<u64, Error> {
+    let usage = |why: String| Error::Usage(format!("--image-size '{s}': {why}"));
+    if !s.is_empty() && s.trim().bytes().all(|c| c.is_ascii_digit()) {
+        return Err(usage(format!("no unit (e.g. {s}M or {s}G)")));
+    }
+    let n = common::units::parse_size(s).map_err(|e| Error::Usage(format!("--image-size: {e}")))?;
+    if n > 1 << 60 {
+        return Err(usage(
+            "too large (an ext4 file system holds at most 1E)".into(),
+        ));
+    }
+    if n < crate::output::MIN_IMAGE_SIZE {
+        return Err(usage(format!(
+            "too small for a root file system (at least {})",
+            common::units::format_size(crate::output::MIN_IMAGE_SIZE)
+        )));
+    }
+    Ok(n)
+}
+
+/// A suite, component or architecture name: what archives use (letters, digits, `.`,
+/// `_`, `+`, `-`; not starting with `.` or `-`; at most 64 bytes). It becomes part of a
+/// URL and of file names, so `..`, `/`, spaces and other bytes are refused here.
+fn check_name(what: &str, name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(['.', '-'])
+        && !name.contains("..")
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'+' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "invalid {what} '{}' (letters, digits, '.', '_', '+' and '-', at most 64)",
+            name.escape_debug()
+        )))
+    }
+}
+
+/// A package name as Debian policy allows it (lower-case letters, digits, `+`, `-`, `.`;
+/// starting with a letter or digit), with an optional
+/// `:arch` qualifier.
+fn check_package(name: &str) -> Result<(), Error> {
+    let base = name.split_once(':').map_or(name, |(n, _)| n);
+    let ok = !base.is_empty()
+        && base.len() <= 128
+        && base.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && base.bytes().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.')
+        })
+        && name
+            .split_once(':')
+            .is_none_or(|(_, arch)| check_name("architecture", arch).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "invalid package name '{}'",
+            name.escape_debug()
+        )))
+    }
+}
+
+/// A mirror URL: http://HOST[:PORT][/PATH], https://…, or file:///ABSOLUTE/PATH, with no
+/// spaces or control characters.
+fn check_url(what: &str, url: &str) -> Result<(), Error> {
+    let bad = |why: &str| {
+        Err(Error::Usage(format!(
+            "{what} '{}' {why}",
+            url.escape_debug()
+        )))
+    };
+    if url.len() > 4096 || url.bytes().any(|c| c <= b' ' || c == 0x7f) || !url.is_ascii() {
+        return bad("is not a URL (spaces, control or non-ASCII characters)");
+    }
+    if let Some(path) = url.strip_prefix("file://") {
+        if !path.starts_with('/') {
+            return bad("is not a file:// URL with an absolute path");
+        }
+        return Ok(());
+    }
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return bad("is not an http://, https:// or file:// URL");
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return bad("has user information (user@host is not supported)");
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((h, p)) if h.parse::<std::net::Ipv6Addr>().is_ok() => (h, p),
+            _ => return bad("has an invalid IPv6 address"),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, &authority[h.len()..][..p.len() + 1]),
+            None => (authority, ""),
+        }
+    };
+    if let Some(p) = port.strip_prefix(':')
+        && p.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return bad("has an invalid port");
+    }
+    if !port.is_empty() && !port.starts_with(':') {
+        return bad("is not a URL");
+    }
+    // A fully qualified name may end with a dot.
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && (authority.starts_with('[')
+            || host.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && l.bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+            }));
+    if !host_ok {
+        return bad("has no valid host name");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -464,6 +606,11 @@ mod tests {
         assert_eq!(c.format, Format::Tar(crate::output::Compression::Zstd));
         let c = cfg(&["--image-size=1G", "bookworm", "/t.img"]).unwrap();
         assert_eq!(c.image_size, Some(1 << 30));
+        // --merged-usr and --no-merged-usr: the last one wins, as in debootstrap.
+        let c = cfg(&["--merged-usr", "--no-merged-usr", "bookworm", "/t"]).unwrap();
+        assert_eq!(c.merged_usr, Some(false));
+        let c = cfg(&["--no-merged-usr", "--merged-usr", "bookworm", "/t"]).unwrap();
+        assert_eq!(c.merged_usr, Some(true));
     }
 
     #[test]
@@ -483,6 +630,74 @@ mod tests {
             cfg(&["bookworm", "/t", "ftp://x"]).unwrap_err().to_string(),
             "MIRROR 'ftp://x' is not an http://, https:// or file:// URL"
         );
+        for bad in [
+            "http://",
+            "http:///debian",
+            "http://a b/",
+            "http://h:99999/",
+            "http://h:0/",
+            "http://[::1/",
+            "http://u@h/",
+            "http://-h/",
+            "http://h..x/",
+            "file://relative",
+        ] {
+            let e = cfg(&["bookworm", "/t", bad]).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}: {e}");
+        }
+        for good in [
+            "http://127.0.0.1:8080/debian",
+            "http://[::1]:80/d",
+            "https://mirror.example/debian/",
+            "file:///srv/mirror",
+            "http://localhost",
+            "http://mirror.example./debian",
+        ] {
+            assert!(cfg(&["bookworm", "/t", good]).is_ok(), "{good}");
+        }
+        for (args, msg) in [
+            (&["..", "/t"][..], "invalid suite '..'"),
+            (&["a/b", "/t"], "invalid suite 'a/b'"),
+            (
+                &["--components=main,../x", "b", "/t"],
+                "invalid component '../x'",
+            ),
+            (&["--arch=amd64/../x", "b", "/t"], "invalid architecture"),
+            (&["--include=Foo", "b", "/t"], "invalid package name 'Foo'"),
+            (&["--exclude=a;b", "b", "/t"], "invalid package name 'a;b'"),
+            (&["--extra-suites=x/y", "b", "/t"], "invalid suite 'x/y'"),
+            (
+                &["--image-size=600", "b", "/t.img"],
+                "--image-size '600': no unit",
+            ),
+            (
+                &["--image-size=-1", "b", "/t.img"],
+                "--image-size: invalid size '-1'",
+            ),
+            (
+                &["--image-size=1", "b", "/t.img"],
+                "--image-size '1': no unit",
+            ),
+            (
+                &["--image-size=1K", "b", "/t.img"],
+                "--image-size '1K': too small",
+            ),
+            (
+                &["--image-size=99999E", "b", "/t.img"],
+                "--image-size: invalid size",
+            ),
+            (
+                &["--image-size=9E", "b", "/t.img"],
+                "--image-size '9E': too large",
+            ),
+            (&["--jobs=65", "b", "/t"], "--jobs must be between 1 and 64"),
+        ] {
+            let e = cfg(args).unwrap_err();
+            assert!(e.to_string().starts_with(msg), "{args:?}: {e}");
+            assert_eq!(e.exit_code(), 2);
+        }
+        let long = "a".repeat(65);
+        assert!(cfg(&[&long, "/t"]).is_err());
         assert!(cfg(&["--image-size=1G", "bookworm", "/t"]).is_err());
         // As in debootstrap, --second-stage-target only goes with --second-stage.
         assert!(cfg(&["--second-stage-target=/t", "bookworm", "/t"]).is_err());

@@ -5,7 +5,7 @@
 //! moves the conffiles into place and rewrites `status` in its canonical form. The
 //! archive is decompressed once: dpkg never reads the .debs again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -19,18 +19,32 @@ fn write(root: &Root, rel: &str, data: &[u8], mode: u32) -> Result<()> {
         .map_err(|e| Error::io(format!("cannot write {}", quote(root.host(p))), e))
 }
 
-/// One `status` stanza: the control file with `Status:` after `Package:` and the
-/// conffiles appended.
-pub fn status_stanza(u: &Unpacked) -> String {
+/// One `status` stanza: the control file with `Status:` after `Package:`, the
+/// archive's `Priority:` (`priority`, from the index: what debootstrap's dpkg records,
+/// reading it from `available`) in place of the package's own, and the conffiles
+/// appended.
+pub fn status_stanza(u: &Unpacked, priority: Option<&str>) -> String {
     let mut out = String::new();
+    let mut continuation_of_priority = false;
     for line in u.control.trim_end().lines() {
         if line.trim().is_empty() {
+            continue;
+        }
+        if line.starts_with([' ', '\t']) && continuation_of_priority {
+            continue;
+        }
+        continuation_of_priority = false;
+        if priority.is_some() && line.starts_with("Priority:") {
+            continuation_of_priority = true;
             continue;
         }
         out.push_str(line);
         out.push('\n');
         if line.starts_with("Package:") {
             out.push_str("Status: install ok unpacked\n");
+            if let Some(p) = priority {
+                let _ = writeln!(out, "Priority: {p}");
+            }
         }
     }
     if !u.conffiles.is_empty() {
@@ -59,14 +73,23 @@ pub fn interests(triggers: &str) -> Vec<(String, bool)> {
         .collect()
 }
 
-/// Write `status`, the `.list` files, the trigger interest files and the small files
-/// dpkg and debootstrap create.
-pub fn write_database(root: &Root, pkgs: &[Unpacked]) -> Result<()> {
+/// Write `status` (with the archive's priorities, by package name), `available` (the
+/// index stanzas debootstrap leaves there), the `.list` files, the trigger interest
+/// files and the small files dpkg and debootstrap create.
+pub fn write_database(
+    root: &Root,
+    pkgs: &[Unpacked],
+    priorities: &HashMap<String, String>,
+    available: &[u8],
+) -> Result<()> {
     let mut sorted: Vec<&Unpacked> = pkgs.iter().collect();
     sorted.sort_by(|a, b| a.info_name.cmp(&b.info_name));
     let mut status = String::new();
     for u in &sorted {
-        status.push_str(&status_stanza(u));
+        status.push_str(&status_stanza(
+            u,
+            priorities.get(&u.name).map(String::as_str),
+        ));
         status.push('\n');
     }
     write(root, "var/lib/dpkg/status", status.as_bytes(), 0o644)?;
@@ -116,7 +139,7 @@ pub fn write_database(root: &Root, pkgs: &[Unpacked]) -> Result<()> {
     write(root, "var/lib/dpkg/triggers/Unincorp", b"", 0o644)?;
     write(root, "var/lib/dpkg/triggers/Lock", b"", 0o600)?;
     write(root, "var/lib/dpkg/info/format", b"1\n", 0o644)?;
-    write(root, "var/lib/dpkg/available", b"", 0o644)?;
+    write(root, "var/lib/dpkg/available", available, 0o644)?;
     write(root, "var/lib/dpkg/cmethopt", b"apt apt\n", 0o644)?;
     for d in [
         "var/lib/dpkg/updates",
@@ -148,9 +171,19 @@ mod tests {
             ..Unpacked::default()
         };
         assert_eq!(
-            status_stanza(&u),
+            status_stanza(&u, None),
             "Package: base-files\nStatus: install ok unpacked\nEssential: yes\nVersion: 12.4\n\
              Description: x\n y\nConffiles:\n /etc/issue newconffile\n"
+        );
+        // The archive's priority replaces the package's own (zlib1g says required, the
+        // archive optional).
+        let u = Unpacked {
+            control: "Package: zlib1g\nPriority: required\nVersion: 1\n".into(),
+            ..Unpacked::default()
+        };
+        assert_eq!(
+            status_stanza(&u, Some("optional")),
+            "Package: zlib1g\nStatus: install ok unpacked\nPriority: optional\nVersion: 1\n"
         );
     }
 

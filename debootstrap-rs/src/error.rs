@@ -145,6 +145,11 @@ pub enum Error {
     #[error("{} holds no first stage of debootstrap-rs (run with --foreign first)", quote(.0))]
     NoFirstStage(PathBuf),
 
+    /// `--image-size` cannot hold the chosen packages (exit 2, found once the package
+    /// set is known, before anything is downloaded).
+    #[error("{0}")]
+    ImageTooSmall(String),
+
     /// SIGINT, SIGTERM or SIGHUP.
     #[error("interrupted")]
     Interrupted,
@@ -179,7 +184,7 @@ impl Error {
     /// The exit status for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage(_) => exit::USAGE,
+            Error::Usage(_) | Error::ImageTooSmall(_) => exit::USAGE,
             Error::Interrupted => 130,
             _ => exit::FAILURE,
         }

@@ -88,42 +88,6 @@ pub fn check(what: &str, by: &str, got_size: u64, got: &[u8; 32], want: &Checksu
     Ok(())
 }
 
-/// ureq resolves the host name for every request, even one that reuses a pooled
-/// connection; on a machine whose resolver answers slowly that cost dominated the
-/// downloads (88 lookups of ~170 ms). Resolve each host once per run.
-#[derive(Debug, Default)]
-struct CachingResolver {
-    inner: ureq::unversioned::resolver::DefaultResolver,
-    cache: std::sync::Mutex<std::collections::HashMap<String, Vec<std::net::SocketAddr>>>,
-}
-
-impl ureq::unversioned::resolver::Resolver for CachingResolver {
-    fn resolve(
-        &self,
-        uri: &ureq::http::Uri,
-        config: &ureq::config::Config,
-        timeout: ureq::unversioned::transport::NextTimeout,
-    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
-        let key = format!(
-            "{}://{}",
-            uri.scheme_str().unwrap_or(""),
-            uri.authority().map_or("", |a| a.as_str())
-        );
-        if let Some(hit) = self.cache.lock().expect("resolver cache").get(&key) {
-            let mut out = self.empty();
-            for a in hit {
-                out.push(*a);
-            }
-            return Ok(out);
-        }
-        let addrs = self.inner.resolve(uri, config, timeout)?;
-        let list: Vec<std::net::SocketAddr> = addrs.iter().copied().collect();
-        trace::line(1, format_args!("resolved {key} = {list:?}"));
-        self.cache.lock().expect("resolver cache").insert(key, list);
-        Ok(addrs)
-    }
-}
-
 fn transport(e: ureq::Error) -> FetchError {
     match e {
         ureq::Error::StatusCode(code) => FetchError::Status(code),
@@ -145,7 +109,9 @@ impl Http {
         let agent = ureq::Agent::with_parts(
             config,
             ureq::unversioned::transport::DefaultConnector::default(),
-            CachingResolver::default(),
+            // Host names without NSS (glibc's NSS is unsafe in a static binary): see
+            // resolver.rs.
+            crate::resolver::NoNss::new(std::path::Path::new("/etc")),
         );
         Self { agent }
     }

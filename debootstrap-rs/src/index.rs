@@ -36,6 +36,7 @@ pub struct Record {
     replaces: Span,
     filename: Span,
     multi_arch: Span,
+    priority_text: Span,
     /// `Priority:`.
     pub priority: Priority,
     /// `Essential: yes`.
@@ -44,8 +45,15 @@ pub struct Record {
     pub size: u64,
     /// `SHA256:`.
     pub sha256: [u8; 32],
+    /// `Installed-Size:` in KiB (0 when absent).
+    pub installed_size: u64,
     /// Which source (suite and mirror) the record came from.
     pub source: usize,
+    /// Which index file (see [`Index::set_file`]) the stanza is in.
+    pub file: u32,
+    /// Where the stanza is in that file, uncompressed: byte offset and length (without
+    /// the blank line that ends it).
+    pub stanza: (u64, u32),
 }
 
 /// All the records of the indexes of one run (every suite, every component).
@@ -106,6 +114,11 @@ impl<'a> Pkg<'a> {
     pub fn multi_arch(&self) -> &'a str {
         self.s(self.rec.multi_arch)
     }
+    /// `Priority:` as the index gives it (the archive's override, which dpkg's database
+    /// records; the .deb's own control file may say otherwise).
+    pub fn priority_text(&self) -> &'a str {
+        self.s(self.rec.priority_text)
+    }
     /// The record's other fields.
     pub fn rec(&self) -> &'a Record {
         self.rec
@@ -139,7 +152,10 @@ struct Pending {
     replaces: Span,
     filename: Option<Span>,
     multi_arch: Span,
+    priority_text: Span,
     priority: Option<Priority>,
+    installed_size: u64,
+    start: u64,
     essential: bool,
     size: Option<u64>,
     sha256: Option<[u8; 32]>,
@@ -163,19 +179,31 @@ impl Index {
         let mut line = String::new();
         let mut cur = Pending::default();
         let mut added = 0;
+        // Byte offset of the line being read, and whether a stanza has begun.
+        let mut pos: u64 = 0;
+        let mut in_stanza = false;
         loop {
             line.clear();
             let n = reader.read_line(&mut line).map_err(IndexError::Read)?;
+            let at = pos;
+            pos += n as u64;
             let l = line.trim_end_matches(['\n', '\r']);
             if n == 0 || l.is_empty() {
                 if cur.name.is_some() {
-                    self.finish(std::mem::take(&mut cur), source)?;
+                    let len = u32::try_from(at - cur.start).unwrap_or(u32::MAX);
+                    self.finish(std::mem::take(&mut cur), source, len)?;
                     added += 1;
                 }
+                cur.start = pos;
+                in_stanza = false;
                 if n == 0 {
                     return Ok(added);
                 }
                 continue;
+            }
+            if !in_stanza {
+                cur.start = at;
+                in_stanza = true;
             }
             if l.starts_with([' ', '\t']) {
                 continue; // continuation lines (Description) are not kept
@@ -194,7 +222,9 @@ impl Index {
                 "Replaces" => cur.replaces = self.push_str(value),
                 "Filename" => cur.filename = Some(self.push_str(value)),
                 "Multi-Arch" => cur.multi_arch = self.push_str(value),
+                "Installed-Size" => cur.installed_size = value.parse().unwrap_or(0),
                 "Priority" => {
+                    cur.priority_text = self.push_str(value);
                     cur.priority = Some(match value {
                         "required" => Priority::Required,
                         "important" => Priority::Important,
@@ -211,7 +241,7 @@ impl Index {
     }
 
     #[allow(clippy::needless_pass_by_value)] // consumed: the stanza is done
-    fn finish(&mut self, p: Pending, source: usize) -> Result<(), IndexError> {
+    fn finish(&mut self, p: Pending, source: usize, len: u32) -> Result<(), IndexError> {
         let name = p.name.expect("checked by caller");
         let name_str = self.arena[name.0 as usize..(name.0 + name.1) as usize].to_owned();
         let missing = |field| IndexError::Missing {
@@ -228,11 +258,15 @@ impl Index {
             replaces: p.replaces,
             filename: p.filename.ok_or_else(|| missing("Filename"))?,
             multi_arch: p.multi_arch,
+            priority_text: p.priority_text,
             priority: p.priority.unwrap_or(Priority::Other),
             essential: p.essential,
             size: p.size.ok_or_else(|| missing("Size"))?,
             sha256: p.sha256.ok_or_else(|| missing("SHA256"))?,
+            installed_size: p.installed_size,
             source,
+            file: 0,
+            stanza: (p.start, len),
         };
         if p.version.1 == 0 {
             return Err(missing("Version"));
@@ -269,6 +303,7 @@ impl Index {
                 &mut r.replaces,
                 &mut r.filename,
                 &mut r.multi_arch,
+                &mut r.priority_text,
             ] {
                 shift(s);
             }
@@ -279,6 +314,14 @@ impl Index {
                 .entry(name)
                 .or_default()
                 .extend(ids.into_iter().map(|i| i + base));
+        }
+    }
+
+    /// Say which index file every record parsed so far came from (an index parsed from
+    /// one file, before it is merged).
+    pub fn set_file(&mut self, file: u32) {
+        for r in &mut self.records {
+            r.file = file;
         }
     }
 
@@ -395,6 +438,32 @@ SHA256: 515e692f2c4121c6fcec444ef100cc18f79a991910615f3a88c8b7becfc94d2f
         assert_eq!(a.rec().source, 1);
         assert_eq!(idx.candidate("b").unwrap().rec().source, 0);
         assert_eq!(idx.candidates().len(), 2);
+    }
+
+    #[test]
+    fn stanzas_are_located_in_the_file() {
+        let mut idx = Index::new();
+        let text = format!("\n{PACKAGES}\n\n");
+        idx.add(text.as_bytes(), 0).unwrap();
+        for (name, prio) in [("a", "required"), ("b", "optional")] {
+            let p = idx.candidate(name).unwrap();
+            let (at, len) = p.rec().stanza;
+            let stanza = &text[at as usize..at as usize + len as usize];
+            assert!(
+                stanza.starts_with(&format!("Package: {name}\n")),
+                "{stanza:?}"
+            );
+            assert!(
+                stanza.ends_with('\n') && !stanza.ends_with("\n\n"),
+                "{stanza:?}"
+            );
+            assert_eq!(p.priority_text(), prio);
+        }
+        assert!(
+            text[..idx.candidate("a").unwrap().rec().stanza.0 as usize]
+                .trim()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -20,7 +20,8 @@ use crate::verify::{self, Keyring};
 pub struct Cache {
     /// The directory (`indexes/`, `debs/` beneath it).
     pub dir: PathBuf,
-    /// Kept after the run (`--cache-dir`), or a scratch directory removed at the end.
+    /// Kept after the run (`--cache-dir`, a bundle being made), or a scratch directory
+    /// removed at the end (which keeps the verified indexes too, for the run itself).
     pub persistent: bool,
     /// Files come only from here (an `--unpack-tarball` bundle): nothing is fetched.
     pub offline: bool,
@@ -189,7 +190,10 @@ impl<R: Read> Read for TeeReader<R> {
     }
 }
 
-/// Load the Packages index of `component` of a verified source into `index`.
+/// Load the Packages index of `component` of a verified source into `index`. Returns
+/// the number of records and where the verified, uncompressed index is kept in the
+/// cache (the stanzas of the chosen packages are read back from it for dpkg's
+/// `available`), when the Release lists its uncompressed hash.
 pub fn load_packages(
     http: &Http,
     cache: &Cache,
@@ -198,7 +202,7 @@ pub fn load_packages(
     arch: &str,
     index: &mut Index,
     source_id: usize,
-) -> Result<usize> {
+) -> Result<(usize, Option<PathBuf>)> {
     let rel = loaded.release.clone();
     let base = format!("{component}/binary-{arch}/Packages");
     let by = format!("the signed Release of {}", loaded.source.suite);
@@ -223,7 +227,7 @@ pub fn load_packages(
                 trace::line(1, format_args!("cached index {} = ok", p.display()));
                 let n = parsed.map_err(index_err)?;
                 index.merge(scratch);
-                return Ok(n);
+                return Ok((n, Some(p)));
             }
             trace::line(
                 1,
@@ -265,6 +269,7 @@ pub fn load_packages(
     } else {
         format!("{dir}/Packages.{suffix}")
     };
+    let kept = plain.map(|p| cache.index_path(&p.sha256));
     fetch_and_parse(
         http, cache, &url, suffix, &want, plain, &by, index, source_id,
     )
@@ -291,6 +296,7 @@ pub fn load_packages(
             Err(e)
         }
     })
+    .map(|n| (n, kept))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -314,7 +320,8 @@ fn fetch_and_parse(
     // mirror (or a decompression bomb) cannot fill the disk or the memory of the parser
     // before the hashes say no.
     let mut compressed = Hashing::new(body.take(want.size.saturating_add(1)));
-    let keep = cache.persistent && plain.is_some();
+    // Kept in a scratch cache too: the chosen packages' stanzas are read back from it.
+    let keep = plain.is_some();
     let dest = plain.map(|p| cache.index_path(&p.sha256));
     let tmp = dest.as_deref().map(partial_name);
     let file = match (&tmp, keep) {
@@ -397,4 +404,65 @@ pub fn load_keyring(path: &Path) -> Result<Keyring> {
         path: path.to_path_buf(),
         source: e,
     })
+}
+
+/// dpkg's `available` as debootstrap writes it (`setup_available`): for each suite, then
+/// each component, the index stanzas of the packages `names`, verbatim, in index order,
+/// each followed by a blank line. `files[k]` is the kept uncompressed index of the
+/// records whose `file` is `k`. Each stanza read back must still name its package and
+/// carry the SHA-256 that was verified with the index (the file is only taken when it
+/// is a regular file of this user that no one else may write, as cached .debs are).
+pub fn available(index: &Index, files: &[Option<PathBuf>], names: &[String]) -> Result<Vec<u8>> {
+    use std::os::unix::fs::{FileExt as _, MetadataExt as _, OpenOptionsExt as _};
+    let mut out = Vec::new();
+    for (k, file) in files.iter().enumerate() {
+        let mut recs: Vec<_> = names
+            .iter()
+            .flat_map(|n| index.named(n))
+            .filter(|p| p.rec().file as usize == k)
+            .collect();
+        if recs.is_empty() {
+            continue;
+        }
+        let Some(path) = file else {
+            trace::line(
+                1,
+                format_args!("index {k} was not kept: its stanzas are not in 'available'"),
+            );
+            continue;
+        };
+        recs.sort_by_key(|p| p.rec().stanza.0);
+        let changed = |why: &str| {
+            Error::io(
+                format!("cannot read back {}", quote(path)),
+                io::Error::new(io::ErrorKind::InvalidData, why.to_owned()),
+            )
+        };
+        let f = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(|e| Error::io(format!("cannot open {}", quote(path)), e))?;
+        let md = f
+            .metadata()
+            .map_err(|e| Error::io(format!("cannot stat {}", quote(path)), e))?;
+        if !md.is_file() || md.uid() != nix::unistd::geteuid().as_raw() || md.mode() & 0o022 != 0 {
+            return Err(changed("not a file of this user that only it may write"));
+        }
+        for p in recs {
+            let (at, len) = p.rec().stanza;
+            let mut buf = vec![0u8; len as usize];
+            f.read_exact_at(&mut buf, at)
+                .map_err(|e| Error::io(format!("cannot read {}", quote(path)), e))?;
+            let text = String::from_utf8_lossy(&buf);
+            let head = format!("Package: {}\n", p.name());
+            let sha = format!("\nSHA256: {}\n", hex(&p.rec().sha256));
+            if !text.starts_with(&head) || !text.contains(&sha) {
+                return Err(changed("the index changed after it was verified"));
+            }
+            out.extend_from_slice(&buf);
+            out.push(b'\n');
+        }
+    }
+    Ok(out)
 }

@@ -21,6 +21,7 @@ pub mod output;
 pub mod progress;
 pub mod release;
 pub mod resolve;
+pub mod resolver;
 pub mod root;
 mod setup;
 pub mod signals;
@@ -30,7 +31,7 @@ pub mod sys;
 pub mod verify;
 pub mod version;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -93,14 +94,47 @@ fn now() -> i64 {
 
 /// Run debootstrap-rs.
 pub fn run(cfg: &Config) -> Result<Outcome> {
+    // The directories this run will create for TARGET (TARGET and any missing parents),
+    // to be removed again if the run fails before anything was put in them.
+    let created = if matches!(cfg.mode, Mode::Full | Mode::Foreign) && cfg.format == Format::Dir {
+        missing_dirs(&cfg.target)
+    } else {
+        Vec::new()
+    };
     // Whatever failed after a SIGINT failed because of it.
     run_inner(cfg).map_err(|e| {
+        // Deepest first; rmdir removes only what is still empty, so a tree that was
+        // unpacked (and the log a failed second stage points to) stays.
+        for d in &created {
+            match fs::remove_dir(d) {
+                Ok(()) => {}
+                // Never made (the run failed making it, e.g. a name too long).
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) if e.raw_os_error() == Some(libc::ENAMETOOLONG) => continue,
+                Err(_) => break,
+            }
+            common::trace::line(1, format_args!("removed {} (made by this run)", quote(d)));
+        }
         if signals::interrupted() {
             Error::Interrupted
         } else {
             e
         }
     })
+}
+
+/// `path` and its ancestors that do not exist yet, deepest first.
+fn missing_dirs(path: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut p = Some(path);
+    while let Some(d) = p {
+        if d.as_os_str().is_empty() || fs::symlink_metadata(d).is_ok() {
+            break;
+        }
+        out.push(d.to_path_buf());
+        p = d.parent();
+    }
+    out
 }
 
 fn run_inner(cfg: &Config) -> Result<Outcome> {
@@ -117,6 +151,16 @@ fn run_inner(cfg: &Config) -> Result<Outcome> {
     }
     let arch = cfg.arch.clone().unwrap_or_else(|| host_arch().to_owned());
     let mut sources = sources_of(cfg)?;
+    // What can be checked before anything is made or fetched: the keyring.
+    let keyring = if cfg.check_gpg {
+        Some(indexes::load_keyring(
+            cfg.keyring
+                .as_deref()
+                .unwrap_or(Path::new(indexes::DEBIAN_KEYRING)),
+        )?)
+    } else {
+        None
+    };
 
     // TARGET and the directory the tree is built in.
     let building = matches!(cfg.mode, Mode::Full | Mode::Foreign);
@@ -182,15 +226,7 @@ fn run_inner(cfg: &Config) -> Result<Outcome> {
     // Trust and indexes.
     let http = Http::new();
     let trust = Trust {
-        keyring: if cfg.check_gpg {
-            Some(indexes::load_keyring(
-                cfg.keyring
-                    .as_deref()
-                    .unwrap_or(Path::new(indexes::DEBIAN_KEYRING)),
-            )?)
-        } else {
-            None
-        },
+        keyring,
         now: cfg.check_valid_until.then(now),
         clock: now(),
     };
@@ -207,7 +243,7 @@ fn run_inner(cfg: &Config) -> Result<Outcome> {
         ));
         loaded.push(l);
     }
-    let index = load_indexes(&http, &cache, &loaded, &cfg.components, &arch)?;
+    let (index, index_files) = load_indexes(&http, &cache, &loaded, &cfg.components, &arch)?;
     progress.phase(format_args!(
         "{} package records from {} index(es) in {:.1}s",
         index.len(),
@@ -275,6 +311,29 @@ fn run_inner(cfg: &Config) -> Result<Outcome> {
         .candidate("dpkg")
         .map(|p| p.version().to_owned())
         .unwrap_or_default();
+    // What the archive says of the chosen packages, for dpkg's database: the Priority
+    // (the archive's override, which debootstrap's status records) and `available`.
+    let priorities: HashMap<String, String> = order
+        .iter()
+        .filter_map(|n| index.candidate(n))
+        .filter(|p| !p.priority_text().is_empty())
+        .map(|p| (p.name().to_owned(), p.priority_text().to_owned()))
+        .collect();
+    if let (Format::Ext4, Some(size)) = (cfg.format, cfg.image_size)
+        && building
+    {
+        let kib: u64 = order
+            .iter()
+            .filter_map(|n| index.candidate(n))
+            .map(|p| p.rec().installed_size)
+            .sum();
+        output::check_image_size(size, kib << 10, order.len())?;
+    }
+    let available = if building {
+        indexes::available(&index, &index_files, &order)?
+    } else {
+        Vec::new()
+    };
     drop(index);
 
     if !building {
@@ -342,7 +401,7 @@ fn run_inner(cfg: &Config) -> Result<Outcome> {
             0o644,
         )?;
     }
-    dpkgdb::write_database(&root, &unpacked)?;
+    dpkgdb::write_database(&root, &unpacked, &priorities, &available)?;
     setup::setup_etc(&root, cfg, &sources)?;
     setup::setup_devices(&root, &progress)?;
     let plan = Plan {
@@ -437,6 +496,9 @@ fn prepare_target(cfg: &Config) -> Result<(PathBuf, Option<tempfile::TempDir>)> 
             if t.exists() && !cfg.force {
                 return Err(Error::TargetNotEmpty(t.clone()));
             }
+            if let (Format::Ext4, Some(size)) = (cfg.format, cfg.image_size) {
+                output::probe_image_file(t, size)?;
+            }
             let parent = match t.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                 _ => PathBuf::from("."),
@@ -450,9 +512,17 @@ fn prepare_target(cfg: &Config) -> Result<(PathBuf, Option<tempfile::TempDir>)> 
     }
 }
 
+/// The prefix of scratch directories: `.debootstrap-rs-PID.` and a random part.
+const SCRATCH: &str = ".debootstrap-rs-";
+
+/// A scratch directory in `parent`, removed when dropped. Those that runs killed by
+/// SIGKILL left in `parent` (their PID is gone; a PID in use again is left alone) are
+/// removed first: a rerun into the same TARGET would otherwise keep a dead run's
+/// downloads, or a whole tree beside a tarball, for ever.
 pub(crate) fn scratch(parent: &Path) -> Result<tempfile::TempDir> {
+    reap_dead_scratch(parent);
     tempfile::Builder::new()
-        .prefix(".debootstrap-rs-")
+        .prefix(&format!("{SCRATCH}{}.", std::process::id()))
         .tempdir_in(parent)
         .map_err(|e| {
             Error::io(
@@ -462,27 +532,55 @@ pub(crate) fn scratch(parent: &Path) -> Result<tempfile::TempDir> {
         })
 }
 
-/// Load every (source, component) index, in parallel, merged in a fixed order.
+/// Remove the scratch directories of dead runs in `parent`.
+fn reap_dead_scratch(parent: &Path) {
+    for e in fs::read_dir(parent).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(SCRATCH)
+            .and_then(|rest| rest.split_once('.'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir && pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists()
+        {
+            common::trace::line(
+                1,
+                format_args!("removing {} (its run died)", quote(e.path())),
+            );
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// Load every (source, component) index, in parallel, merged in a fixed order (suite by
+/// suite, component by component: debootstrap's); with where each is kept, in that
+/// order (the records' `file`).
 fn load_indexes(
     http: &Http,
     cache: &Cache,
     loaded: &[Loaded],
     components: &[String],
     arch: &str,
-) -> Result<Index> {
+) -> Result<(Index, Vec<Option<PathBuf>>)> {
     let mut work = Vec::new();
     for (n, l) in loaded.iter().enumerate() {
         for c in components {
             work.push((n, l, c));
         }
     }
-    let results: Vec<Result<Index>> = std::thread::scope(|s| {
+    let results: Vec<Result<(Index, Option<PathBuf>)>> = std::thread::scope(|s| {
         let handles: Vec<_> = work
             .iter()
-            .map(|(n, l, c)| {
+            .enumerate()
+            .map(|(k, (n, l, c))| {
                 s.spawn(move || {
                     let mut idx = Index::new();
-                    indexes::load_packages(http, cache, l, c, arch, &mut idx, *n).map(|_| idx)
+                    let (_, kept) = indexes::load_packages(http, cache, l, c, arch, &mut idx, *n)?;
+                    idx.set_file(k as u32);
+                    Ok((idx, kept))
                 })
             })
             .collect();
@@ -492,10 +590,13 @@ fn load_indexes(
             .collect()
     });
     let mut index = Index::new();
+    let mut files = Vec::new();
     for r in results {
-        index.merge(r?);
+        let (idx, kept) = r?;
+        index.merge(idx);
+        files.push(kept);
     }
-    Ok(index)
+    Ok((index, files))
 }
 
 /// debootstrap's install order: the core packages, then required, then base.
@@ -580,4 +681,41 @@ fn finish_output(cfg: &Config, build_dir: &Path, progress: &Progress) -> Result<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scratch_directories_of_dead_runs_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let dead = d.path().join(".debootstrap-rs-999999999.abc");
+        std::fs::create_dir_all(dead.join("tree/usr")).unwrap();
+        let alive = d
+            .path()
+            .join(format!(".debootstrap-rs-{}.xyz", std::process::id()));
+        std::fs::create_dir(&alive).unwrap();
+        let not_ours = d.path().join(".debootstrap-rs-user-file");
+        std::fs::write(&not_ours, b"x").unwrap();
+        let s = super::scratch(d.path()).unwrap();
+        assert!(!dead.exists(), "a dead run's scratch directory");
+        assert!(alive.exists() && not_ours.exists());
+        let name = s.path().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(&format!(".debootstrap-rs-{}.", std::process::id())),
+            "{name}"
+        );
+    }
+
+    #[test]
+    fn missing_dirs_are_the_ones_a_run_makes() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("a/b/c");
+        assert_eq!(
+            super::missing_dirs(&t),
+            [t.clone(), d.path().join("a/b"), d.path().join("a")]
+        );
+        std::fs::create_dir(d.path().join("a")).unwrap();
+        assert_eq!(super::missing_dirs(&t).len(), 2);
+        assert!(super::missing_dirs(d.path()).is_empty());
+    }
 }

@@ -212,6 +212,47 @@ pub fn auto_size(dir: &Path) -> u64 {
     (need + need / 4 + (64 << 20)).div_ceil(1 << 20) << 20
 }
 
+/// The smallest `--image-size` accepted before anything is fetched: below it mkfs.ext4
+/// could not even hold a journal and dpkg's database.
+pub const MIN_IMAGE_SIZE: u64 = 32 << 20;
+
+/// Refuse, before anything is downloaded, an image too small for the chosen packages:
+/// `installed` bytes (the sum of their Installed-Size) plus a little for ext4's own
+/// tables. Suggests the size the default would give.
+pub fn check_image_size(size: u64, installed: u64, packages: usize) -> Result<()> {
+    let floor = installed + installed / 20 + (8 << 20);
+    if size >= floor {
+        return Ok(());
+    }
+    let suggest = (installed + installed / 4 + (64 << 20)).div_ceil(1 << 20) << 20;
+    Err(Error::ImageTooSmall(format!(
+        "--image-size {} is too small: the {packages} packages install {}; give at least {} \
+         (or leave --image-size out to size the image from the tree)",
+        common::units::format_size(size),
+        common::units::format_size(installed.div_ceil(1 << 20) << 20),
+        common::units::format_size(suggest)
+    )))
+}
+
+/// Can a file of `size` bytes be made at `out`? (A sparse test file, removed again: a
+/// size the file system refuses, such as 1P on ext4, fails now rather than after the
+/// whole bootstrap.)
+pub fn probe_image_file(out: &Path, size: u64) -> Result<()> {
+    let tmp = crate::http::partial_name(out);
+    let r = create_fresh(&tmp).and_then(|f| f.set_len(size));
+    let _ = fs::remove_file(&tmp);
+    r.map_err(|e| {
+        Error::io(
+            format!(
+                "cannot make {} {} large",
+                quote(out),
+                common::units::format_size(size)
+            ),
+            e,
+        )
+    })
+}
+
 /// Make an ext4 image of `size` bytes holding the tree at `dir`.
 pub fn write_ext4(dir: &Path, out: &Path, size: u64, clamp: Option<i64>) -> Result<()> {
     let ctx = |e: io::Error| Error::io(format!("cannot write {}", quote(out)), e);
@@ -278,6 +319,19 @@ mod tests {
         );
         assert_eq!(Format::parse("ext4", Path::new("x")), Some(Format::Ext4));
         assert_eq!(Format::parse("zip", Path::new("x")), None);
+    }
+
+    #[test]
+    fn image_sizes_are_checked_against_the_packages() {
+        assert!(check_image_size(600 << 20, 300 << 20, 88).is_ok());
+        let e = check_image_size(100 << 20, 300 << 20, 88).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string().starts_with(
+                "--image-size 100M is too small: the 88 packages install 300M; give at least 439M"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The first stage's own files, as debootstrap leaves them: merged /usr, /etc (fstab
-//! placeholder, the host's resolv.conf and hostname, apt sources with signed-by), the
-//! static device nodes, and the state `--foreign` leaves for the second stage.
+//! placeholder, apt sources with signed-by; unlike debootstrap, not the host's
+//! resolv.conf and hostname), the static device nodes, and the state `--foreign` leaves
+//! for the second stage.
 
 use std::fs;
 use std::io;
@@ -58,8 +59,8 @@ pub(crate) fn write_file(root: &Root, rel: &str, data: &[u8], mode: u32) -> Resu
     })
 }
 
-/// /etc as debootstrap leaves it: fstab placeholder, the host's resolv.conf and
-/// hostname, and apt sources (deb822) with signed-by.
+/// /etc as debootstrap leaves it: fstab placeholder and apt sources (deb822) with
+/// signed-by; none of the host's identity.
 pub(crate) fn setup_etc(root: &Root, cfg: &Config, sources: &[Source]) -> Result<()> {
     if !root.exists(Path::new("etc/fstab")) {
         write_file(
@@ -69,14 +70,10 @@ pub(crate) fn setup_etc(root: &Root, cfg: &Config, sources: &[Source]) -> Result
             0o644,
         )?;
     }
-    for f in ["resolv.conf", "hostname"] {
-        let rel = format!("etc/{f}");
-        if !root.exists(Path::new(&rel))
-            && let Ok(data) = fs::read(Path::new("/etc").join(f))
-        {
-            write_file(root, &rel, &data, 0o644)?;
-        }
-    }
+    // No /etc/hostname and no /etc/resolv.conf: debootstrap copies the host's, which
+    // puts the build machine's name and name servers into every container made from the
+    // tree. Each container gets its own from its manager (`chroot-rs --resolv-conf`,
+    // ctn); nothing in the second stage needs them.
     let signed_by = if !cfg.check_gpg {
         None
     } else {

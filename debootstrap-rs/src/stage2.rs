@@ -152,14 +152,28 @@ fn configure(root: &Root, plan: &Plan, verbose: bool, inside: bool) -> Result<()
     };
     let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| Error::io("cannot create a pipe", e.into()))?;
-    // Every worker thread has been joined (downloads and unpacking run in a thread scope
-    // that has ended); sys::fork checks that the process is single-threaded.
-    let forked = sys::fork().map_err(|e| Error::io("cannot fork", e.into()))?;
+    // Held open by this process only: the child sees it close when we die.
+    let (alive_r, alive_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| Error::io("cannot create a pipe", e.into()))?;
+    // The child is PID 1 of a PID namespace of its own: every process of the second stage
+    // (dpkg, maintainer scripts, whatever they leave in the background) lives in it and
+    // dies with it. It dies with us (PR_SET_PDEATHSIG, checked against the pipe for a
+    // death before it was set), so even SIGKILL of debootstrap-rs leaves no process
+    // running in TARGET, and a rerun never meets a dpkg still holding its lock. Every
+    // worker thread has been joined (downloads and unpacking run in a thread scope that
+    // has ended); the clone checks that the process is single-threaded.
+    let forked = sys::fork_pid_namespace().map_err(|e| {
+        Error::io(
+            "cannot fork into a new PID namespace for the second stage",
+            e.into(),
+        )
+    })?;
     match forked {
         ForkResult::Child => {
             drop(err_r);
+            drop(alive_w);
             let mut report = File::from(err_w);
-            let code = match child(root, plan, log_fd.as_ref(), inside) {
+            let code = match child(root, plan, log_fd.as_ref(), inside, &alive_r) {
                 Ok(()) => 0,
                 Err(msg) => {
                     let _ = report.write_all(msg.as_bytes());
@@ -170,7 +184,9 @@ fn configure(root: &Root, plan: &Plan, verbose: bool, inside: bool) -> Result<()
         }
         ForkResult::Parent { child } => {
             drop(err_w);
+            drop(alive_r);
             let status = wait(child);
+            drop(alive_w);
             let mut msg = String::new();
             let _ = File::from(err_r).read_to_string(&mut msg);
             if signals::interrupted() {
@@ -194,17 +210,18 @@ fn configure(root: &Root, plan: &Plan, verbose: bool, inside: bool) -> Result<()
     }
 }
 
-/// Wait for the child; on SIGINT/SIGTERM forward SIGTERM to its process group.
+/// Wait for the child. On SIGINT, SIGTERM or SIGHUP, kill it with SIGKILL: it is the init
+/// of the second stage's PID namespace, so the kernel kills every process in that
+/// namespace with it, and this wait returns only once they are all gone.
 fn wait(child: Pid) -> Option<i32> {
-    let mut forwarded = false;
+    let mut killed = false;
     loop {
+        if signals::interrupted() && !killed {
+            let _ = sys::kill(child, Signal::SIGKILL);
+            killed = true;
+        }
         match nix::sys::wait::waitpid(child, None) {
-            Err(nix::errno::Errno::EINTR) => {
-                if signals::interrupted() && !forwarded {
-                    let _ = sys::kill(Pid::from_raw(-child.as_raw()), Signal::SIGTERM);
-                    forwarded = true;
-                }
-            }
+            Err(nix::errno::Errno::EINTR) => {}
             Ok(WaitStatus::Exited(_, code)) => return Some(code),
             Ok(WaitStatus::Signaled(_, sig, _)) => return Some(128 + sig as i32),
             Ok(_) => {}
@@ -213,14 +230,24 @@ fn wait(child: Pid) -> Option<i32> {
     }
 }
 
-/// The forked child: its own process group and mount namespace, the API filesystems,
-/// chroot, then the steps. Returns a one-line description of what failed.
-fn child(root: &Root, plan: &Plan, log: Option<&OwnedFd>, inside: bool) -> Result<(), String> {
+/// The forked child, PID 1 of its own PID namespace, in its own mount namespace and
+/// process group: the API filesystems, chroot, then the steps. Returns a one-line
+/// description of what failed.
+fn child(
+    root: &Root,
+    plan: &Plan,
+    log: Option<&OwnedFd>,
+    inside: bool,
+    alive: &OwnedFd,
+) -> Result<(), String> {
     sys::default_signal_handlers();
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
-    let _ = sys::die_with_parent();
     let os = |what: &str, e: nix::errno::Errno| format!("{what}: {}", e.desc());
-    sys::unshare_mount_ns().map_err(|e| os("cannot create a private mount namespace", e))?;
+    sys::die_with_parent().map_err(|e| os("cannot set the parent-death signal", e))?;
+    if sys::writers_gone(alive.as_fd()) {
+        // debootstrap-rs died before the parent-death signal was armed.
+        return Err("debootstrap-rs is gone".into());
+    }
     match sys::mount(
         None,
         Path::new("/"),
@@ -424,6 +451,7 @@ pub fn clean(root: &Root, reproducible: bool) -> Result<()> {
         }
     }
     rm_tree("debootstrap", true)?;
+    forget_identity(root)?;
     if reproducible {
         for f in [
             "var/log/dpkg.log",
@@ -437,10 +465,87 @@ pub fn clean(root: &Root, reproducible: bool) -> Result<()> {
             root.remove(Path::new(f))
                 .map_err(|e| ioerr(root, "remove", f, e))?;
         }
-        if root.exists(Path::new("etc/machine-id")) {
-            root.write(Path::new("etc/machine-id"), b"", 0o444)
-                .map_err(|e| ioerr(root, "empty", "etc/machine-id", e))?;
+    }
+    Ok(())
+}
+
+/// A template carries no identity of its own: every container made from it gets its
+/// own at first start. `/etc/machine-id` is empty (systemd makes one at first boot and
+/// treats the boot as the first), a D-Bus machine ID that is not a link to it is
+/// removed, and so are the SSH host keys openssh-server's postinst generated (a
+/// container manager generates them per container, as `ssh-keygen -A` or the
+/// `ssh.service` ExecStartPre does): otherwise every container would share one host key
+/// and one machine ID.
+pub fn forget_identity(root: &Root) -> Result<()> {
+    root.write(Path::new("etc/machine-id"), b"", 0o444)
+        .map_err(|e| ioerr(root, "empty", "etc/machine-id", e))?;
+    let dbus = Path::new("var/lib/dbus/machine-id");
+    if root
+        .lstat(dbus)
+        .is_ok_and(|st| st.st_mode & libc::S_IFMT != libc::S_IFLNK)
+    {
+        root.remove(dbus)
+            .map_err(|e| ioerr(root, "remove", "var/lib/dbus/machine-id", e))?;
+    }
+    if let Ok(rd) = std::fs::read_dir(root.host(Path::new("etc/ssh"))) {
+        let mut keys: Vec<OsString> = rd
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| n.to_string_lossy().starts_with("ssh_host_"))
+            .collect();
+        keys.sort();
+        for k in keys {
+            let rel = Path::new("etc/ssh").join(&k);
+            common::trace::line(1, format_args!("removing /{} (a host key)", rel.display()));
+            root.remove(&rel)
+                .map_err(|e| ioerr(root, "remove", &rel.to_string_lossy(), e))?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn a_template_forgets_every_identity() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path();
+        for dir in ["etc/ssh", "var/lib/dbus"] {
+            fs::create_dir_all(t.join(dir)).unwrap();
+        }
+        fs::write(
+            t.join("etc/machine-id"),
+            "0123456789abcdef0123456789abcdef\n",
+        )
+        .unwrap();
+        fs::write(t.join("var/lib/dbus/machine-id"), "0123456789abcdef\n").unwrap();
+        for k in [
+            "ssh_host_ed25519_key",
+            "ssh_host_ed25519_key.pub",
+            "ssh_host_rsa_key",
+        ] {
+            fs::write(t.join("etc/ssh").join(k), "key").unwrap();
+        }
+        fs::write(t.join("etc/ssh/sshd_config"), "Port 22\n").unwrap();
+        let root = Root::open(t).unwrap();
+        forget_identity(&root).unwrap();
+        assert_eq!(fs::read(t.join("etc/machine-id")).unwrap(), b"");
+        assert!(!t.join("var/lib/dbus/machine-id").exists());
+        let left: Vec<_> = fs::read_dir(t.join("etc/ssh"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, ["sshd_config"], "only the host keys go");
+        // A D-Bus ID that is a link to /etc/machine-id is that one: kept. A tree without
+        // any gets an empty /etc/machine-id.
+        std::os::unix::fs::symlink("/etc/machine-id", t.join("var/lib/dbus/machine-id")).unwrap();
+        fs::remove_file(t.join("etc/machine-id")).unwrap();
+        forget_identity(&root).unwrap();
+        assert!(fs::symlink_metadata(t.join("var/lib/dbus/machine-id")).is_ok());
+        assert_eq!(fs::read(t.join("etc/machine-id")).unwrap(), b"");
+    }
 }

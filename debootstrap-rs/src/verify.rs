@@ -44,7 +44,10 @@ impl Keyring {
     /// Parse keyring data.
     pub fn from_bytes(bytes: &[u8]) -> std::io::Result<Self> {
         let bad = |e: pgp::errors::Error| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not an OpenPGP keyring ({})", one_line(&e.to_string())),
+            )
         };
         let (iter, _) = SignedPublicKey::from_reader_many(Cursor::new(bytes)).map_err(bad)?;
         let keys: Vec<SignedPublicKey> = iter.filter_map(Result::ok).collect();
@@ -129,8 +132,9 @@ fn first_user(key: &SignedPublicKey) -> String {
 /// Verify an InRelease file against `keyring` at time `now` (seconds since the epoch).
 pub fn verify_inrelease(data: &[u8], keyring: &Keyring, now: i64) -> Result<Verified, String> {
     let text = std::str::from_utf8(data).map_err(|_| "not UTF-8 text".to_owned())?;
+    check_structure(text).map_err(|why| format!("not a clearsigned file ({why})"))?;
     let (msg, _) = CleartextSignedMessage::from_string(text)
-        .map_err(|e| format!("not a clearsigned file ({e})"))?;
+        .map_err(|e| format!("not a clearsigned file ({})", one_line(&e.to_string())))?;
     let signed = msg.signed_text();
     let mut reasons: Vec<String> = Vec::new();
     for sig in msg.signatures() {
@@ -230,6 +234,56 @@ pub fn verify_inrelease(data: &[u8], keyring: &Keyring, now: i64) -> Result<Veri
     ))
 }
 
+const BEGIN_SIGNED: &str = "-----BEGIN PGP SIGNED MESSAGE-----";
+const BEGIN_SIGNATURE: &str = "-----BEGIN PGP SIGNATURE-----";
+const END_SIGNATURE: &str = "-----END PGP SIGNATURE-----";
+
+/// The shape of a clearsigned file, checked before the OpenPGP parser sees it, so that
+/// what is wrong is said in words: one signed message, nothing before its first line,
+/// one signature block, nothing but blank lines after it.
+fn check_structure(text: &str) -> Result<(), String> {
+    let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+    let count = |marker: &str| lines.iter().filter(|l| l.trim_end() == marker).count();
+    match lines.iter().position(|l| l.trim_end() == BEGIN_SIGNED) {
+        None => return Err(format!("no '{BEGIN_SIGNED}' line")),
+        Some(0) => {}
+        Some(_) => return Err(format!("text before '{BEGIN_SIGNED}'")),
+    }
+    if count(BEGIN_SIGNED) > 1 || count(BEGIN_SIGNATURE) > 1 {
+        return Err("more than one signed message in it".into());
+    }
+    let Some(end) = lines.iter().position(|l| l.trim_end() == END_SIGNATURE) else {
+        return Err(format!("no '{END_SIGNATURE}' line"));
+    };
+    if lines[end + 1..].iter().any(|l| !l.trim().is_empty()) {
+        return Err(format!("text after '{END_SIGNATURE}'"));
+    }
+    Ok(())
+}
+
+/// A parser's message as one short line: no debug dump of its input (byte arrays,
+/// nested `Error { … }`), at most 120 characters.
+fn one_line(msg: &str) -> String {
+    let first = msg.lines().next().unwrap_or("").trim();
+    let cut = ["Error(", "Error {", "{", "["]
+        .iter()
+        .filter_map(|m| first.find(m))
+        .min()
+        .unwrap_or(first.len());
+    let mut out = first[..cut].trim_end_matches([' ', ':', '(']).to_owned();
+    if out.is_empty() {
+        out = "malformed".into();
+    }
+    if out.len() > 120 {
+        let mut n = 120;
+        while !out.is_char_boundary(n) {
+            n -= 1;
+        }
+        out.truncate(n);
+    }
+    out
+}
+
 fn done(text: String, signer: String, key: &SignedPublicKey) -> Verified {
     trace::line(
         1,
@@ -283,6 +337,41 @@ fn text_lf(signed: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clearsigned_file_has_one_message_and_nothing_around_it() {
+        let good = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nSuite: x\n\
+                    -----BEGIN PGP SIGNATURE-----\n\nabc\n-----END PGP SIGNATURE-----\n";
+        assert_eq!(check_structure(good), Ok(()));
+        assert_eq!(check_structure(&format!("{good}\n\n")), Ok(()));
+        for (bad, why) in [
+            (
+                format!("{good}Suite: evil\n"),
+                "text after '-----END PGP SIGNATURE-----'",
+            ),
+            (
+                format!("Suite: evil\n{good}"),
+                "text before '-----BEGIN PGP SIGNED MESSAGE-----'",
+            ),
+            (
+                format!("{good}{good}"),
+                "more than one signed message in it",
+            ),
+            (
+                "Suite: x\n".to_owned(),
+                "no '-----BEGIN PGP SIGNED MESSAGE-----' line",
+            ),
+        ] {
+            assert_eq!(check_structure(&bad), Err(why.to_owned()));
+            let kr = Keyring { keys: Vec::new() };
+            let e = verify_inrelease(bad.as_bytes(), &kr, 0).unwrap_err();
+            assert_eq!(e, format!("not a clearsigned file ({why})"));
+        }
+        assert_eq!(
+            one_line("failed reading: armor header Error(Error { input: [48, 48], code: CrLf })"),
+            "failed reading: armor header"
+        );
+    }
 
     #[test]
     fn garbage_is_rejected_with_a_reason() {

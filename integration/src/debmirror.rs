@@ -29,6 +29,8 @@ pub enum Entry {
     Symlink(String, String),
     /// A hard link (name, the archive path it links to).
     HardLink(String, String),
+    /// An executable file (mode 0755) with contents.
+    Exec(String, Vec<u8>),
 }
 
 /// A package of the test archive.
@@ -45,6 +47,40 @@ pub struct Package {
 }
 
 impl Package {
+    /// A stand-in for Debian's essential set that lets a second stage run in seconds:
+    /// busybox (static, from the host: `crate::rootfs::busybox`) as `/usr/bin/busybox`
+    /// and `/usr/bin/sh`, an `ldconfig` that does nothing, and a `dpkg` that behaves like
+    /// a slow `dpkg --configure` with a maintainer script left behind: it starts a
+    /// child that ignores SIGTERM, SIGINT and SIGHUP and sleeps `linger` seconds (what a
+    /// killed run must not leave running), then works for `work` seconds itself.
+    pub fn fake_system(name: &str, work: f32, linger: u32) -> Self {
+        let busybox = std::fs::read(crate::rootfs::busybox()).expect("read busybox");
+        let dpkg = format!(
+            "#!/bin/sh\n\
+             (trap '' TERM INT HUP; exec /usr/bin/busybox sleep {linger}) &\n\
+             /usr/bin/busybox sleep {work}\n\
+             echo configured >/var/lib/dpkg/fake-configured\n"
+        );
+        Self {
+            name: name.to_owned(),
+            priority: "required",
+            entries: vec![
+                Entry::Dir("./"),
+                Entry::Dir("./usr/"),
+                Entry::Dir("./usr/bin/"),
+                Entry::Dir("./usr/sbin/"),
+                Entry::Exec("./usr/bin/busybox".into(), busybox),
+                Entry::Symlink("./usr/bin/sh".into(), "busybox".into()),
+                Entry::Exec(
+                    "./usr/sbin/ldconfig".into(),
+                    b"#!/bin/sh\nexit 0\n".to_vec(),
+                ),
+                Entry::Exec("./usr/bin/dpkg".into(), dpkg.into_bytes()),
+            ],
+            fields: String::new(),
+        }
+    }
+
     /// A package with one harmless file, `/usr/share/NAME/hello`.
     pub fn plain(name: &str, priority: &'static str) -> Self {
         Self {
@@ -98,6 +134,7 @@ fn tar(entries: &[Entry]) -> Vec<u8> {
             Entry::File(n, d) => tar_entry(&mut out, n, b'0', d, "", 0o644),
             Entry::Symlink(n, t) => tar_entry(&mut out, n, b'2', &[], t, 0o777),
             Entry::HardLink(n, t) => tar_entry(&mut out, n, b'1', &[], t, 0o644),
+            Entry::Exec(n, d) => tar_entry(&mut out, n, b'0', d, "", 0o755),
         }
     }
     out.resize(out.len() + 1024, 0);
@@ -270,6 +307,15 @@ impl Key {
         std::fs::write(&self.keyring, public).expect("write keyring");
     }
 
+    /// Remove the back-signature (the primary-key binding signature embedded in the
+    /// unhashed area of the signing subkey's binding) from the exported keyring: the
+    /// binding stays valid, but the subkey no longer shows that it consents to be bound,
+    /// which OpenPGP requires of a signing subkey (RFC 9580 5.2.1.12, 11.1).
+    pub fn strip_back_signature(&self) {
+        let data = std::fs::read(&self.keyring).expect("read keyring");
+        std::fs::write(&self.keyring, strip_embedded_signatures(&data)).expect("write keyring");
+    }
+
     /// Clearsign `text` into `out` (an InRelease).
     pub fn clearsign(&self, text: &str, out: &Path) {
         self.clearsign_with(text, out, "SHA256");
@@ -291,6 +337,114 @@ impl Default for Key {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The OpenPGP packets of binary `data`: (tag, body).
+fn packets(data: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < data.len() {
+        let ctb = data[at];
+        assert!(ctb & 0x80 != 0, "not an OpenPGP packet at {at}");
+        let (tag, len, head) = if ctb & 0x40 != 0 {
+            let o1 = usize::from(data[at + 1]);
+            match o1 {
+                0..=191 => (ctb & 0x3f, o1, 2),
+                192..=223 => (
+                    ctb & 0x3f,
+                    ((o1 - 192) << 8) + usize::from(data[at + 2]) + 192,
+                    3,
+                ),
+                255 => {
+                    let b = &data[at + 2..at + 6];
+                    (
+                        ctb & 0x3f,
+                        u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize,
+                        6,
+                    )
+                }
+                _ => panic!("partial body lengths in a key"),
+            }
+        } else {
+            let tag = (ctb >> 2) & 0xf;
+            match ctb & 3 {
+                0 => (tag, usize::from(data[at + 1]), 2),
+                1 => (
+                    tag,
+                    usize::from(u16::from_be_bytes([data[at + 1], data[at + 2]])),
+                    3,
+                ),
+                2 => {
+                    let b = &data[at + 1..at + 5];
+                    (
+                        tag,
+                        u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize,
+                        5,
+                    )
+                }
+                _ => panic!("indeterminate length in a key"),
+            }
+        };
+        out.push((tag, data[at + head..at + head + len].to_vec()));
+        at += head + len;
+    }
+    out
+}
+
+/// A packet with a new-format header.
+fn packet(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![0xc0 | tag, 0xff];
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Subpackets of a signature subpacket area: (whole subpacket bytes, type).
+fn subpackets(area: &[u8]) -> Vec<(Vec<u8>, u8)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < area.len() {
+        let o1 = usize::from(area[at]);
+        let (len, head) = match o1 {
+            0..=191 => (o1, 1),
+            192..=254 => (((o1 - 192) << 8) + usize::from(area[at + 1]) + 192, 2),
+            _ => {
+                let b = &area[at + 1..at + 5];
+                (u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize, 5)
+            }
+        };
+        out.push((area[at..at + head + len].to_vec(), area[at + head] & 0x7f));
+        at += head + len;
+    }
+    out
+}
+
+/// `data` with every embedded signature (subpacket 32) removed from the unhashed area
+/// of v4 subkey binding signatures (type 0x18).
+fn strip_embedded_signatures(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (tag, body) in packets(data) {
+        if tag != 2 || body.first() != Some(&4) || body.get(1) != Some(&0x18) {
+            out.extend_from_slice(&packet(tag, &body));
+            continue;
+        }
+        let hashed = usize::from(u16::from_be_bytes([body[4], body[5]]));
+        let u_at = 6 + hashed;
+        let unhashed = usize::from(u16::from_be_bytes([body[u_at], body[u_at + 1]]));
+        let area = &body[u_at + 2..u_at + 2 + unhashed];
+        let kept: Vec<u8> = subpackets(area)
+            .into_iter()
+            .filter(|(_, t)| *t != 32)
+            .flat_map(|(b, _)| b)
+            .collect();
+        assert!(kept.len() < area.len(), "no embedded signature to strip");
+        let mut b = body[..u_at].to_vec();
+        b.extend_from_slice(&(kept.len() as u16).to_be_bytes());
+        b.extend_from_slice(&kept);
+        b.extend_from_slice(&body[u_at + 2 + unhashed..]);
+        out.extend_from_slice(&packet(tag, &b));
+    }
+    out
 }
 
 /// A test archive on disk: suite `testsuite`, component `main`, architecture amd64.

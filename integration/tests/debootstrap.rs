@@ -138,6 +138,103 @@ fn our_print_debs(suite: &str) -> Vec<String> {
     o.stdout.lines().map(str::to_owned).collect()
 }
 
+/// A template carries nothing of the machine that built it: no /etc/hostname, no
+/// /etc/resolv.conf (each container gets its own from its manager), an empty
+/// /etc/machine-id (made at first boot), no D-Bus machine ID, no SSH host keys.
+fn assert_no_host_identity(root: &Path) {
+    assert!(
+        fs::symlink_metadata(root.join("etc/hostname")).is_err(),
+        "/etc/hostname in the tree"
+    );
+    assert!(
+        fs::symlink_metadata(root.join("etc/resolv.conf")).is_err(),
+        "/etc/resolv.conf in the tree"
+    );
+    assert_eq!(fs::read(root.join("etc/machine-id")).unwrap(), b"");
+    if let Ok(md) = fs::symlink_metadata(root.join("var/lib/dbus/machine-id")) {
+        assert!(md.file_type().is_symlink(), "a D-Bus machine ID of its own");
+    }
+    let keys: Vec<_> = fs::read_dir(root.join("etc/ssh"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().starts_with("ssh_host_"))
+        .collect();
+    assert!(keys.is_empty(), "SSH host keys in the tree: {keys:?}");
+}
+
+/// debootstrap's own bookworm minbase tree, made once and kept in the cache (a minute's
+/// work): its `status` and `available`, made again whenever the package versions of
+/// `ours` differ from those it was made with (the mirror moved on).
+fn debootstraps_dpkg_database(ours: &Path) -> (String, String) {
+    let dir = cache().join("debootstrap-reference/bookworm-minbase");
+    let versions = |status: &str| -> Vec<String> {
+        let mut v: Vec<String> = status
+            .split("\n\n")
+            .filter_map(|st| {
+                let f = |k: &str| {
+                    st.lines()
+                        .find_map(|l| l.strip_prefix(k).map(str::to_owned))
+                };
+                Some(format!("{} {}", f("Package: ")?, f("Version: ")?))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let ours_status = fs::read_to_string(ours.join("var/lib/dpkg/status")).unwrap();
+    if let (Ok(status), Ok(available)) = (
+        fs::read_to_string(dir.join("status")),
+        fs::read_to_string(dir.join("available")),
+    ) && versions(&status) == versions(&ours_status)
+    {
+        return (status, available);
+    }
+    let work = integration::tempdir();
+    let t = work.path().join("debootstrap");
+    run_with_timeout(
+        Command::new("debootstrap")
+            .args(["--variant=minbase", "bookworm"])
+            .arg(&t)
+            .arg(host_mirror()),
+        LONG,
+    )
+    .ok();
+    fs::create_dir_all(&dir).unwrap();
+    for f in ["status", "available"] {
+        fs::copy(t.join("var/lib/dpkg").join(f), dir.join(f)).unwrap();
+    }
+    (
+        fs::read_to_string(dir.join("status")).unwrap(),
+        fs::read_to_string(dir.join("available")).unwrap(),
+    )
+}
+
+/// dpkg's database as debootstrap leaves it: `status` byte for byte (the archive's
+/// priorities, not the packages' own), and `available` with the index stanzas.
+fn dpkg_database_is_debootstraps(ours: &Path) {
+    let (status, available) = debootstraps_dpkg_database(ours);
+    let ours_status = fs::read_to_string(ours.join("var/lib/dpkg/status")).unwrap();
+    let stanzas = |s: &str| -> Vec<String> { s.split("\n\n").map(str::to_owned).collect() };
+    let differ: Vec<(String, String)> = stanzas(&status)
+        .into_iter()
+        .zip(stanzas(&ours_status))
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "status stanzas differ from debootstrap's: {differ:#?}"
+    );
+    assert_eq!(ours_status, status, "status differs from debootstrap's");
+    let ours_available = fs::read_to_string(ours.join("var/lib/dpkg/available")).unwrap();
+    assert!(ours_available.len() > 10_000, "an empty available");
+    assert!(
+        ours_available == available,
+        "available differs from debootstrap's"
+    );
+}
+
 fn audit_and_verify(root: &Path) {
     let o = run(Command::new("dpkg")
         .arg(format!("--root={}", root.display()))
@@ -173,6 +270,7 @@ fn bookworm_minbase_has_debootstraps_set_is_clean_and_runs_apt_and_figlet() {
     assert_eq!(our_print_debs("bookworm"), want);
     assert_eq!(installed(&t), want);
     audit_and_verify(&t);
+    dpkg_database_is_debootstraps(&t);
 
     // Ownership, setuid/setgid bits and hard links as the archives have them.
     use std::os::unix::fs::MetadataExt;
@@ -227,13 +325,21 @@ fn bookworm_minbase_has_debootstraps_set_is_clean_and_runs_apt_and_figlet() {
     assert_eq!(scratch, 0);
     assert_eq!(mounts_under(dir.path()), Vec::<String>::new());
 
-    // The course's `vzctl exec 105 apt-get install figlet`.
+    // No identity of the build host: no hostname, no resolver config, an empty
+    // machine-id.
+    assert_no_host_identity(&t);
+
+    // The course's `vzctl exec 105 apt-get install figlet` (name servers from the host,
+    // for this container only: the tree has none of its own).
     let o = run_with_timeout(
-        cmd(bin("chroot-rs")).arg("--api-fs").arg(&t).args([
-            "/bin/sh",
-            "-c",
-            "apt-get update -qq && apt-get install -y -qq figlet >/dev/null && figlet ok",
-        ]),
+        cmd(bin("chroot-rs"))
+            .args(["--api-fs", "--resolv-conf"])
+            .arg(&t)
+            .args([
+                "/bin/sh",
+                "-c",
+                "apt-get update -qq && apt-get install -y -qq figlet >/dev/null && figlet ok",
+            ]),
         LONG,
     );
     o.ok();
@@ -262,11 +368,18 @@ fn tarball_is_bit_identical_with_source_date_epoch() {
     }
     let dir = integration::tempdir();
     let (a, b) = (dir.path().join("a.tar"), dir.path().join("b.tar"));
+    // With openssh-server, whose postinst generates host keys: they are removed (each
+    // container gets its own), and the tarball is still the same bytes twice.
     for t in [&a, &b] {
         let o = run_with_timeout(
             tool()
                 .env("SOURCE_DATE_EPOCH", "1700000000")
-                .args(["-q", "--variant=minbase", "--cache-dir"])
+                .args([
+                    "-q",
+                    "--variant=minbase",
+                    "--include=openssh-server",
+                    "--cache-dir",
+                ])
                 .arg(cache())
                 .arg("bookworm")
                 .arg(t),
@@ -285,6 +398,31 @@ fn tarball_is_bit_identical_with_source_date_epoch() {
             .any(|l| l.ends_with("./usr/bin/apt") || l.ends_with(" usr/bin/apt")),
         "apt in the tarball"
     );
+    // No identity of the build host in the template.
+    let entry = |name: &str| {
+        o.stdout
+            .lines()
+            .find(|l| l.ends_with(&format!(" ./{name}")) || l.ends_with(&format!(" {name}")))
+    };
+    assert!(
+        entry("usr/sbin/sshd").is_some(),
+        "openssh-server in the tarball"
+    );
+    for gone in ["etc/hostname", "etc/resolv.conf"] {
+        assert!(entry(gone).is_none(), "{gone} in the tarball");
+    }
+    let machine_id = entry("etc/machine-id").expect("an /etc/machine-id");
+    assert_eq!(
+        machine_id.split_whitespace().nth(2),
+        Some("0"),
+        "{machine_id}"
+    );
+    let keys: Vec<&str> = o
+        .stdout
+        .lines()
+        .filter(|l| l.contains("etc/ssh/ssh_host_"))
+        .collect();
+    assert!(keys.is_empty(), "SSH host keys in the tarball: {keys:?}");
     // Clamped modification times: nothing after SOURCE_DATE_EPOCH (2023-11-14 22:13 UTC;
     // the listing is in local time, so allow the next day).
     let late: Vec<&str> = o
@@ -320,7 +458,10 @@ fn ext4_image_mounts_and_holds_the_tree() {
     let o = run_with_timeout(
         Command::new("unshare")
             .args(["--mount", "--propagation", "private", "sh", "-c"])
-            .arg("mount -o loop,ro \"$1\" \"$2\" && test -x \"$2\"/usr/bin/apt && dpkg --root=\"$2\" --audit && dpkg-query --admindir=\"$2\"/var/lib/dpkg -W | wc -l; umount \"$2\"")
+            .arg("mount -o loop,ro \"$1\" \"$2\" && test -x \"$2\"/usr/bin/apt && dpkg --root=\"$2\" --audit \
+                  && test ! -e \"$2\"/etc/hostname && test ! -e \"$2\"/etc/resolv.conf \
+                  && test -f \"$2\"/etc/machine-id && test ! -s \"$2\"/etc/machine-id \
+                  && dpkg-query --admindir=\"$2\"/var/lib/dpkg -W | wc -l; umount \"$2\"")
             .arg("sh")
             .arg(&img)
             .arg(&mnt),
@@ -376,11 +517,10 @@ fn foreign_then_second_stage_inside_with_security_updates() {
     assert!(sources.contains("Suites: bookworm-security\n"), "{sources}");
     // Up to date with the security and updates suites: apt has nothing to upgrade.
     let o = run_with_timeout(
-        cmd(bin("chroot-rs")).arg("--api-fs").arg(&t).args([
-            "/bin/sh",
-            "-c",
-            "apt-get update -qq && apt-get -s upgrade",
-        ]),
+        cmd(bin("chroot-rs"))
+            .args(["--api-fs", "--resolv-conf"])
+            .arg(&t)
+            .args(["/bin/sh", "-c", "apt-get update -qq && apt-get -s upgrade"]),
         LONG,
     );
     o.ok();
@@ -424,6 +564,28 @@ fn sigint_in_the_second_stage_leaves_nothing_mounted() {
     assert_eq!(stderr, "debootstrap-rs: interrupted\n");
     assert_eq!(mounts_under(dir.path()), Vec::<String>::new());
     assert!(!t.join("usr/sbin/policy-rc.d").exists());
+    // dpkg and the maintainer scripts died with the run, before it exited.
+    assert_eq!(processes_in(&t), Vec::<String>::new());
+}
+
+/// The processes whose root directory is `root` (or below it): what still runs in a
+/// target.
+fn processes_in(root: &Path) -> Vec<String> {
+    let root = fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter(|e| fs::read_link(e.path().join("root")).is_ok_and(|r| r.starts_with(&root)))
+        .map(|e| {
+            let cmd = fs::read(e.path().join("cmdline")).unwrap_or_default();
+            format!(
+                "{} {}",
+                e.file_name().to_string_lossy(),
+                String::from_utf8_lossy(&cmd).replace('\0', " ")
+            )
+        })
+        .collect()
 }
 
 // ---- command line, no network ----
