@@ -72,6 +72,108 @@ pub fn fork() -> nix::Result<ForkResult> {
     r
 }
 
+/// The `CLONE_NEW*` flags by name, as traces show them.
+pub const CLONE_NAMES: &[(u64, &str)] = &[
+    (libc::CLONE_NEWTIME as u64, "CLONE_NEWTIME"),
+    (libc::CLONE_NEWNS as u64, "CLONE_NEWNS"),
+    (libc::CLONE_NEWCGROUP as u64, "CLONE_NEWCGROUP"),
+    (libc::CLONE_NEWUTS as u64, "CLONE_NEWUTS"),
+    (libc::CLONE_NEWIPC as u64, "CLONE_NEWIPC"),
+    (libc::CLONE_NEWUSER as u64, "CLONE_NEWUSER"),
+    (libc::CLONE_NEWPID as u64, "CLONE_NEWPID"),
+    (libc::CLONE_NEWNET as u64, "CLONE_NEWNET"),
+];
+
+/// `struct clone_args` of linux/sched.h (the first version, 64 bytes).
+#[repr(C)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+}
+
+fn pid_to_fork(pid: i64) -> ForkResult {
+    if pid == 0 {
+        ForkResult::Child
+    } else {
+        ForkResult::Parent {
+            child: Pid::from_raw(pid as i32),
+        }
+    }
+}
+
+/// A fork into new namespaces (`flags`: `CLONE_NEW*`): clone3(2), or clone(2) where
+/// clone3 is refused with ENOSYS (an old kernel, or the default seccomp profiles of
+/// Docker and Podman, which answer ENOSYS so that programs fall back: CI runners,
+/// student VMs). The child starts as PID 1 of a new PID namespace when `flags` has
+/// CLONE_NEWPID; the caller stays where it was. Refused (EDEADLK) like [`fork`] when this
+/// process has more than one thread.
+pub fn clone_into(flags: u64) -> nix::Result<ForkResult> {
+    let names = trace::flags(flags, CLONE_NAMES);
+    if threads().is_some_and(|n| n > 1) {
+        let r = Err(Errno::EDEADLK);
+        trace::syscall(
+            format_args!("clone3({{flags={names}}}) [refused: more than one thread]"),
+            &fork_result(&r),
+        );
+        return r;
+    }
+    let args = CloneArgs {
+        flags,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+    };
+    // SAFETY: `args` is a properly laid out clone_args that lives across the call, and
+    // its size is passed. Without CLONE_VM and without a stack the child gets a copy of
+    // our memory, as with fork(2); the process has a single thread (checked above), so
+    // no lock is held by another thread, and glibc reads the thread ID from the kernel
+    // where it matters (raise).
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    let r = Errno::result(rc).map(pid_to_fork);
+    trace::syscall(
+        format_args!("clone3({{flags={names}, exit_signal=SIGCHLD}}, 64)"),
+        &fork_result(&r),
+    );
+    if !matches!(r, Err(Errno::ENOSYS)) {
+        return r;
+    }
+    // SAFETY: as above: without CLONE_VM and with a null stack the child runs on a copy
+    // of our memory. The pointer arguments (parent and child TID, TLS) are null and
+    // unused without the flags that read them.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags | libc::SIGCHLD as u64,
+            std::ptr::null::<libc::c_void>(),
+            std::ptr::null::<libc::c_int>(),
+            std::ptr::null::<libc::c_int>(),
+            0usize,
+        )
+    };
+    let r = Errno::result(rc).map(pid_to_fork);
+    trace::syscall(
+        format_args!("clone({names}|SIGCHLD, NULL)"),
+        &fork_result(&r),
+    );
+    r
+}
+
 /// `_exit(2)`: end a forked child without running exit handlers or flushing buffers it
 /// copied from its parent.
 pub fn exit_child(code: i32) -> ! {

@@ -46,79 +46,12 @@ pub fn die_with_parent() -> nix::Result<()> {
 
 pub use common::sys::writers_gone;
 
-/// `struct clone_args` of clone3(2), the fields up to `tls` (64 bytes, CLONE_ARGS_SIZE_VER0).
-#[repr(C)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-}
-
-/// The number of threads of this process (`Threads:` of /proc/self/status).
-fn threads() -> Option<u32> {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-/// clone3(2) without a new stack into a new PID and mount namespace: a fork whose child
-/// is PID 1 of its own PID namespace, so that when it ends the kernel kills every
-/// process left in that namespace (and its exit completes only once they are gone).
-/// Refused (EDEADLK) when this process has more than one thread, like
-/// `common::sys::fork`.
+/// A fork into a new PID and mount namespace: a child that is PID 1 of its own PID
+/// namespace, so that when it ends the kernel kills every process left in that namespace
+/// (and its exit completes only once they are gone). clone3(2), or clone(2) where clone3
+/// is refused with ENOSYS; refused (EDEADLK) when this process has more than one thread.
 pub fn fork_pid_namespace() -> nix::Result<nix::unistd::ForkResult> {
-    use nix::unistd::{ForkResult, Pid};
-    let shown = "clone3({flags=CLONE_NEWNS|CLONE_NEWPID, exit_signal=SIGCHLD}, 64)";
-    if threads().is_some_and(|n| n > 1) {
-        let r: nix::Result<()> = Err(nix::errno::Errno::EDEADLK);
-        trace::syscall(format_args!("{shown} [refused: more than one thread]"), &r);
-        return Err(nix::errno::Errno::EDEADLK);
-    }
-    let args = CloneArgs {
-        flags: (libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64,
-        pidfd: 0,
-        child_tid: 0,
-        parent_tid: 0,
-        exit_signal: libc::SIGCHLD as u64,
-        stack: 0,
-        stack_size: 0,
-        tls: 0,
-    };
-    // SAFETY: `args` is a properly laid out clone_args that lives across the call, and
-    // its size is passed. Without CLONE_VM and without a stack the child gets a copy of
-    // our memory, as with fork(2); the process has a single thread (checked above; every
-    // download and unpack thread has been joined), so no lock is held by another thread.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
-    let r = nix::errno::Errno::result(rc).map(|pid| {
-        if pid == 0 {
-            ForkResult::Child
-        } else {
-            ForkResult::Parent {
-                child: Pid::from_raw(pid as i32),
-            }
-        }
-    });
-    trace::syscall(
-        format_args!("{shown}"),
-        &r.map(|f| match f {
-            ForkResult::Parent { child } => child.as_raw(),
-            ForkResult::Child => 0,
-        }),
-    );
-    r
+    common::sys::clone_into((libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64)
 }
 use nix::fcntl::{AtFlags, OFlag};
 use nix::mount::MsFlags;

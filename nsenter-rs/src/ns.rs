@@ -181,16 +181,7 @@ impl fmt::Display for NsSet {
 }
 
 /// Flag names for the trace, in kernel bit order.
-pub const FLAG_NAMES: &[(u64, &str)] = &[
-    (libc::CLONE_NEWTIME as u64, "CLONE_NEWTIME"),
-    (libc::CLONE_NEWNS as u64, "CLONE_NEWNS"),
-    (libc::CLONE_NEWCGROUP as u64, "CLONE_NEWCGROUP"),
-    (libc::CLONE_NEWUTS as u64, "CLONE_NEWUTS"),
-    (libc::CLONE_NEWIPC as u64, "CLONE_NEWIPC"),
-    (libc::CLONE_NEWUSER as u64, "CLONE_NEWUSER"),
-    (libc::CLONE_NEWPID as u64, "CLONE_NEWPID"),
-    (libc::CLONE_NEWNET as u64, "CLONE_NEWNET"),
-];
+pub use common::sys::CLONE_NAMES as FLAG_NAMES;
 
 /// One namespace of a process, as `nsenter-rs --list` shows it (one JSON object per line
 /// with `--json`).

@@ -26,7 +26,7 @@ use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 use nix::unistd::{ForkResult, Gid, Pid, Uid};
 
-use crate::ns::{FLAG_NAMES, NsSet};
+use crate::ns::NsSet;
 
 const MS_NAMES: &[(u64, &str)] = &[
     (libc::MS_RDONLY, "MS_RDONLY"),
@@ -71,107 +71,10 @@ pub fn pidfd_alive(pidfd: BorrowedFd<'_>) -> nix::Result<()> {
     r
 }
 
-/// `struct clone_args` of linux/sched.h (the first version, 64 bytes).
-#[repr(C)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-}
-
-fn fork_result(r: nix::Result<ForkResult>) -> nix::Result<i32> {
-    r.map(|f| match f {
-        ForkResult::Parent { child } => child.as_raw(),
-        ForkResult::Child => 0,
-    })
-}
-
-fn pid_to_fork(pid: i64) -> ForkResult {
-    if pid == 0 {
-        ForkResult::Child
-    } else {
-        ForkResult::Parent {
-            child: Pid::from_raw(pid as i32),
-        }
-    }
-}
-
-/// Fork into new namespaces with clone3(2), or clone(2) where clone3 is refused with
-/// ENOSYS (an old kernel, or the default seccomp profiles of Docker and Podman, which
-/// answer ENOSYS so that programs fall back: CI runners, student VMs).
+/// Fork into new namespaces: [`common::sys::clone_into`] (clone3, or clone where clone3
+/// is refused with ENOSYS).
 pub fn clone_into(flags: NsSet) -> nix::Result<ForkResult> {
-    match clone3(flags) {
-        Err(Errno::ENOSYS) => clone(flags),
-        r => r,
-    }
-}
-
-/// clone(2) without a new stack (the fallback of [`clone_into`]): flags and SIGCHLD.
-fn clone(flags: NsSet) -> nix::Result<ForkResult> {
-    let word = i64::from(flags.bits()) | i64::from(libc::SIGCHLD);
-    // SAFETY: without CLONE_VM and with a null stack the child runs on a copy of our
-    // memory, as with fork(2); we are single-threaded, so no lock is held by another
-    // thread. The pointer arguments (parent and child TID, TLS) are null and unused
-    // without the flags that read them.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            word,
-            std::ptr::null::<libc::c_void>(),
-            std::ptr::null::<libc::c_int>(),
-            std::ptr::null::<libc::c_int>(),
-            0usize,
-        )
-    };
-    let r = Errno::result(rc).map(pid_to_fork);
-    trace::syscall(
-        format_args!(
-            "clone({}|SIGCHLD, NULL)",
-            trace::flags(u64::from(flags.bits() as u32), FLAG_NAMES)
-        ),
-        &fork_result(r),
-    );
-    r
-}
-
-/// clone3(2) without a new stack: fork into new namespaces. The child starts as PID 1 of
-/// a new PID namespace when `flags` has CLONE_NEWPID, and the caller stays where it was.
-fn clone3(flags: NsSet) -> nix::Result<ForkResult> {
-    let args = CloneArgs {
-        flags: u64::from(flags.bits() as u32),
-        pidfd: 0,
-        child_tid: 0,
-        parent_tid: 0,
-        exit_signal: libc::SIGCHLD as u64,
-        stack: 0,
-        stack_size: 0,
-        tls: 0,
-    };
-    // SAFETY: `args` is a properly laid out clone_args that lives across the call, and
-    // its size is passed. Without CLONE_VM and without a stack the child gets a copy of
-    // our memory, as with fork(2); we are single-threaded, so no lock is held by another
-    // thread, and glibc reads the thread ID from the kernel where it matters (raise).
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
-    let r = Errno::result(rc).map(pid_to_fork);
-    trace::syscall(
-        format_args!(
-            "clone3({{flags={}, exit_signal=SIGCHLD}}, 64)",
-            trace::flags(args.flags, FLAG_NAMES)
-        ),
-        &fork_result(r),
-    );
-    r
+    common::sys::clone_into(u64::from(flags.bits() as u32))
 }
 
 // ---- pipes ----
