@@ -13,8 +13,9 @@ use nix::sys::signal::Signal;
 use crate::error::{Cause, Error};
 use crate::group::{self, Group};
 use crate::layout::{Layout, Version};
-use crate::plan::{Target, write_error};
+use crate::plan::write_error;
 use crate::sys;
+use crate::target::Target;
 
 /// Poll `done` with a growing pause until it holds or `timeout` passes.
 fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) -> Result<(), Error> {
@@ -338,6 +339,8 @@ pub fn parse_signal(s: &str) -> Result<Signal, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::fake_v2;
+    use std::fs;
 
     #[test]
     fn signals() {
@@ -354,5 +357,19 @@ mod tests {
         let e = wait_until(Duration::from_millis(5), "thawing 'x'", || false).unwrap_err();
         assert_eq!(e.to_string(), "thawing 'x': still not done after 0.005 s");
         assert!(wait_until(Duration::from_millis(5), "x", || true).is_ok());
+    }
+
+    #[test]
+    fn v2_freeze_waits_for_the_events_file() {
+        let f = fake_v2();
+        let t = f.target();
+        let d = f.group.dir(0).unwrap();
+        fs::write(d.join("cgroup.events"), "populated 1\nfrozen 1\n").unwrap();
+        crate::control::freeze(&t, true, std::time::Duration::from_secs(1)).unwrap();
+        assert_eq!(fs::read_to_string(d.join("cgroup.freeze")).unwrap(), "1");
+        // The kernel never reports "frozen 0": thaw times out with a message.
+        let e =
+            crate::control::freeze(&t, false, std::time::Duration::from_millis(20)).unwrap_err();
+        assert_eq!(e.to_string(), "thawing 'g': still not done after 0.02 s");
     }
 }

@@ -583,48 +583,10 @@ pub fn remove(layout: &Layout, group: &Group, recursive: bool) -> Result<(), Err
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::layout::Hierarchy;
+    use crate::test_support::fake_layout;
     use std::fs;
-
-    /// A fake hybrid host in a temp dir: v1 cpu, cpuset, memory, pids, freezer, blkio
-    /// and a unified hierarchy, each with root files.
-    pub fn fake_layout(root: &Path, v2_controllers: &[&str]) -> Layout {
-        let mut hs = Vec::new();
-        for c in ["cpu", "cpuset", "memory", "pids", "freezer", "blkio"] {
-            let m = root.join(c);
-            fs::create_dir_all(&m).unwrap();
-            fs::write(m.join("cgroup.procs"), "").unwrap();
-            if c == "cpuset" {
-                fs::write(m.join("cpuset.cpus"), "0-1\n").unwrap();
-                fs::write(m.join("cpuset.mems"), "0\n").unwrap();
-                fs::write(m.join("cpuset.effective_cpus"), "0-1\n").unwrap();
-            }
-            hs.push(Hierarchy {
-                version: Version::V1,
-                controllers: vec![c.to_owned()],
-                name: None,
-                mount: m,
-                mount_root: "/".into(),
-                self_path: Some("/".into()),
-            });
-        }
-        let u = root.join("unified");
-        fs::create_dir_all(&u).unwrap();
-        fs::write(u.join("cgroup.controllers"), v2_controllers.join(" ")).unwrap();
-        fs::write(u.join("cgroup.subtree_control"), "").unwrap();
-        fs::write(u.join("cgroup.procs"), "").unwrap();
-        hs.push(Hierarchy {
-            version: Version::V2,
-            controllers: v2_controllers.iter().map(|s| (*s).to_owned()).collect(),
-            name: None,
-            mount: u,
-            mount_root: "/".into(),
-            self_path: Some("/".into()),
-        });
-        Layout { hierarchies: hs }
-    }
 
     #[test]
     fn names() {
@@ -758,5 +720,48 @@ pub(crate) mod tests {
         let plan = plan_enable(top, &top.join("p/new/x"), &["pids"]).unwrap();
         let dirs: Vec<&Path> = plan.iter().map(|e| e.dir.as_path()).collect();
         assert_eq!(dirs, [top, &top.join("p/new")]);
+    }
+
+    #[test]
+    fn v2_create_enables_controllers_in_every_ancestor() {
+        let t = tempfile::tempdir().unwrap();
+        let mut layout = fake_layout(t.path(), &["cpu", "memory", "pids"]);
+        layout.hierarchies.retain(|h| h.version == Version::V2);
+        let u = t.path().join("unified");
+        fs::create_dir(u.join("p")).unwrap();
+        fs::write(u.join("p/cgroup.controllers"), "cpu memory pids").unwrap();
+        fs::write(u.join("p/cgroup.subtree_control"), "pids").unwrap();
+        let group = Group::resolve(&layout, &Parent::Path("/p".into()), "x").unwrap();
+        let notes = std::cell::RefCell::new(Vec::new());
+        let created = crate::group::create(&layout, &group, &["memory", "pids"], &|n| {
+            notes.borrow_mut().push(n.to_owned());
+        })
+        .unwrap();
+        assert!(u.join("p/x").is_dir());
+        assert_eq!(
+            fs::read_to_string(u.join("cgroup.subtree_control")).unwrap(),
+            "+memory +pids"
+        );
+        assert_eq!(
+            fs::read_to_string(u.join("p/cgroup.subtree_control")).unwrap(),
+            "+memory"
+        );
+        assert_eq!(notes.borrow().len(), 2);
+        drop(created);
+        assert!(!u.join("p/x").exists(), "an unkept create is undone");
+        // An intermediate component that exists already must hand the controllers
+        // down too (`create q && create q/y --memory 1G`).
+        fs::create_dir(u.join("p/q")).unwrap();
+        fs::write(u.join("p/q/cgroup.controllers"), "memory pids").unwrap();
+        fs::write(u.join("p/q/cgroup.subtree_control"), "").unwrap();
+        let group = Group::resolve(&layout, &Parent::Path("/p".into()), "q/y").unwrap();
+        crate::group::create(&layout, &group, &["memory"], &|_| {})
+            .unwrap()
+            .keep();
+        assert!(u.join("p/q/y").is_dir());
+        assert_eq!(
+            fs::read_to_string(u.join("p/q/cgroup.subtree_control")).unwrap(),
+            "+memory"
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! files of the group's own version. Unknown keys fail with the nearest known one.
 
 use common::units::Limit;
+use strsim::levenshtein;
 
 use crate::error::Error;
 use crate::value::{self, CpuLimit, CpuList, IoMax};
@@ -225,8 +226,8 @@ pub fn lookup(key: &str) -> Option<KeyDef> {
     NAMED.iter().chain(RAW).find(|d| d.key == key).copied()
 }
 
-/// The known key nearest to `key`, for the unknown-key message: edit distance, where a
-/// typo in the start of a long key (`memory.limt` for `memory.limit_in_bytes`) counts as
+/// The known key nearest to `key`, for the unknown-key message: edit distance
+/// (Levenshtein, from strsim), where a typo in the start of a long key (`memory.limt` for `memory.limit_in_bytes`) counts as
 /// the typo plus one.
 pub fn nearest(key: &str) -> Option<String> {
     NAMED
@@ -234,27 +235,12 @@ pub fn nearest(key: &str) -> Option<String> {
         .chain(RAW)
         .map(|d| {
             let prefix: String = d.key.chars().take(key.chars().count()).collect();
-            let score = distance(key, d.key).min(distance(key, &prefix) + 1);
+            let score = levenshtein(key, d.key).min(levenshtein(key, &prefix) + 1);
             (score, d.kind.read_only(), d.key)
         })
         .min()
         .filter(|(d, ..)| *d <= key.len() / 2)
         .map(|(.., k)| k.to_owned())
-}
-
-/// Levenshtein distance.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// A change to make, version-neutral.

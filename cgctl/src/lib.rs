@@ -4,8 +4,10 @@
 //! it is given (main passes stdout), notices to `note` (stderr), and never exits. The
 //! modules, in the order a `set` goes through them: [`layout`] (which hierarchies, where),
 //! [`group`] (NAME → a directory per hierarchy; create, delete), [`keys`] (named limits
-//! and raw keys → version-neutral knobs), [`plan`] (knobs → ordered writes with undo),
-//! [`convert`] (the v1 ↔ v2 formulas), [`value`] (file formats); and beside them
+//! and raw keys → version-neutral knobs), [`target`] (which directory holds a knob),
+//! [`plan`] (knobs → ordered writes with undo; one module per controller),
+//! [`convert`] (the v1 ↔ v2 formulas), [`value`] (file formats), [`files`] (the
+//! files of each version and their readers); and beside them
 //! [`get`], [`stat`] (accounting, list, top), [`control`] (freeze, kill, move, exec),
 //! [`check`], [`sys`] (every kernel call, traced).
 
@@ -14,6 +16,7 @@ pub mod cli;
 pub mod control;
 pub mod convert;
 pub mod error;
+pub mod files;
 pub mod get;
 pub mod group;
 pub mod keys;
@@ -21,6 +24,9 @@ pub mod layout;
 pub mod plan;
 pub mod stat;
 pub mod sys;
+pub mod target;
+#[cfg(test)]
+mod test_support;
 pub mod value;
 
 use std::io::Write;
@@ -35,7 +41,7 @@ pub use error::Error;
 use group::Group;
 use keys::{Knob, Request};
 use layout::{Layout, Version};
-use plan::Target;
+use target::Target;
 
 /// Map a write to stdout: a closed pipe ends quietly.
 struct Out<'a> {
@@ -93,7 +99,7 @@ impl serde::Serialize for Ordered {
 fn requests(pairs: &[(String, String)], target: &Target<'_>) -> Result<Vec<Request>, Error> {
     pairs
         .iter()
-        .map(|(k, v)| keys::parse(k, k, v, &|f| plan::native_exists(f, target)))
+        .map(|(k, v)| keys::parse(k, k, v, &|f| target::native_exists(f, target)))
         .collect()
 }
 

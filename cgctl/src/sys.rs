@@ -102,7 +102,7 @@ pub fn getpid() -> i32 {
 
 /// Read a gzip-compressed text file (`/proc/config.gz`). Traced at level 2.
 pub fn read_gz(path: &Path) -> io::Result<String> {
-    let r = fs::read(path).and_then(|b| crate::check::gunzip(&b));
+    let r = fs::read(path).and_then(|b| gunzip(&b));
     trace::line(
         2,
         format_args!(
@@ -115,4 +115,27 @@ pub fn read_gz(path: &Path) -> io::Result<String> {
         ),
     );
     r
+}
+
+/// Decompress gzip bytes into text.
+fn gunzip(bytes: &[u8]) -> io::Result<String> {
+    let mut s = String::new();
+    flate2::read::GzDecoder::new(bytes).read_to_string(&mut s)?;
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_files_are_read_unpacked() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("config.gz");
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b"CONFIG_A=y\n").unwrap();
+        fs::write(&p, e.finish().unwrap()).unwrap();
+        assert_eq!(read_gz(&p).unwrap(), "CONFIG_A=y\n");
+        assert!(read_gz(&t.path().join("none")).is_err());
+    }
 }
