@@ -30,6 +30,8 @@ pub enum Reading {
     Io(Vec<IoMax>),
     /// Frozen or not.
     Frozen(bool),
+    /// Lines as they are (`owner`, v1 `devices`).
+    Text(Vec<String>),
 }
 
 fn read_text(path: &std::path::Path) -> Result<String, Error> {
@@ -51,6 +53,14 @@ fn num(path: &std::path::Path) -> Result<u64, Error> {
 
 /// Read what `kind` is about from the group, converting from the other version.
 pub fn read(kind: Kind, target: &Target<'_>) -> Result<Reading, Error> {
+    if kind == Kind::Owner {
+        // The owner of the group's directory (the same in every hierarchy after --owner).
+        let Some((_, dir)) = target.group.existing().into_iter().next() else {
+            return Err(Error::NoSuchGroup(target.group.name.clone()));
+        };
+        let (uid, gid) = sys::owner(&dir).map_err(|source| Error::Read { path: dir, source })?;
+        return Ok(Reading::Text(vec![format!("{uid}:{gid}")]));
+    }
     let (ver, dir) = target.home(kind.controller())?;
     let f = |name: &str| dir.join(name);
     let v1 = ver == Version::V1;
@@ -171,6 +181,19 @@ pub fn read(kind: Kind, target: &Target<'_>) -> Result<Reading, Error> {
             let t = read_text(&f(files.freeze))?;
             Reading::Frozen(if v1 { t != "THAWED" } else { t == "1" })
         }
+        Kind::Devices | Kind::AllowDevice => {
+            if !v1 {
+                return Err(Error::Unavailable {
+                    what: "the device list".to_owned(),
+                    name: target.group.name.clone(),
+                    why: "on cgroup v2 it is an eBPF program, which cgctl does not read back"
+                        .to_owned(),
+                });
+            }
+            let t = read_text(&f("devices.list"))?;
+            Reading::Text(t.lines().map(str::to_owned).collect())
+        }
+        Kind::Owner => unreachable!("read above"),
         Kind::MemoryCurrent => Reading::Num(num(&f(files.memory_current))?),
         Kind::MemoryPeak => Reading::Num(num(&f(files.memory_peak))?),
         Kind::SwapCurrent => Reading::Num(if v1 {
@@ -213,6 +236,7 @@ pub fn render(def: KeyDef, r: &Reading) -> Vec<String> {
                 .collect(),
             _ => lines.iter().map(ToString::to_string).collect(),
         },
+        Reading::Text(lines) => lines.clone(),
         Reading::Frozen(on) => vec![match (v1, on) {
             (true, true) => "FROZEN".to_owned(),
             (true, false) => "THAWED".to_owned(),

@@ -35,10 +35,11 @@ impl Target<'_> {
     }
 
     /// The version and group directory that hold `controller` (`freezer` falls back to
-    /// the unified core's `cgroup.freeze`).
+    /// the unified core's `cgroup.freeze`, `devices` to the unified group's device
+    /// filter programs).
     pub fn home(&self, controller: &str) -> Result<(Version, PathBuf), Error> {
         let home = self.layout.home(controller).or_else(|| {
-            (controller == "freezer")
+            matches!(controller, "freezer" | "devices")
                 .then(|| self.layout.unified_index())
                 .flatten()
                 .map(|index| crate::layout::Home {

@@ -12,11 +12,13 @@ use crate::layout::{Hierarchy, Layout, Version};
 use crate::plan::{Action, plan};
 use crate::target::Target;
 
-/// A fake hybrid host in a temp dir: v1 cpu, cpuset, memory, pids, freezer, blkio
+/// A fake hybrid host in a temp dir: v1 cpu, cpuset, memory, pids, freezer, blkio, devices
 /// and a unified hierarchy, each with root files.
 pub fn fake_layout(root: &Path, v2_controllers: &[&str]) -> Layout {
     let mut hs = Vec::new();
-    for c in ["cpu", "cpuset", "memory", "pids", "freezer", "blkio"] {
+    for c in [
+        "cpu", "cpuset", "memory", "pids", "freezer", "blkio", "devices",
+    ] {
         let m = root.join(c);
         fs::create_dir_all(&m).unwrap();
         fs::write(m.join("cgroup.procs"), "").unwrap();
@@ -102,6 +104,7 @@ pub fn fake() -> Fake {
         ("blkio", "blkio.throttle.read_bps_device", ""),
         ("blkio", "blkio.throttle.write_iops_device", "8:0 50\n"),
         ("unified", "cgroup.freeze", "0"),
+        ("devices", "devices.list", "a *:* rwm"),
     ];
     for (h, f, v) in files {
         fs::write(t.path().join(h).join("g").join(f), format!("{v}\n")).unwrap();
@@ -163,6 +166,11 @@ pub fn planned(f: &Fake, args: &[(&str, &str)]) -> Result<Vec<(String, String)>,
                 value,
             ),
             Action::Reclaim { amount, .. } => ("memory.reclaim".into(), amount.to_string()),
+            Action::Devices { policy, .. } => ("devices".into(), format!("{policy:?}")),
+            Action::Chown { path, uid, gid, .. } => (
+                format!("chown {}", path.file_name().unwrap().to_string_lossy()),
+                format!("{uid}:{gid}"),
+            ),
         })
         .collect())
 }

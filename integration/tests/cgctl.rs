@@ -721,16 +721,15 @@ fn delete_is_complete_or_says_what_is_left() {
     assert_eq!(existing(n).len(), all);
     ok(&["kill", n]);
     reap(child);
-    // A child group in one hierarchy only: refused without --recursive.
+    // Sub-groups go with the group, deepest first, even one in a single hierarchy (as
+    // an init inside makes them).
     let one = existing(n)[0].join("sub");
     fs::create_dir(&one).unwrap();
-    let o = run(cgctl().args(["delete", n]));
-    o.expect_code(1);
-    assert_eq!(
-        o.stderr,
-        format!("cgctl: cgroup '{n}' has child groups: sub (use --recursive)\n")
-    );
-    assert_eq!(existing(n).len(), all);
+    fs::create_dir(one.join("deeper")).unwrap();
+    ok(&["delete", n]);
+    assert!(existing(n).is_empty());
+    ok(&["create", n]);
+    fs::create_dir(&one).unwrap();
     // A directory the kernel will not remove (a mount on it, in a private mount
     // namespace): the rest goes, the exit is 1, and the message names what is left.
     let busy = existing(n)[existing(n).len() - 1].clone();
@@ -881,10 +880,8 @@ fn list_and_top_show_the_tree() {
     assert!(lines.iter().all(|l| l["cpu_percent"].is_number()));
     ok(&["kill", n]);
     reap(child);
-    // Subgroups go with --recursive only.
-    let o = run(cgctl().args(["delete", n]));
-    o.expect_code(1);
-    ok(&["delete", "-r", n]);
+    // Sub-groups go with their group.
+    ok(&["delete", n]);
     assert!(existing(n).is_empty());
 }
 
@@ -1231,7 +1228,7 @@ fn keys_cannot_reach_outside_the_group() {
 }
 
 #[test]
-fn batch_runs_lines_in_order_and_stops_at_the_first_failure() {
+fn batch_checks_every_line_then_runs_them_in_order_to_the_first_failure() {
     if !require_root("cgctl batch") {
         return;
     }
@@ -1239,22 +1236,33 @@ fn batch_runs_lines_in_order_and_stops_at_the_first_failure() {
     let n = g.name.as_str();
     let dir = integration::tempdir();
     let file = dir.path().join("batch");
-    fs::write(
-        &file,
+    let lines = |seventh: &str| {
         format!(
             "# a comment, then commands\ncreate {n} --memory 64M\nset {n} cpu.max='50000 100000' pids.max=7\n\
-             get {n} memory pids\n\ncreate {n}/a\nset {n}/a --memory lots\ndelete {n}/a\n"
-        ),
-    )
-    .unwrap();
+             get {n} memory pids\n\ncreate {n}/a\n{seventh}\ndelete {n}/a\n"
+        )
+    };
+    // A value that cannot parse on line 7: nothing runs, not even line 2.
+    fs::write(&file, lines(&format!("set {n}/a --memory lots"))).unwrap();
     let o = run(cgctl().arg("--batch").arg(&file));
     o.expect_code(2);
+    assert_eq!(o.stdout, "");
+    assert_eq!(
+        o.stderr,
+        "cgctl: line 7: invalid memory 'lots': unknown unit (use K, M, G, T, P or E)\n"
+    );
+    assert!(existing(n).is_empty());
+    // A failure only the host can tell (the group exists): the lines before it ran,
+    // the ones after it did not.
+    fs::write(&file, lines(&format!("create {n}/a"))).unwrap();
+    let o = run(cgctl().arg("--batch").arg(&file));
+    o.expect_code(1);
     assert_eq!(o.stdout, "memory=67108864\npids=7\n");
     // (On v2, lines saying which controllers were enabled in the ancestors come first.)
     let lines: Vec<&str> = o.stderr.lines().collect();
     assert_eq!(
         lines[lines.len() - 1],
-        "cgctl: line 7: invalid memory 'lots': unknown unit (use K, M, G, T, P or E)"
+        format!("cgctl: line 7: cgroup '{n}/a' already exists")
     );
     assert!(
         lines[..lines.len() - 1]
@@ -1262,18 +1270,24 @@ fn batch_runs_lines_in_order_and_stops_at_the_first_failure() {
             .all(|l| l.starts_with("cgctl: enabled ")),
         "{o}"
     );
-    // Everything before line 7 happened, nothing after it.
     assert_eq!(
         existing(&format!("{n}/a")).len(),
         cgroups::group_dirs(n).len()
     );
-    // The same from standard input (a file there: the run stays bounded).
+    // The same from standard input (a file there: the run stays bounded); exec is
+    // refused before line 1 runs.
     let stdin = dir.path().join("stdin");
     fs::write(&stdin, format!("get {n} pids\nexec {n} -- true\n")).unwrap();
     let o = run(cgctl()
         .args(["--batch", "-", "--json"])
         .stdin(fs::File::open(&stdin).unwrap()));
     o.expect_code(2);
-    assert_eq!(o.stdout, "{\"pids\":7}\n");
+    assert_eq!(o.stdout, "");
     assert_eq!(o.stderr, "cgctl: line 2: exec cannot run in a batch\n");
+    fs::write(&stdin, format!("get {n} pids\n")).unwrap();
+    let o = run(cgctl()
+        .args(["--batch", "-", "--json"])
+        .stdin(fs::File::open(&stdin).unwrap()));
+    o.ok();
+    assert_eq!(o.stdout, "{\"pids\":7}\n");
 }

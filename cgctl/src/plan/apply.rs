@@ -3,9 +3,11 @@
 
 use std::path::Path;
 
-use super::Action;
+use super::{Action, devices};
 use crate::error::{Cause, Error, quote};
 use crate::files::read_u64;
+use crate::filter;
+use crate::layout::Version;
 use crate::sys;
 
 /// A hint for a failed write, from the file and the errno.
@@ -47,13 +49,49 @@ pub fn write_error(path: &Path, value: &str, e: std::io::Error) -> Error {
     }
 }
 
-/// Perform the actions; on a failure restore what was written, newest first, and
-/// return the error (with a note when a restore failed too).
-pub fn apply(actions: &[Action], name: &str) -> Result<(), Error> {
-    let mut done: Vec<&Action> = Vec::new();
-    for a in actions {
-        let result = match a {
-            Action::Write { path, value, .. } => sys::write(path, value).map_err(|e| {
+/// How to take back one performed action.
+#[derive(Debug)]
+enum Undo<'a> {
+    /// Write the old value back.
+    Write(&'a Path, &'a str),
+    /// Put a v1 device list back.
+    Devices(&'a Path, &'a [String]),
+    /// Put the old v2 device filter back.
+    Filter(filter::Installed),
+    /// chown back.
+    Chown(&'a Path, (u32, u32)),
+}
+
+impl Undo<'_> {
+    /// Take it back; false when that failed.
+    fn undo(&self) -> bool {
+        match self {
+            Undo::Write(path, old) => sys::write(path, old).is_ok(),
+            Undo::Devices(dir, list) => devices::v1_restore(list)
+                .iter()
+                .all(|(f, v)| sys::write(&dir.join(f), v).is_ok()),
+            Undo::Filter(installed) => installed.undo(),
+            Undo::Chown(path, (u, g)) => sys::chown(path, *u, *g).is_ok(),
+        }
+    }
+
+    fn path(&self) -> String {
+        match self {
+            Undo::Write(p, _) | Undo::Devices(p, _) | Undo::Chown(p, _) => quote(p),
+            Undo::Filter(_) => "the device filter".to_owned(),
+        }
+    }
+}
+
+/// Perform one action; what undoes it.
+fn perform<'a>(a: &'a Action, name: &str) -> Result<Option<Undo<'a>>, Error> {
+    match a {
+        Action::Write {
+            path,
+            value,
+            restore,
+        } => {
+            sys::write(path, value).map_err(|e| {
                 let file = path.file_name().unwrap_or_default();
                 if file == "memory.limit_in_bytes" && e.raw_os_error() == Some(libc::EBUSY) {
                     let usage =
@@ -66,13 +104,16 @@ pub fn apply(actions: &[Action], name: &str) -> Result<(), Error> {
                 } else {
                     write_error(path, value, e)
                 }
-            }),
-            Action::Reclaim {
-                path,
-                amount,
-                limit,
-                usage,
-            } => sys::write(path, &amount.to_string()).map_err(|e| {
+            })?;
+            Ok(restore.as_deref().map(|old| Undo::Write(path, old)))
+        }
+        Action::Reclaim {
+            path,
+            amount,
+            limit,
+            usage,
+        } => {
+            sys::write(path, &amount.to_string()).map_err(|e| {
                 if e.raw_os_error() == Some(libc::EAGAIN) {
                     Error::BelowUsage {
                         name: name.to_owned(),
@@ -82,29 +123,75 @@ pub fn apply(actions: &[Action], name: &str) -> Result<(), Error> {
                 } else {
                     write_error(path, &amount.to_string(), e)
                 }
-            }),
-        };
-        if let Err(mut err) = result {
-            let mut failed = Vec::new();
-            for d in done.iter().rev() {
-                if let Action::Write {
-                    path,
-                    restore: Some(old),
-                    ..
-                } = d
-                    && sys::write(path, old).is_err()
-                {
-                    failed.push(quote(path));
+            })?;
+            Ok(None)
+        }
+        Action::Devices {
+            dir,
+            version: Version::V1,
+            policy,
+            restore,
+        } => {
+            let undo = restore.as_deref().map(|old| Undo::Devices(dir, old));
+            for (file, value) in devices::v1_writes(policy) {
+                let path = dir.join(file);
+                if let Err(e) = sys::write(&path, &value) {
+                    if let Some(u) = &undo {
+                        u.undo();
+                    }
+                    return Err(write_error(&path, &value, e));
                 }
             }
-            if !failed.is_empty()
-                && let Error::Write { note, .. } = &mut err
-            {
-                *note = format!(" (and restoring {} failed)", failed.join(", "));
-            }
-            return Err(err);
+            Ok(undo)
         }
-        done.push(a);
+        Action::Devices {
+            dir,
+            version: Version::V2,
+            policy,
+            ..
+        } => Ok(Some(Undo::Filter(filter::install(dir, policy)?))),
+        Action::Chown {
+            path,
+            uid,
+            gid,
+            restore,
+        } => {
+            sys::chown(path, *uid, *gid).map_err(|source| Error::Chown {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(Some(Undo::Chown(path, *restore)))
+        }
+    }
+}
+
+/// Perform the actions; on a failure (or SIGINT, SIGTERM, SIGHUP between two of them)
+/// take back what was done, newest first, and return the error (with a note when
+/// taking back failed too).
+pub fn apply(actions: &[Action], name: &str) -> Result<(), Error> {
+    let mut done: Vec<Undo<'_>> = Vec::new();
+    for a in actions {
+        let result = match sys::interrupted() {
+            Some(sig) => Err(Error::Interrupted(sig)),
+            None => perform(a, name),
+        };
+        match result {
+            Ok(undo) => done.extend(undo),
+            Err(mut err) => {
+                let failed: Vec<String> = done
+                    .iter()
+                    .rev()
+                    .filter(|u| !u.undo())
+                    .map(Undo::path)
+                    .collect();
+                if !failed.is_empty()
+                    && let Error::Write { note, .. } = &mut err
+                {
+                    *note = format!(" (and restoring {} failed)", failed.join(", "));
+                }
+                return Err(err);
+            }
+        }
     }
     Ok(())
 }

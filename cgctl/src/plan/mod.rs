@@ -12,8 +12,10 @@ mod apply;
 mod check;
 mod cpu;
 mod cpuset;
+pub mod devices;
 mod io;
 mod memory;
+pub mod owner;
 
 use std::path::PathBuf;
 
@@ -51,6 +53,29 @@ pub enum Action {
         limit: u64,
         /// The usage now.
         usage: u64,
+    },
+    /// Replace the group's device list: v1 `devices.deny`/`devices.allow` writes, v2 an
+    /// eBPF device filter (attached before the old one of cgctl's is detached).
+    Devices {
+        /// The group's directory in the hierarchy that holds it.
+        dir: PathBuf,
+        /// v1 files or a v2 program.
+        version: Version,
+        /// The new list.
+        policy: crate::devices::Policy,
+        /// v1: `devices.list` as it was.
+        restore: Option<Vec<String>>,
+    },
+    /// chown(2) for delegation.
+    Chown {
+        /// The directory or file.
+        path: PathBuf,
+        /// New owner.
+        uid: u32,
+        /// New group.
+        gid: u32,
+        /// The owner before.
+        restore: (u32, u32),
     },
 }
 
@@ -111,6 +136,8 @@ pub fn plan(requests: &[Request], target: &Target<'_>) -> Result<Vec<Action>, Er
     });
     let freezer = of(|k| matches!(k, Knob::Frozen(_)));
     let native = of(|k| matches!(k, Knob::Native(..)));
+    let devices = of(|k| matches!(k, Knob::Devices(_) | Knob::AllowDevice(_)));
+    let owner = of(|k| matches!(k, Knob::Owner(..)));
     let memory = of(|k| {
         matches!(
             k,
@@ -167,6 +194,12 @@ pub fn plan(requests: &[Request], target: &Target<'_>) -> Result<Vec<Action>, Er
     }
     if !memory.is_empty() {
         memory::plan(&memory, target, &mut out)?;
+    }
+    if !devices.is_empty() {
+        devices::plan(&devices, target, &mut out)?;
+    }
+    if let Some(Knob::Owner(uid, gid)) = owner.last().map(|r| &r.knob) {
+        owner::plan(*uid, *gid, target, &mut out)?;
     }
     Ok(out)
 }
