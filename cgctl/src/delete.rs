@@ -199,22 +199,14 @@ pub fn delete(
     kill: Option<Duration>,
     note: &dyn Fn(&str),
 ) -> Result<(), Error> {
+    // The first hierarchy decides between concurrent deletes: each renames NAME there
+    // first (v2: removes it), and the one that finds it gone stops.
+    let first = (0..layout.hierarchies.len()).find(|i| group.dir(*i).is_some());
+    let first_there = first.and_then(|f| group.dir(f)).is_some_and(sys::exists);
     let found = scan(layout, group);
-    for (i, m) in &found.live {
-        match layout.hierarchies[*i].version {
-            // NAME renamed away by a cgctl that is deleting it: it is gone.
-            Version::V1 if group.dir(*i).is_some_and(|d| !sys::exists(d)) => {
-                return Err(Error::NoSuchGroup(group.name.clone()));
-            }
-            // (a create of the same name at work beside it: no claim on this group)
-            Version::V1 => {}
-            Version::V2 => {
-                return Err(Error::Busy {
-                    name: group.name.clone(),
-                    pid: m.pid,
-                });
-            }
-        }
+    if !first_there && !found.live.is_empty() {
+        // Another cgctl has the name: it is deleting it (or has not made it yet).
+        return Err(Error::NoSuchGroup(group.name.clone()));
     }
     if !found.dead.is_empty() {
         remove_leftovers(layout, group, &found.dead, note)?;
@@ -222,7 +214,14 @@ pub fn delete(
             return Ok(());
         }
     }
-    let existing = group.existing();
+    let mut existing = group.existing();
+    if first_there
+        && let Some(f) = first
+        && existing.first().map(|(i, _)| *i) != first
+    {
+        // Renamed away since: the rename below finds it gone.
+        existing.insert(0, (f, group.dir(f).map(Path::to_path_buf).unwrap_or_default()));
+    }
     if existing.is_empty() {
         return Err(Error::NoSuchGroup(group.name.clone()));
     }
@@ -276,6 +275,11 @@ pub fn delete(
                 if parts.is_empty() {
                     return Err(Error::NoSuchGroup(group.name.clone()));
                 }
+            }
+            Err(Error::Mkdir { source, .. })
+                if source.kind() == ErrorKind::NotFound && parts.is_empty() =>
+            {
+                return Err(Error::NoSuchGroup(group.name.clone()));
             }
             Err(e) => {
                 put_back(&parts);

@@ -131,3 +131,22 @@ pub fn remove(dir: &Path) {
         let _ = sys::bpf_detach_device_filter(fd.as_fd(), p.as_fd(), dir);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kernel_without_device_programs_is_named_in_one_line() {
+        let e = error(Path::new("/sys/fs/cgroup/x"), "load", Errno::EINVAL);
+        assert_eq!(
+            common::exit::message(&e),
+            "cannot load the device filter of '/sys/fs/cgroup/x': Invalid argument (the kernel \
+             lacks BPF_PROG_TYPE_CGROUP_DEVICE: CONFIG_CGROUP_BPF)"
+        );
+        let e = error(Path::new("/x"), "attach", Errno::ENOSYS);
+        assert!(
+            common::exit::message(&e).ends_with("(the kernel has no bpf(2): CONFIG_BPF_SYSCALL)")
+        );
+    }
+}

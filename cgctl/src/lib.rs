@@ -285,6 +285,8 @@ pub fn run(cfg: &Config, out: &mut dyn Write, note: &dyn Fn(&str)) -> Result<i32
 }
 
 fn run_command(cfg: &Config, out: &mut dyn Write, note: &dyn Fn(&str)) -> Result<i32, Error> {
+    // What the command line alone can tell is refused first, whatever the host says.
+    precheck(cfg)?;
     let mut out = Out {
         w: out,
         closed: false,

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::invalid;
+use crate::devices::Base;
 use crate::error::Error;
 use crate::keys::{Knob, Request};
 use crate::layout::Version;
@@ -74,6 +75,19 @@ pub fn check(requests: &[Request], target: &Target<'_>) -> Result<(), Error> {
             }
             _ => {}
         }
+    }
+    // --devices all with --allow-device: a rule added to "everything" means nothing.
+    if let Some(r) = requests
+        .iter()
+        .find(|r| matches!(r.knob, Knob::Devices(Base::All)))
+        && requests
+            .iter()
+            .any(|r| matches!(r.knob, Knob::AllowDevice(_)))
+    {
+        return Err(invalid(
+            r,
+            "--allow-device adds to a list: use it with --devices container or none",
+        ));
     }
     // --cpu-limit beyond the CPUs the group may use (quota/period against the CPU count
     // does not depend on the period).

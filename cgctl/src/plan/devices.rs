@@ -2,7 +2,7 @@
 //! v1 writes it to `devices.deny`/`devices.allow` (with the old list to restore), v2
 //! attaches it as an eBPF program (see `filter`).
 
-use super::{Action, invalid};
+use super::Action;
 use crate::devices::{Base, CONTAINER, Policy};
 use crate::error::Error;
 use crate::keys::{Knob, Request};
@@ -15,29 +15,24 @@ pub(super) fn plan(
     target: &Target<'_>,
     out: &mut Vec<Action>,
 ) -> Result<(), Error> {
-    let mut base: Option<(&Request, Base)> = None;
+    let mut base: Option<Base> = None;
     let mut extra = Vec::new();
     for r in reqs {
         match &r.knob {
-            Knob::Devices(b) => base = Some((r, *b)),
+            Knob::Devices(b) => base = Some(*b),
             Knob::AllowDevice(rule) => extra.push(*rule),
             _ => {}
         }
     }
+    // (check has refused --devices all with --allow-device)
     let policy = match base {
-        Some((r, Base::All)) if !extra.is_empty() => {
-            return Err(invalid(
-                r,
-                "--allow-device adds to a list: use it with --devices container or none",
-            ));
-        }
-        Some((_, Base::All)) => Policy::All,
-        Some((_, Base::Container)) => {
+        Some(Base::All) => Policy::All,
+        Some(Base::Container) => {
             let mut l = CONTAINER.to_vec();
             l.extend(extra);
             Policy::List(l)
         }
-        Some((_, Base::None)) | None => Policy::List(extra),
+        Some(Base::None) | None => Policy::List(extra),
     };
     let (version, dir) = target.home("devices")?;
     let restore = match version {

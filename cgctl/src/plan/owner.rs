@@ -5,9 +5,11 @@
 //! v2: the files the kernel lists in /sys/kernel/cgroup/delegate (cgroup.procs,
 //! cgroup.threads, cgroup.subtree_control, and on newer kernels memory.reclaim and
 //! others), else those Documentation/admin-guide/cgroup-v2.rst names under "Delegation
-//! Containment". v1: `tasks` and `cgroup.procs`, as LXC's cgfsng.c chowns them. With
-//! the directory, the delegatee may make sub-groups (their files become its own) and
-//! move its processes between them; it cannot raise the group's limits.
+//! Containment". v1: `tasks` and `cgroup.procs`, as LXC's cgfsng.c chowns them, and in
+//! the cpuset hierarchy `cgroup.clone_children` set to 1 (LXC's too), so that a
+//! sub-group starts with the group's CPUs and memory nodes instead of none. With the
+//! directory, the delegatee may make sub-groups (their files become its own) and move
+//! its processes between them; it cannot raise the group's limits.
 
 use std::path::Path;
 
@@ -48,6 +50,12 @@ pub(super) fn plan(
                 name: target.group.name.clone(),
                 missing: vec![h.label()],
             });
+        }
+        if h.version == crate::layout::Version::V1 && h.has("cpuset") {
+            // A new v1 cpuset group starts without CPUs and memory nodes and refuses
+            // tasks; with clone_children the delegatee's sub-groups start with this
+            // group's (as LXC sets it), so its init can use them as they come.
+            out.push(super::write(dir.join("cgroup.clone_children"), "1"));
         }
         let mut paths = vec![dir.to_path_buf()];
         paths.extend(
