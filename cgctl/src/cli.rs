@@ -27,8 +27,9 @@ Conversions (a key of the other version is translated; get answers in its format
   cpuset.cpus, cpuset.mems, pids.max: the same; memory.high, memory.min: v2 only
 
 Exit status: 0 success; 1 failure (the message says what is left); 2 usage
-(nothing changed); exec: 125 cgctl failed, 126 cannot run, 127 not found, else
-the command's status.";
+(nothing changed); 128+N stopped by signal N (SIGINT, SIGTERM, SIGHUP), what the
+run made undone; exec: 125 cgctl failed, 126 cannot run, 127 not found, else the
+command's status.";
 
 /// One cgroup tool for v1, v2 and hybrid hosts
 #[derive(Debug, Parser)]

@@ -220,7 +220,10 @@ pub fn delete(
         && existing.first().map(|(i, _)| *i) != first
     {
         // Renamed away since: the rename below finds it gone.
-        existing.insert(0, (f, group.dir(f).map(Path::to_path_buf).unwrap_or_default()));
+        existing.insert(
+            0,
+            (f, group.dir(f).map(Path::to_path_buf).unwrap_or_default()),
+        );
     }
     if existing.is_empty() {
         return Err(Error::NoSuchGroup(group.name.clone()));

@@ -173,6 +173,9 @@ pub fn run_batch(
             source: Box::new(source),
         }
     };
+    // Between lines, SIGINT, SIGTERM and SIGHUP stop the batch (a line that changes
+    // something rolls itself back).
+    sys::catch_interrupts();
     // Every line is parsed and checked before the first one runs.
     let mut lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
