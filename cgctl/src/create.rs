@@ -395,15 +395,19 @@ pub fn create(
                 sys::mkdir(&mark).map_err(|e| mkdir_error(&mark, e))?;
                 part.marker = Some(mark);
                 c.parts.push(part);
-                // Of two creates that got this far at once, the lower pid goes on.
-                if let Some(other) = staging::marks(&cur, &last)
-                    .into_iter()
-                    .find(|m| m.alive && m.pid < me)
-                {
-                    return Err(Error::Busy {
-                        name: group.name.clone(),
-                        pid: other.pid,
-                    });
+                for other in staging::marks(&cur, &last) {
+                    // Of two creates that got this far at once, the lower pid goes on;
+                    // a marker of a cgctl no longer running marks nothing (NAME is not
+                    // there) and goes.
+                    if other.alive && other.pid < me {
+                        return Err(Error::Busy {
+                            name: group.name.clone(),
+                            pid: other.pid,
+                        });
+                    }
+                    if !other.alive {
+                        let _ = rmdir_retry(&other.path, Duration::from_millis(500));
+                    }
                 }
                 match sys::mkdir(dir) {
                     Ok(()) => {}
@@ -645,5 +649,27 @@ mod tests {
             *notes.borrow(),
             ["removed what a stopped cgctl (pid 999999999) left of 'web'"]
         );
+    }
+
+    #[test]
+    fn a_stopped_cgctl_s_marks_alone_are_cleared_too() {
+        let t = tempfile::tempdir().unwrap();
+        let mut layout = fake_layout(t.path(), &[]);
+        layout
+            .hierarchies
+            .retain(|h| !h.has("cpuset") && (h.version == Version::V2 || h.has("cpu")));
+        let group = Group::resolve(&layout, &Parent::Root, "web").unwrap();
+        // A killed create staged in the first hierarchy, and left a v2 marker; NAME is
+        // nowhere.
+        let dead = ".web.cgctl-999999998";
+        fs::create_dir(t.path().join("cpu").join(dead)).unwrap();
+        fs::create_dir(t.path().join("unified").join(dead)).unwrap();
+        create(&layout, &group, &[], &|_| {})
+            .unwrap()
+            .publish()
+            .unwrap();
+        assert!(!t.path().join("cpu").join(dead).exists());
+        assert!(!t.path().join("unified").join(dead).exists());
+        group.require(&layout).unwrap();
     }
 }

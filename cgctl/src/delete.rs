@@ -109,11 +109,41 @@ pub struct Scan {
     pub dead: Vec<(usize, Mark)>,
 }
 
-/// The marks of `group`'s name in every hierarchy (this process's own excluded).
+/// The marks of `group`'s name (this process's own excluded). Every hierarchy's parent
+/// is read only when the first hierarchy's or a v2 one's shows a mark, or the group is
+/// missing from some hierarchy: what a stopped cgctl leaves always shows there (it
+/// stages or retires the name in layout order, and renames only after staging
+/// everywhere), so a create or delete in a parent of many groups reads one or two
+/// directories, not one per hierarchy.
 pub fn scan(layout: &Layout, group: &Group) -> Scan {
+    let resolved: Vec<usize> = (0..layout.hierarchies.len())
+        .filter(|i| group.dir(*i).is_some())
+        .collect();
+    let quick: Vec<usize> = resolved
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(k, i)| *k == 0 || layout.hierarchies[*i].version == Version::V2)
+        .map(|(_, i)| i)
+        .collect();
+    let found = scan_at(group, &quick);
+    let there = resolved
+        .iter()
+        .filter(|i| group.dir(**i).is_some_and(sys::exists))
+        .count();
+    let partial = there != 0 && there != resolved.len();
+    if partial || !found.live.is_empty() || !found.dead.is_empty() {
+        scan_at(group, &resolved)
+    } else {
+        found
+    }
+}
+
+/// The marks beside the group in the hierarchies `indexes`.
+fn scan_at(group: &Group, indexes: &[usize]) -> Scan {
     let last = group.name.rsplit('/').next().unwrap_or(&group.name);
     let mut out = Scan::default();
-    for i in 0..layout.hierarchies.len() {
+    for &i in indexes {
         let Some(parent) = group.dir(i).and_then(Path::parent) else {
             continue;
         };

@@ -25,6 +25,10 @@ fn hint(path: &Path, errno: Option<i32>) -> Option<String> {
             (f, libc::EINVAL) if f.starts_with("cpu.cfs_") || f == "cpu.max" => {
                 "the quota/period ratio would exceed the parent's"
             }
+            ("devices.allow" | "devices.deny", libc::EINVAL) => {
+                "v1 changes a group's default device policy only while it has no child groups"
+            }
+            ("devices.allow", libc::EPERM) => "the parent group does not allow that device",
             ("cgroup.procs", libc::ENOSPC) => {
                 "the group's v1 cpuset has no CPUs or memory nodes"
             }
