@@ -302,7 +302,8 @@ pub fn create(
     v2_controllers: &[&str],
     note: &dyn Fn(&str),
 ) -> Result<Creation, Error> {
-    let found = scan(layout, group);
+    let mut existing = group.existing();
+    let found = scan(layout, group, &existing);
     if let Some((_, m)) = found.live.first() {
         return Err(Error::Busy {
             name: group.name.clone(),
@@ -311,8 +312,9 @@ pub fn create(
     }
     if !found.dead.is_empty() {
         remove_leftovers(layout, group, &found.dead, note)?;
+        existing = group.existing();
     }
-    if !group.existing().is_empty() {
+    if !existing.is_empty() {
         return Err(Error::Exists(group.name.clone()));
     }
     let mut todo = Vec::new();
@@ -337,6 +339,7 @@ pub fn create(
         .next()
         .unwrap_or(&group.name)
         .to_owned();
+    let markers = staging::uses_markers(layout, group);
     let mut c = Creation {
         name: group.name.clone(),
         parts: Vec::new(),
@@ -390,6 +393,17 @@ pub fn create(
                 if is_cpuset {
                     fill_cpuset(&c.parts[c.parts.len() - 1].work)?;
                 }
+            }
+            Version::V2 if !markers => {
+                match sys::mkdir(dir) {
+                    Ok(()) => part.made = true,
+                    Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                        return Err(Error::Exists(group.name.clone()));
+                    }
+                    Err(source) => return Err(mkdir_error(dir, source)),
+                }
+                c.parts.push(part);
+                enable(&enables, note)?;
             }
             Version::V2 => {
                 sys::mkdir(&mark).map_err(|e| mkdir_error(&mark, e))?;

@@ -13,6 +13,7 @@
 //! longer runs, and what it marks) are removed by [`remove_leftovers`], which `delete`
 //! and `create` call first.
 
+use std::collections::BTreeSet;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -67,16 +68,13 @@ fn is_mount_point(dir: &Path) -> bool {
     }
 }
 
-/// Remove `dir` and its subgroups, deepest first (v2: cgctl's device filters detached
-/// first); failures are collected in `left`. Ok(false) when `dir` was gone already.
-fn remove_tree(label: &str, dir: &Path, version: Version, left: &mut Vec<String>) -> bool {
+/// Remove `dir` and its subgroups, deepest first; failures are collected in `left`.
+/// False when `dir` was gone already.
+fn remove_tree(label: &str, dir: &Path, left: &mut Vec<String>) -> bool {
     if let Ok(sub) = sys::subdirs(dir) {
         for s in sub {
-            remove_tree(label, &dir.join(s), version, left);
+            remove_tree(label, &dir.join(s), left);
         }
-    }
-    if version == Version::V2 {
-        filter::remove(dir);
     }
     match rmdir_wait(dir, Duration::from_secs(2)) {
         Ok(()) => true,
@@ -100,6 +98,45 @@ fn populated(dir: &Path) -> bool {
     sys::subdirs(dir).is_ok_and(|s| s.iter().any(|c| populated(&dir.join(c))))
 }
 
+/// The sub-groups of `dir` (relative, deepest first, `dir` itself last as ""), and
+/// the processes found on the way: one listing serves the check and the removal.
+fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>, procs: &mut BTreeSet<i32>) {
+    procs.extend(procs_of(dir));
+    if let Ok(sub) = sys::subdirs(dir) {
+        for s in sub {
+            walk(&dir.join(&s), &rel.join(&s), out, procs);
+        }
+    }
+    out.push(rel.to_path_buf());
+}
+
+/// Remove the tree at `top` listed by [`walk`] (deepest first); a directory that will
+/// not go (a group made since the walk, a process that joined, a mount) is listed
+/// again and its own tree removed, and what still stays is collected in `left`.
+/// False when `top` was gone already.
+fn remove_walked(label: &str, top: &Path, tree: &[PathBuf], left: &mut Vec<String>) -> bool {
+    let mut removed_top = true;
+    for rel in tree {
+        let d = if rel.as_os_str().is_empty() {
+            top.to_path_buf()
+        } else {
+            top.join(rel)
+        };
+        match rmdir_wait(&d, Duration::from_secs(2)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                if rel.as_os_str().is_empty() {
+                    removed_top = false;
+                }
+            }
+            Err(_) => {
+                remove_tree(label, &d, left);
+            }
+        }
+    }
+    removed_top
+}
+
 /// The marks beside a group, per hierarchy index.
 #[derive(Debug, Default)]
 pub struct Scan {
@@ -115,23 +152,20 @@ pub struct Scan {
 /// stages or retires the name in layout order, and renames only after staging
 /// everywhere), so a create or delete in a parent of many groups reads one or two
 /// directories, not one per hierarchy.
-pub fn scan(layout: &Layout, group: &Group) -> Scan {
+pub fn scan(layout: &Layout, group: &Group, existing: &[(usize, PathBuf)]) -> Scan {
     let resolved: Vec<usize> = (0..layout.hierarchies.len())
         .filter(|i| group.dir(*i).is_some())
         .collect();
+    let markers = staging::uses_markers(layout, group);
     let quick: Vec<usize> = resolved
         .iter()
         .copied()
         .enumerate()
-        .filter(|(k, i)| *k == 0 || layout.hierarchies[*i].version == Version::V2)
+        .filter(|(k, i)| *k == 0 || (markers && layout.hierarchies[*i].version == Version::V2))
         .map(|(_, i)| i)
         .collect();
     let found = scan_at(group, &quick);
-    let there = resolved
-        .iter()
-        .filter(|i| group.dir(**i).is_some_and(sys::exists))
-        .count();
-    let partial = there != 0 && there != resolved.len();
+    let partial = !existing.is_empty() && existing.len() != resolved.len();
     if partial || !found.live.is_empty() || !found.dead.is_empty() {
         scan_at(group, &resolved)
     } else {
@@ -169,13 +203,15 @@ pub fn remove_leftovers(
 ) -> Result<(), Error> {
     let mut left = Vec::new();
     for (i, m) in dead {
-        let h = &layout.hierarchies[*i];
-        remove_tree(&h.label(), &m.path, h.version, &mut left);
+        remove_tree(&layout.hierarchies[*i].label(), &m.path, &mut left);
     }
     for (i, d) in group.existing() {
         let h = &layout.hierarchies[i];
         if !populated(&d) {
-            remove_tree(&h.label(), &d, h.version, &mut left);
+            if h.version == Version::V2 {
+                filter::remove(&d);
+            }
+            remove_tree(&h.label(), &d, &mut left);
         }
     }
     let mut pids: Vec<String> = dead.iter().map(|(_, m)| m.pid.to_string()).collect();
@@ -197,25 +233,30 @@ pub fn remove_leftovers(
 
 /// One hierarchy's share of a delete.
 #[derive(Debug)]
-struct Part {
+struct Part<'a> {
     index: usize,
     version: Version,
     /// NAME's directory.
     dir: PathBuf,
     /// v1: where NAME was renamed to; v2: the marker beside NAME.
     mark: PathBuf,
+    /// Its sub-groups, deepest first, and itself last.
+    tree: &'a [PathBuf],
+    /// v2: the marker was made (see `staging::uses_markers`).
+    marked: bool,
 }
 
 /// Put the names back (an interrupted delete, or a failed rename).
-fn put_back(parts: &[Part]) {
+fn put_back(parts: &[Part<'_>]) {
     for p in parts.iter().rev() {
         match p.version {
             Version::V1 => {
                 let _ = sys::rename(&p.mark, &p.dir);
             }
-            Version::V2 => {
+            Version::V2 if p.marked => {
                 let _ = rmdir_retry(&p.mark, Duration::from_millis(500));
             }
+            Version::V2 => {}
         }
     }
 }
@@ -231,54 +272,53 @@ pub fn delete(
 ) -> Result<(), Error> {
     // The first hierarchy decides between concurrent deletes: each renames NAME there
     // first (v2: removes it), and the one that finds it gone stops.
+    let mut existing = group.existing();
     let first = (0..layout.hierarchies.len()).find(|i| group.dir(*i).is_some());
-    let first_there = first.and_then(|f| group.dir(f)).is_some_and(sys::exists);
-    let found = scan(layout, group);
+    let first_there = first.is_some_and(|f| existing.iter().any(|(i, _)| *i == f));
+    let found = scan(layout, group, &existing);
     if !first_there && !found.live.is_empty() {
         // Another cgctl has the name: it is deleting it (or has not made it yet).
         return Err(Error::NoSuchGroup(group.name.clone()));
     }
     if !found.dead.is_empty() {
         remove_leftovers(layout, group, &found.dead, note)?;
-        if group.existing().is_empty() {
+        existing = group.existing();
+        if existing.is_empty() {
             return Ok(());
         }
-    }
-    let mut existing = group.existing();
-    if first_there
-        && let Some(f) = first
-        && existing.first().map(|(i, _)| *i) != first
-    {
-        // Renamed away since: the rename below finds it gone.
-        existing.insert(
-            0,
-            (f, group.dir(f).map(Path::to_path_buf).unwrap_or_default()),
-        );
     }
     if existing.is_empty() {
         return Err(Error::NoSuchGroup(group.name.clone()));
     }
+    // One walk per hierarchy: the sub-groups to remove and the processes in them.
+    let mut trees = Vec::new();
+    let mut procs = BTreeSet::new();
+    for (_, d) in &existing {
+        let mut tree = Vec::new();
+        walk(d, Path::new(""), &mut tree, &mut procs);
+        trees.push(tree);
+    }
     if let Some(timeout) = kill {
-        let target = Target {
-            layout,
-            group,
-            check_devices: false,
-        };
-        control::kill(&target, Signal::SIGKILL, timeout)?;
-    } else {
-        let procs = group.procs();
         if !procs.is_empty() {
-            return Err(Error::Populated {
-                name: group.name.clone(),
-                count: procs.len(),
-            });
+            let target = Target {
+                layout,
+                group,
+                check_devices: false,
+            };
+            control::kill(&target, Signal::SIGKILL, timeout)?;
         }
+    } else if !procs.is_empty() {
+        return Err(Error::Populated {
+            name: group.name.clone(),
+            count: procs.len(),
+        });
     }
     // Retire the name everywhere; until the first rmdir, everything can be put back.
     let me = sys::getpid();
+    let markers = staging::uses_markers(layout, group);
     let last = group.name.rsplit('/').next().unwrap_or(&group.name);
     let mut parts: Vec<Part> = Vec::new();
-    for (i, dir) in &existing {
+    for ((i, dir), tree) in existing.iter().zip(&trees) {
         if let Some(sig) = sys::interrupted() {
             put_back(&parts);
             return Err(Error::Interrupted(sig));
@@ -291,10 +331,11 @@ pub fn delete(
                 to: mark.clone(),
                 source,
             }),
-            Version::V2 => sys::mkdir(&mark).map_err(|source| Error::Mkdir {
+            Version::V2 if markers => sys::mkdir(&mark).map_err(|source| Error::Mkdir {
                 path: mark.clone(),
                 source,
             }),
+            Version::V2 => Ok(()),
         };
         match done {
             Ok(()) => parts.push(Part {
@@ -302,6 +343,8 @@ pub fn delete(
                 version,
                 dir: dir.clone(),
                 mark,
+                tree,
+                marked: markers,
             }),
             Err(Error::Rename { source, .. }) if source.kind() == ErrorKind::NotFound => {
                 // Another cgctl renamed it first: it deletes the group, not this one.
@@ -320,14 +363,16 @@ pub fn delete(
             }
         }
     }
-    // No way back from here: a signal now lets the delete finish.
+    // No way back from here: a signal now lets the delete finish. The first
+    // hierarchy's part goes last: while it is there, another cgctl sees the name taken
+    // (and after a SIGKILL, `delete` sees a leftover).
     let mut left = Vec::new();
-    let mut removed_any = false;
-    for p in &parts {
+    let pure_v2 = parts.iter().all(|p| p.version == Version::V2);
+    for p in parts.iter().skip(1).chain(parts.first()) {
         let label = layout.hierarchies[p.index].label();
         match p.version {
             Version::V1 => {
-                removed_any |= remove_tree(&label, &p.mark, p.version, &mut left);
+                remove_walked(&label, &p.mark, p.tree, &mut left);
                 if sys::exists(&p.mark) {
                     // Something stays (a process joined, a mount): under its own name.
                     let _ = sys::rename(&p.mark, &p.dir);
@@ -338,13 +383,16 @@ pub fn delete(
                 }
             }
             Version::V2 => {
-                let removed = remove_tree(&label, &p.dir, p.version, &mut left);
-                let _ = rmdir_retry(&p.mark, Duration::from_millis(500));
-                if !removed && !removed_any {
+                // cgctl's device filter goes first (its sub-groups' go with them).
+                filter::remove(&p.dir);
+                let removed = remove_walked(&label, &p.dir, p.tree, &mut left);
+                if p.marked {
+                    let _ = rmdir_retry(&p.mark, Duration::from_millis(500));
+                }
+                if !removed && pure_v2 {
                     // Another cgctl removed it first (v2 has no rename to decide by).
                     return Err(Error::NoSuchGroup(group.name.clone()));
                 }
-                removed_any |= removed;
             }
         }
     }

@@ -176,11 +176,14 @@ impl Group {
     pub fn require(&self, layout: &Layout) -> Result<(), Error> {
         let plain = self.exists_everywhere(layout);
         let last = self.name.rsplit('/').next().unwrap_or(&self.name);
+        let markers = staging::uses_markers(layout, self);
         for (i, h) in layout.hierarchies.iter().enumerate() {
             let Some(parent) = self.dir(i).and_then(Path::parent) else {
                 continue;
             };
-            if h.version == Version::V1 && plain.is_ok() {
+            // A complete group is unfinished only beside a v2 marker, where markers
+            // are used.
+            if plain.is_ok() && (h.version == Version::V1 || !markers) {
                 continue;
             }
             if let Some(m) = staging::marks(parent, last).first() {

@@ -7,7 +7,8 @@
 //! rename a group (EPERM), so there the same name is an empty *marker* group made before
 //! NAME and removed after its limits are written: NAME next to a marker is unfinished.
 //! `delete NAME` renames NAME to `.NAME.cgctl-PID` (v1) or makes the marker (v2) before
-//! it removes anything. PID is the cgctl process at work; when it no longer runs, what
+//! it removes anything. On a hybrid host the v1 renames come last and the unified
+//! group has no marker: without its v1 parts it is incomplete already ([`uses_markers`]). PID is the cgctl process at work; when it no longer runs, what
 //! its name marks is a leftover, which `delete NAME` (or a new `create NAME`) removes.
 //!
 //! NAMEs may not start with `.`: such names are cgctl's.
@@ -15,6 +16,18 @@
 use std::path::{Path, PathBuf};
 
 use crate::sys;
+
+/// True when v2 markers are used for `group`: it lives in no v1 hierarchy. Where it
+/// does (a hybrid host), NAME in the unified hierarchy alone is an incomplete group
+/// already (missing from the v1 ones until their renames, which come last), and the
+/// renames decide between concurrent runs: no marker is needed.
+pub fn uses_markers(layout: &crate::layout::Layout, group: &crate::group::Group) -> bool {
+    !layout
+        .hierarchies
+        .iter()
+        .enumerate()
+        .any(|(i, h)| h.version == crate::layout::Version::V1 && group.dir(i).is_some())
+}
 
 /// The staging (v1) or marker (v2) name of component `name` for process `pid`.
 pub fn name(component: &str, pid: i32) -> String {

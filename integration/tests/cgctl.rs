@@ -1462,16 +1462,20 @@ fn devices_container_lets_nodes_be_made_but_opens_only_the_listed_ones() {
         probe("no-read\nno-write\nno-null\n");
         on(&["set", n, "--devices", "all"]);
         if hierarchies.is_some() || cgroups::is_v2() {
-            // After "all" none of cgctl's programs is left on the group.
+            // After "all" none of cgctl's programs is left on the group; a list is
+            // detached before its group goes.
             let o = on(&["-vv", "set", n, "--devices", "all"]);
             assert!(
                 o.stderr.contains("BPF_CGROUP_DEVICE}) = 0 (0 attached)"),
                 "{o}"
             );
+            on(&["set", n, "--devices", "container"]);
+            let o = on(&["-v", "delete", n]);
+            assert_eq!(o.stderr.matches("bpf(BPF_PROG_DETACH, ").count(), 1, "{o}");
         } else {
             assert_eq!(on(&["get", n, "devices"]).stdout, "a *:* rwm\n");
+            on(&["delete", n]);
         }
-        on(&["delete", n]);
         assert!(existing(n).is_empty());
     }
 }
