@@ -187,15 +187,6 @@ pub enum Error {
         count: usize,
     },
 
-    /// `delete` without --recursive of a group that has children.
-    #[error("cgroup {} has child groups: {} (use --recursive)", quote(.name), .children.join(", "))]
-    HasChildren {
-        /// The cgroup.
-        name: String,
-        /// Their names.
-        children: Vec<String>,
-    },
-
     /// `delete` could not remove everything: what is left, and why.
     #[error("cannot delete {} completely; left: {}", quote(.name), .left.join("; "))]
     Leftover {

@@ -235,17 +235,6 @@ impl Group {
         }
         all.into_iter().collect()
     }
-
-    /// Child group names, in any hierarchy.
-    pub fn children(&self) -> Vec<String> {
-        let mut names = BTreeSet::new();
-        for (_, d) in self.existing() {
-            if let Ok(sub) = sys::subdirs(&d) {
-                names.extend(sub);
-            }
-        }
-        names.into_iter().collect()
-    }
 }
 
 /// The parent directory in each hierarchy.

@@ -3,13 +3,15 @@
 //! [`run`] takes a [`cli::Config`] and does one command; it writes data to the `out`
 //! it is given (main passes stdout), notices to `note` (stderr), and never exits. The
 //! modules, in the order a `set` goes through them: [`layout`] (which hierarchies, where),
-//! [`group`] (NAME → a directory per hierarchy; create, delete), [`keys`] (named limits
-//! and raw keys → version-neutral knobs), [`target`] (which directory holds a knob),
-//! [`plan`] (knobs → ordered writes with undo; one module per controller),
-//! [`convert`] (the v1 ↔ v2 formulas), [`value`] (file formats), [`files`] (the
-//! files of each version and their readers); and beside them
-//! [`get`], [`stat`] (accounting, list, top), [`control`] (freeze, kill, move, exec),
-//! [`check`], [`sys`] (every kernel call, traced).
+//! [`group`] (NAME → a directory per hierarchy), [`keys`] (named limits and raw keys →
+//! version-neutral knobs), [`target`] (which directory holds a knob), [`plan`] (knobs →
+//! ordered writes with undo; one module per controller), [`convert`] (the v1 ↔ v2
+//! formulas), [`value`] (file formats), [`files`] (the files of each version and their
+//! readers); the life cycle: [`create`], [`delete`], [`staging`] (the names that keep an
+//! unfinished group from passing for a finished one); [`devices`] and [`filter`] (the
+//! device allow-list, v2's as an eBPF program); and beside them [`get`], [`stat`]
+//! (accounting, list, top), [`control`] (freeze, kill, move, exec), [`check`], [`sys`]
+//! (every kernel call, traced).
 
 pub mod check;
 pub mod cli;
