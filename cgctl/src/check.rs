@@ -4,7 +4,6 @@
 //! (`/proc/config.gz` or `/boot/config-RELEASE`); changes nothing.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use serde::Serialize;
@@ -56,13 +55,6 @@ pub fn parse_config(text: &str) -> BTreeMap<String, String> {
             Some((k.to_owned(), v.trim_matches('"').to_owned()))
         })
         .collect()
-}
-
-/// Decompress a gzip file (for /proc/config.gz).
-pub fn gunzip(bytes: &[u8]) -> std::io::Result<String> {
-    let mut s = String::new();
-    flate2::read::GzDecoder::new(bytes).read_to_string(&mut s)?;
-    Ok(s)
 }
 
 /// A kernel feature: config option, module name.
@@ -303,13 +295,6 @@ mod tests {
         assert!(kernel_at_least("6.18.44-fc-v657", 5, 14));
         assert!(kernel_at_least("5.14.0", 5, 14));
         assert!(!kernel_at_least("5.10.0-20-amd64", 5, 14));
-        let gz = {
-            use std::io::Write;
-            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            e.write_all(b"CONFIG_A=y\n").unwrap();
-            e.finish().unwrap()
-        };
-        assert_eq!(gunzip(&gz).unwrap(), "CONFIG_A=y\n");
         let i = item("network", "vlan", false, "x".into(), Some("h".into()));
         assert_eq!(
             line(&i),

@@ -27,8 +27,9 @@ Conversions (a key of the other version is translated; get answers in its format
   cpuset.cpus, cpuset.mems, pids.max: the same; memory.high, memory.min: v2 only
 
 Exit status: 0 success; 1 failure (the message says what is left); 2 usage
-(nothing changed); exec: 125 cgctl failed, 126 cannot run, 127 not found, else
-the command's status.";
+(nothing changed); 128+N stopped by signal N (SIGINT, SIGTERM, SIGHUP), what the
+run made undone; exec: 125 cgctl failed, 126 cannot run, 127 not found, else the
+command's status.";
 
 /// One cgroup tool for v1, v2 and hybrid hosts
 #[derive(Debug, Parser)]
@@ -118,6 +119,19 @@ struct Limits {
     /// I/O throttle of one device: 'MAJ:MIN rbps=N wbps=N riops=N wiops=N' (repeatable)
     #[arg(long = "io-max", value_name = "'MAJ:MIN rbps=… …'")]
     io_max: Vec<String>,
+    /// Devices the group may open: container (LXC's list), all, or none
+    #[arg(long, value_name = "container|all|none")]
+    devices: Option<String>,
+    /// One more device the group may use, in devices.allow syntax: 'c 1:3 rwm' (repeatable)
+    #[arg(long = "allow-device", value_name = "'TYPE MAJ:MIN ACCESS'")]
+    allow_device: Vec<String>,
+    /// Delegate the group to a container's root: its directories and the files that
+    /// manage sub-groups change owner (numeric ids)
+    #[arg(long, value_name = "UID:GID")]
+    owner: Option<String>,
+    /// Set a memory limit below 1 MiB anyway (no process can live in it)
+    #[arg(long)]
+    force: bool,
 }
 
 impl Limits {
@@ -138,8 +152,13 @@ impl Limits {
         push("memory", self.memory);
         push("memory-soft", self.memory_soft);
         push("swap", self.swap);
+        push("devices", self.devices);
+        push("owner", self.owner);
         for m in self.io_max {
             out.push(("io-max".to_owned(), m));
+        }
+        for d in self.allow_device {
+            out.push(("allow-device".to_owned(), d));
         }
         out
     }
@@ -244,14 +263,14 @@ enum Cmd {
         #[arg(long, default_value = "10", value_name = "S")]
         timeout: f64,
     },
-    /// Remove the group from every hierarchy, or fail saying what is left
+    /// Remove the group and its sub-groups from every hierarchy, or fail saying what is left
     Delete {
         /// The group
         name: String,
-        /// Kill its processes first
+        /// Kill the processes of the group and its sub-groups first
         #[arg(long)]
         kill: bool,
-        /// Remove its subgroups too
+        /// Sub-groups go too (the default; accepted for scripts written for older cgctl)
         #[arg(long, short)]
         recursive: bool,
         /// Give up waiting for --kill after S seconds
@@ -269,15 +288,19 @@ pub enum Command {
     Create {
         /// NAME.
         name: String,
-        /// (key, value) pairs: named limits.
+        /// (key, value) pairs: named limits, devices, owner.
         limits: Vec<(String, String)>,
+        /// --force: a memory limit below 1 MiB is set anyway.
+        force: bool,
     },
     /// `set NAME [LIMITS] [KEY=VALUE...]`.
     Set {
         /// NAME.
         name: String,
-        /// (label, key, value): `--memory`/`memory.max`.
+        /// (key, value) pairs: `--memory`/`memory.max`.
         limits: Vec<(String, String)>,
+        /// --force.
+        force: bool,
     },
     /// `get NAME [KEY...]`.
     Get {
@@ -345,8 +368,6 @@ pub enum Command {
         name: String,
         /// --kill.
         kill: bool,
-        /// --recursive.
-        recursive: bool,
         /// Time-out for --kill.
         timeout: Duration,
     },
@@ -413,7 +434,7 @@ pub fn parse(args: &[OsString]) -> Result<Parsed, Error> {
 
 fn convert(cli: Cli) -> Result<Parsed, Error> {
     let parent = match cli.parent.as_deref() {
-        None | Some("") => Parent::Root,
+        None => Parent::Root,
         Some(p) => Parent::parse(p)?,
     };
     if let Some(file) = cli.batch {
@@ -440,6 +461,7 @@ fn convert(cli: Cli) -> Result<Parsed, Error> {
     let command = match command {
         Cmd::Create { name, limits } => Command::Create {
             name,
+            force: limits.force,
             limits: limits.into_pairs(),
         },
         Cmd::Set {
@@ -447,6 +469,7 @@ fn convert(cli: Cli) -> Result<Parsed, Error> {
             limits,
             assignments,
         } => {
+            let force = limits.force;
             let mut pairs = limits.into_pairs();
             for a in &assignments {
                 let (k, v) = crate::keys::split_assignment(a)?;
@@ -460,6 +483,7 @@ fn convert(cli: Cli) -> Result<Parsed, Error> {
             Command::Set {
                 name,
                 limits: pairs,
+                force,
             }
         }
         Cmd::Get { name, keys } => Command::Get { name, keys },
@@ -517,12 +541,11 @@ fn convert(cli: Cli) -> Result<Parsed, Error> {
         Cmd::Delete {
             name,
             kill,
-            recursive,
+            recursive: _,
             timeout,
         } => Command::Delete {
             name,
             kill,
-            recursive,
             timeout: seconds(timeout, "--timeout")?,
         },
         Cmd::Check => Command::Check,
@@ -606,6 +629,14 @@ mod tests {
             "50%",
             "--pids",
             "-1",
+            "--devices",
+            "container",
+            "--allow-device",
+            "c 10:200 rwm",
+            "--allow-device",
+            "b 8:0 r",
+            "--owner",
+            "100000:100000",
         ])
         .unwrap();
         assert_eq!(c.parent, Parent::Own);
@@ -617,9 +648,21 @@ mod tests {
                     ("cpu-limit".into(), "50%".into()),
                     ("pids".into(), "-1".into()),
                     ("memory".into(), "256M".into()),
-                ]
+                    ("devices".into(), "container".into()),
+                    ("owner".into(), "100000:100000".into()),
+                    ("allow-device".into(), "c 10:200 rwm".into()),
+                    ("allow-device".into(), "b 8:0 r".into()),
+                ],
+                force: false,
             }
         );
+        let c = p(&["create", "x", "--memory", "10", "--force"]).unwrap();
+        assert!(matches!(c.command, Command::Create { force: true, .. }));
+        // An empty --parent is refused, not taken for the root.
+        assert!(matches!(
+            p(&["--parent", "", "list"]),
+            Err(Error::BadName { .. })
+        ));
         let c = p(&[
             "set",
             "web",
@@ -638,7 +681,8 @@ mod tests {
                 limits: vec![
                     ("memory.max".into(), "1G".into()),
                     ("cpu.max".into(), "50000 100000".into())
-                ]
+                ],
+                force: false,
             }
         );
         assert!(matches!(p(&["set", "web"]), Err(Error::Usage(_))));

@@ -13,16 +13,21 @@ use nix::sys::signal::Signal;
 use crate::error::{Cause, Error};
 use crate::group::{self, Group};
 use crate::layout::{Layout, Version};
-use crate::plan::{Target, write_error};
+use crate::plan::write_error;
 use crate::sys;
+use crate::target::Target;
 
-/// Poll `done` with a growing pause until it holds or `timeout` passes.
+/// Poll `done` with a growing pause until it holds or `timeout` passes (or SIGINT,
+/// SIGTERM, SIGHUP arrives).
 fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) -> Result<(), Error> {
     let start = Instant::now();
     let mut pause = Duration::from_micros(500);
     loop {
         if done() {
             return Ok(());
+        }
+        if let Some(sig) = sys::interrupted() {
+            return Err(Error::Interrupted(sig));
         }
         if start.elapsed() >= timeout {
             return Err(Error::Timeout {
@@ -72,19 +77,29 @@ pub fn freeze(target: &Target<'_>, on: bool, timeout: Duration) -> Result<(), Er
         (Version::V2, false) => ("cgroup.freeze", "0"),
     };
     let path = dir.join(file);
+    let before = sys::read(&path).ok();
     sys::write(&path, value).map_err(|e| write_error(&path, value, e))?;
     let what = format!(
         "{} {}",
         if on { "freezing" } else { "thawing" },
         crate::error::quote(&target.group.name)
     );
-    wait_until(timeout, &what, || {
+    let reached = wait_until(timeout, &what, || {
         if on {
             is_frozen(ver, &dir).unwrap_or(true)
         } else {
             is_thawed(ver, &dir).unwrap_or(true)
         }
-    })
+    });
+    if let (Err(Error::Interrupted(_)), Some(old)) = (&reached, before) {
+        // Interrupted: back to the state before (v1 reads FREEZING while on its way).
+        let old = match old.trim() {
+            "FREEZING" => "FROZEN",
+            o => o,
+        };
+        let _ = sys::write(&path, old);
+    }
+    reached
 }
 
 /// Refuse to signal a group that holds this very process.
@@ -248,8 +263,11 @@ pub fn move_pids(layout: &Layout, group: &Group, pids: &[i32]) -> Result<(), Err
     for &pid in pids {
         let origin = groups_of(layout, pid);
         let mut n = 0;
-        let mut failure = None;
-        for (_, d) in &dirs {
+        let mut failure = sys::interrupted().map(Error::Interrupted);
+        for (_, d) in dirs
+            .iter()
+            .take(if failure.is_some() { 0 } else { dirs.len() })
+        {
             if let Err(e) = procs_write(d, pid) {
                 failure = Some(e);
                 break;
@@ -280,15 +298,25 @@ pub fn exec(
     argv: &[OsString],
     note: &dyn Fn(&str),
 ) -> Result<std::convert::Infallible, Error> {
-    let mut created = None;
+    let mut created = false;
     if create && group.existing().is_empty() {
-        match group::create(layout, group, &[], note) {
-            Ok(c) => created = Some(c),
-            Err(Error::Exists(_)) => {}
+        match crate::create::create(layout, group, &[], note)
+            .and_then(crate::create::Creation::publish)
+        {
+            Ok(()) => created = true,
+            Err(Error::Exists(_) | Error::Busy { .. }) => {}
             Err(e) => return Err(e),
         }
     }
-    if created.is_none() {
+    // What --create made goes again when joining or exec fails.
+    let undo = || {
+        if created {
+            for (_, d) in group.existing().iter().rev() {
+                let _ = crate::delete::rmdir_retry(d, Duration::from_millis(500));
+            }
+        }
+    };
+    if !created {
         if create {
             // A concurrent `exec --create` of the same group may be making it: join it
             // once it is in every hierarchy.
@@ -310,20 +338,25 @@ pub fn exec(
         // moving only the caller's own thread skips the kernel's global threadgroup
         // lock and its RCU grace period, which a cgroup.procs write waits for in
         // every hierarchy. The exec'd command inherits the groups.
-        let joined = if layout.hierarchies[*i].version == Version::V1 {
-            join_file(d, "tasks", 0)
-        } else {
-            procs_write(d, me)
+        let joined = match sys::interrupted() {
+            Some(sig) => Err(Error::Interrupted(sig)),
+            None if layout.hierarchies[*i].version == Version::V1 => join_file(d, "tasks", 0),
+            None => procs_write(d, me),
         };
         if let Err(e) = joined {
             back(k);
-            drop(created);
+            undo();
             return Err(e);
         }
     }
+    if let Some(sig) = sys::interrupted() {
+        back(dirs.len());
+        undo();
+        return Err(Error::Interrupted(sig));
+    }
     let errno = common::exec::exec(argv, None, &common::exec::Env::Inherit);
     back(dirs.len());
-    drop(created);
+    undo();
     Err(Error::Exec {
         command: argv[0].clone(),
         source: errno,
@@ -338,6 +371,8 @@ pub fn parse_signal(s: &str) -> Result<Signal, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::fake_v2;
+    use std::fs;
 
     #[test]
     fn signals() {
@@ -354,5 +389,19 @@ mod tests {
         let e = wait_until(Duration::from_millis(5), "thawing 'x'", || false).unwrap_err();
         assert_eq!(e.to_string(), "thawing 'x': still not done after 0.005 s");
         assert!(wait_until(Duration::from_millis(5), "x", || true).is_ok());
+    }
+
+    #[test]
+    fn v2_freeze_waits_for_the_events_file() {
+        let f = fake_v2();
+        let t = f.target();
+        let d = f.group.dir(0).unwrap();
+        fs::write(d.join("cgroup.events"), "populated 1\nfrozen 1\n").unwrap();
+        crate::control::freeze(&t, true, std::time::Duration::from_secs(1)).unwrap();
+        assert_eq!(fs::read_to_string(d.join("cgroup.freeze")).unwrap(), "1");
+        // The kernel never reports "frozen 0": thaw times out with a message.
+        let e =
+            crate::control::freeze(&t, false, std::time::Duration::from_millis(20)).unwrap_err();
+        assert_eq!(e.to_string(), "thawing 'g': still not done after 0.02 s");
     }
 }

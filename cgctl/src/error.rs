@@ -94,6 +94,15 @@ pub enum Error {
     #[error("cgroup {} already exists", quote(.0))]
     Exists(String),
 
+    /// The parent of `list`/`top` is missing from some hierarchies.
+    #[error("parent cgroup {} does not exist in {}", quote(.parent), .missing.join(", "))]
+    NoParentGroup {
+        /// --parent as given.
+        parent: String,
+        /// The labels of the hierarchies without it.
+        missing: Vec<String>,
+    },
+
     /// The parent given by --parent does not exist.
     #[error("parent {} does not exist", quote(.0))]
     NoParent(PathBuf),
@@ -178,15 +187,6 @@ pub enum Error {
         count: usize,
     },
 
-    /// `delete` without --recursive of a group that has children.
-    #[error("cgroup {} has child groups: {} (use --recursive)", quote(.name), .children.join(", "))]
-    HasChildren {
-        /// The cgroup.
-        name: String,
-        /// Their names.
-        children: Vec<String>,
-    },
-
     /// `delete` could not remove everything: what is left, and why.
     #[error("cannot delete {} completely; left: {}", quote(.name), .left.join("; "))]
     Leftover {
@@ -253,6 +253,62 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// SIGINT, SIGTERM or SIGHUP stopped the command; what it had made was rolled back.
+    #[error("interrupted by {}; what this run had changed was undone", .0.as_str())]
+    Interrupted(nix::sys::signal::Signal),
+
+    /// Another cgctl is creating or deleting the group right now.
+    #[error("cgroup {} is being created or deleted by cgctl (pid {pid})", quote(.name))]
+    Busy {
+        /// The cgroup.
+        name: String,
+        /// The other cgctl.
+        pid: i32,
+    },
+
+    /// An interrupted cgctl left the group half made or half removed.
+    #[error("cgroup {} is unfinished: cgctl (pid {pid}) was stopped while creating or deleting it ('cgctl delete {name}' removes what is left)", quote(.name))]
+    Unfinished {
+        /// The cgroup.
+        name: String,
+        /// The cgctl that left it.
+        pid: i32,
+    },
+
+    /// A rename(2) of a group's directory failed.
+    #[error("cannot rename {} to {}", quote(.from), quote(.to))]
+    Rename {
+        /// The directory.
+        from: PathBuf,
+        /// The new name.
+        to: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+
+    /// chown(2) for --owner failed.
+    #[error("cannot change the owner of {}", quote(.path))]
+    Chown {
+        /// The directory or file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A step of the v2 device filter failed.
+    #[error("cannot {what} the device filter of {}", quote(.path))]
+    DeviceFilter {
+        /// The group's directory.
+        path: PathBuf,
+        /// `load`, `attach`, `detach` or `query`.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: Cause,
+    },
+
     /// Writing to standard output failed (not EPIPE, which ends quietly).
     #[error("cannot write to standard output")]
     Output(#[source] io::Error),
@@ -306,6 +362,7 @@ impl Error {
             | Error::ReadOnly(_)
             | Error::BadName { .. } => exit::USAGE,
             Error::Batch { source, .. } => source.exit_code(),
+            Error::Interrupted(sig) => exit::signal_status(*sig),
             _ => exit::FAILURE,
         }
     }
@@ -314,6 +371,7 @@ impl Error {
     pub fn exec_code(&self) -> i32 {
         match self {
             Error::Exec { source, .. } => exit::exec_failure(*source),
+            Error::Interrupted(sig) => exit::signal_status(*sig),
             _ => exit::CANCELED,
         }
     }

@@ -8,10 +8,11 @@ use serde_json::Value as Json;
 
 use crate::convert::{self, IoScale};
 use crate::error::Error;
+use crate::files::{self, read_bandwidth, read_limit};
 use crate::keys::{self, KeyDef, Kind, Origin};
 use crate::layout::Version;
-use crate::plan::{Target, native_dir, read_bandwidth, read_limit};
 use crate::sys;
+use crate::target::{Target, native_dir, native_exists};
 use crate::value::{self, CpuList, IO_FIELDS, IoMax};
 
 /// A value read from the group, in neutral terms.
@@ -29,6 +30,8 @@ pub enum Reading {
     Io(Vec<IoMax>),
     /// Frozen or not.
     Frozen(bool),
+    /// Lines as they are (`owner`, v1 `devices`).
+    Text(Vec<String>),
 }
 
 fn read_text(path: &std::path::Path) -> Result<String, Error> {
@@ -50,38 +53,26 @@ fn num(path: &std::path::Path) -> Result<u64, Error> {
 
 /// Read what `kind` is about from the group, converting from the other version.
 pub fn read(kind: Kind, target: &Target<'_>) -> Result<Reading, Error> {
+    if kind == Kind::Owner {
+        // The owner of the group's directory (the same in every hierarchy after --owner).
+        let Some((_, dir)) = target.group.existing().into_iter().next() else {
+            return Err(Error::NoSuchGroup(target.group.name.clone()));
+        };
+        let (uid, gid) = sys::owner(&dir).map_err(|source| Error::Read { path: dir, source })?;
+        return Ok(Reading::Text(vec![format!("{uid}:{gid}")]));
+    }
     let (ver, dir) = target.home(kind.controller())?;
     let f = |name: &str| dir.join(name);
     let v1 = ver == Version::V1;
+    let files = files::of(ver);
     Ok(match kind {
-        Kind::Memory => Reading::Limit(read_limit(
-            &f(if v1 {
-                "memory.limit_in_bytes"
-            } else {
-                "memory.max"
-            }),
-            ver,
-        )?),
-        Kind::MemorySoft => Reading::Limit(read_limit(
-            &f(if v1 {
-                "memory.soft_limit_in_bytes"
-            } else {
-                "memory.low"
-            }),
-            ver,
-        )?),
+        Kind::Memory => Reading::Limit(read_limit(&f(files.memory_limit), ver)?),
+        Kind::MemorySoft => Reading::Limit(read_limit(&f(files.memory_soft), ver)?),
         Kind::Swap | Kind::MemSw => {
-            let (mem, other) = if v1 {
-                (
-                    read_limit(&f("memory.limit_in_bytes"), ver)?,
-                    read_limit(&f("memory.memsw.limit_in_bytes"), ver)?,
-                )
-            } else {
-                (
-                    read_limit(&f("memory.max"), ver)?,
-                    read_limit(&f("memory.swap.max"), ver)?,
-                )
-            };
+            let (mem, other) = (
+                read_limit(&f(files.memory_limit), ver)?,
+                read_limit(&f(files.swap_limit), ver)?,
+            );
             Reading::Limit(match (kind, v1) {
                 (Kind::Swap, true) => convert::memsw_to_swap(other, mem).unwrap_or(Limit::Max),
                 (Kind::MemSw, false) => convert::swap_to_memsw(other, mem).unwrap_or(Limit::Max),
@@ -104,13 +95,11 @@ pub fn read(kind: Kind, target: &Target<'_>) -> Result<Reading, Error> {
             Reading::Limit(read_limit(&f(name), ver)?)
         }
         Kind::Cpus | Kind::Mems | Kind::CpusEffective | Kind::MemsEffective => {
-            let name = match (kind, v1) {
-                (Kind::Cpus, _) => "cpuset.cpus",
-                (Kind::Mems, _) => "cpuset.mems",
-                (Kind::CpusEffective, true) => "cpuset.effective_cpus",
-                (Kind::CpusEffective, false) => "cpuset.cpus.effective",
-                (_, true) => "cpuset.effective_mems",
-                (_, false) => "cpuset.mems.effective",
+            let name = match kind {
+                Kind::Cpus => "cpuset.cpus",
+                Kind::Mems => "cpuset.mems",
+                Kind::CpusEffective => files.cpus_effective,
+                _ => files.mems_effective,
             };
             let t = read_text(&f(name))?;
             Reading::List(CpuList::parse(&t).unwrap_or_default())
@@ -120,18 +109,14 @@ pub fn read(kind: Kind, target: &Target<'_>) -> Result<Reading, Error> {
             Reading::Bandwidth(q, p)
         }
         Kind::CpuWeight | Kind::CpuShares => {
-            let n = num(&f(if v1 { "cpu.shares" } else { "cpu.weight" }))?;
+            let n = num(&f(files.cpu_weight))?;
             Reading::Num(match (kind, v1) {
                 (Kind::CpuWeight, true) => convert::shares_to_weight(n),
                 (Kind::CpuShares, false) => convert::weight_to_shares(n),
                 _ => n,
             })
         }
-        Kind::CpuBurst => Reading::Num(num(&f(if v1 {
-            "cpu.cfs_burst_us"
-        } else {
-            "cpu.max.burst"
-        }))?),
+        Kind::CpuBurst => Reading::Num(num(&f(files.cpu_burst))?),
         Kind::CpuIdle => Reading::Num(num(&f("cpu.idle"))?),
         Kind::Pids => {
             Reading::Limit(value::file_limit(&read_text(&f("pids.max"))?).unwrap_or(Limit::Max))
@@ -144,7 +129,7 @@ pub fn read(kind: Kind, target: &Target<'_>) -> Result<Reading, Error> {
                 _ => IoScale::Blkio,
             };
             let Some((file, from)) =
-                crate::plan::io_weight_file(ver, scale, |f| sys::exists(&dir.join(f)))
+                files::io_weight_file(ver, scale, |f| sys::exists(&dir.join(f)))
             else {
                 return Err(Error::Unavailable {
                     what: "io weight".to_owned(),
@@ -192,21 +177,25 @@ pub fn read(kind: Kind, target: &Target<'_>) -> Result<Reading, Error> {
                 Reading::Io(value::io_max_file(&read_text(&f("io.max"))?))
             }
         }
-        Kind::Frozen => Reading::Frozen(if v1 {
-            read_text(&f("freezer.state"))? != "THAWED"
-        } else {
-            read_text(&f("cgroup.freeze"))? == "1"
-        }),
-        Kind::MemoryCurrent => Reading::Num(num(&f(if v1 {
-            "memory.usage_in_bytes"
-        } else {
-            "memory.current"
-        }))?),
-        Kind::MemoryPeak => Reading::Num(num(&f(if v1 {
-            "memory.max_usage_in_bytes"
-        } else {
-            "memory.peak"
-        }))?),
+        Kind::Frozen => {
+            let t = read_text(&f(files.freeze))?;
+            Reading::Frozen(if v1 { t != "THAWED" } else { t == "1" })
+        }
+        Kind::Devices | Kind::AllowDevice => {
+            if !v1 {
+                return Err(Error::Unavailable {
+                    what: "the device list".to_owned(),
+                    name: target.group.name.clone(),
+                    why: "on cgroup v2 it is an eBPF program, which cgctl does not read back"
+                        .to_owned(),
+                });
+            }
+            let t = read_text(&f("devices.list"))?;
+            Reading::Text(t.lines().map(str::to_owned).collect())
+        }
+        Kind::Owner => unreachable!("read above"),
+        Kind::MemoryCurrent => Reading::Num(num(&f(files.memory_current))?),
+        Kind::MemoryPeak => Reading::Num(num(&f(files.memory_peak))?),
         Kind::SwapCurrent => Reading::Num(if v1 {
             num(&f("memory.memsw.usage_in_bytes"))?
                 .saturating_sub(num(&f("memory.usage_in_bytes"))?)
@@ -247,6 +236,7 @@ pub fn render(def: KeyDef, r: &Reading) -> Vec<String> {
                 .collect(),
             _ => lines.iter().map(ToString::to_string).collect(),
         },
+        Reading::Text(lines) => lines.clone(),
         Reading::Frozen(on) => vec![match (v1, on) {
             (true, true) => "FROZEN".to_owned(),
             (true, false) => "THAWED".to_owned(),
@@ -280,7 +270,7 @@ pub fn get_key(key: &str, target: &Target<'_>) -> Result<(Vec<String>, Json), Er
         Ok((lines, Json::from(t)))
     };
     let Some(def) = def else {
-        if crate::plan::native_exists(key, target) {
+        if native_exists(key, target) {
             return raw_native(key);
         }
         return Err(Error::UnknownKey {
@@ -294,7 +284,7 @@ pub fn get_key(key: &str, target: &Target<'_>) -> Result<(Vec<String>, Json), Er
         (def.origin, home_ver),
         (Origin::V1, Some(Version::V1)) | (Origin::V2, Some(Version::V2)) | (Origin::Both, Some(_))
     );
-    if native && crate::plan::native_exists(def.key, target) {
+    if native && native_exists(def.key, target) {
         return raw_native(def.key);
     }
     let r = read(def.kind, target)?;
@@ -304,6 +294,9 @@ pub fn get_key(key: &str, target: &Target<'_>) -> Result<(Vec<String>, Json), Er
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::{apply, plan};
+    use crate::test_support::{fake_v2, reqs};
+    use std::fs;
 
     fn def(k: &str) -> KeyDef {
         keys::lookup(k).unwrap()
@@ -353,5 +346,51 @@ mod tests {
             Json::from(5)
         );
         assert_eq!(json(def("memory"), &max), Json::from("max"));
+    }
+
+    #[test]
+    fn v2_apply_writes_the_files_and_get_reads_them_back_in_either_format() {
+        let f = fake_v2();
+        let t = f.target();
+        let actions = plan(
+            &reqs(&[
+                ("memory.max", "64M"),
+                ("cpu.shares", "2048"),
+                ("cpu-limit", "50%"),
+                ("pids", "30"),
+                ("freezer.state", "FROZEN"),
+            ]),
+            &t,
+        )
+        .unwrap();
+        apply(&actions, "g").unwrap();
+        let d = f.group.dir(0).unwrap();
+        let file = |n: &str| fs::read_to_string(d.join(n)).unwrap();
+        assert_eq!(file("memory.max"), "67108864");
+        assert_eq!(file("cpu.weight"), "174");
+        assert_eq!(file("cpu.max"), "50000 100000");
+        assert_eq!(file("pids.max"), "30");
+        assert_eq!(file("cgroup.freeze"), "1");
+        let get = |k: &str| crate::get::get_key(k, &t).unwrap().0.join("\n");
+        // Native keys are the file; the other version's keys are translated.
+        assert_eq!(get("memory.max"), "67108864");
+        assert_eq!(get("memory.limit_in_bytes"), "67108864");
+        assert_eq!(get("memory"), "67108864");
+        assert_eq!(get("cpu.cfs_quota_us"), "50000");
+        assert_eq!(get("cpu.cfs_period_us"), "100000");
+        assert_eq!(get("cpu-limit"), "50000/100000");
+        assert_eq!(get("cpu.weight"), "174");
+        // The weight scale is coarser: 2048 → 174 → the largest shares giving 174.
+        assert_eq!(get("cpu.shares"), "2059");
+        assert_eq!(get("freezer.state"), "FROZEN");
+        assert_eq!(get("io.max"), "8:0 rbps=max wbps=5 riops=max wiops=max");
+        assert_eq!(get("blkio.throttle.write_bps_device"), "8:0 5");
+        assert_eq!(get("memory.soft_limit_in_bytes"), "0");
+        assert_eq!(get("memory.swap.max"), "max");
+        assert_eq!(get("memory.memsw.limit_in_bytes"), "-1");
+        assert_eq!(get("io-weight"), "100");
+        assert_eq!(get("blkio.weight"), "19");
+        let e = crate::get::get_key("memory.limt", &t).unwrap_err();
+        assert!(matches!(e, Error::UnknownKey { .. }), "{e:?}");
     }
 }

@@ -1,16 +1,13 @@
 //! A cgroup by name: its directory in every hierarchy, the checks on NAME and --parent,
-//! and the life cycle — `create` (all hierarchies or none, v1 cpuset filled from the
-//! parent, v2 controllers enabled in the ancestors that lack them) and `delete` (every
-//! hierarchy, or a failure that lists what is left).
+//! whether it is complete, its processes and children. Making and removing one are
+//! `create` and `delete`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::thread;
-use std::time::{Duration, Instant};
 
-use crate::error::{Cause, Error};
+use crate::error::Error;
 use crate::layout::{Layout, Version};
-use crate::sys;
+use crate::{staging, sys};
 
 /// Where NAMEs are rooted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,8 +70,17 @@ const FILE_PREFIXES: &[&str] = &[
     "irq",
 ];
 
+/// The longest NAME component: a cgroup directory name is at most 255 bytes, and cgctl's
+/// staging name (`.NAME.cgctl-PID`) needs 18 of them.
+pub const MAX_COMPONENT: usize = 237;
+
+/// The longest NAME (the whole path must stay well within PATH_MAX below a mount).
+pub const MAX_NAME: usize = 2048;
+
 /// Check a NAME and split it into components: relative, no `.`/`..`, no component that
-/// looks like a control file (`memory.max`, `tasks`), no control characters.
+/// looks like a control file (`memory.max`, `tasks`), none starting with `.` (cgctl's
+/// staging names), no control characters, lengths within [`MAX_COMPONENT`] and
+/// [`MAX_NAME`].
 pub fn components(name: &str) -> Result<Vec<&str>, Error> {
     let bad = |why| Error::BadName {
         name: name.to_owned(),
@@ -84,6 +90,9 @@ pub fn components(name: &str) -> Result<Vec<&str>, Error> {
         return Err(bad(
             "NAME is relative to the parent (use --parent for absolute paths)",
         ));
+    }
+    if name.len() > MAX_NAME {
+        return Err(bad("longer than 2048 bytes"));
     }
     let parts: Vec<&str> = name.split('/').filter(|c| !c.is_empty()).collect();
     if parts.is_empty() {
@@ -96,8 +105,13 @@ pub fn components(name: &str) -> Result<Vec<&str>, Error> {
         if c.chars().any(char::is_control) {
             return Err(bad("control characters are not allowed"));
         }
-        if c.len() > 255 {
-            return Err(bad("a component is longer than 255 bytes"));
+        if c.starts_with('.') {
+            return Err(bad(
+                "a component starting with '.' is cgctl's (a group being made or removed)",
+            ));
+        }
+        if c.len() > MAX_COMPONENT {
+            return Err(bad("a component is longer than 237 bytes"));
         }
         let looks_like_file = matches!(*c, "tasks" | "notify_on_release" | "release_agent")
             || c.split_once('.')
@@ -156,8 +170,40 @@ impl Group {
             .collect()
     }
 
-    /// Fail unless the group exists in every hierarchy it is resolved in.
+    /// Fail unless the group exists in every hierarchy it is resolved in, and is not
+    /// being made or removed (or left so by a stopped cgctl): no v2 marker beside it,
+    /// and where it is missing, no v1 staging name either.
     pub fn require(&self, layout: &Layout) -> Result<(), Error> {
+        let plain = self.exists_everywhere(layout);
+        let last = self.name.rsplit('/').next().unwrap_or(&self.name);
+        let markers = staging::uses_markers(layout, self);
+        for (i, h) in layout.hierarchies.iter().enumerate() {
+            let Some(parent) = self.dir(i).and_then(Path::parent) else {
+                continue;
+            };
+            // A complete group is unfinished only beside a v2 marker, where markers
+            // are used.
+            if plain.is_ok() && (h.version == Version::V1 || !markers) {
+                continue;
+            }
+            if let Some(m) = staging::marks(parent, last).first() {
+                return Err(if m.alive {
+                    Error::Busy {
+                        name: self.name.clone(),
+                        pid: m.pid,
+                    }
+                } else {
+                    Error::Unfinished {
+                        name: self.name.clone(),
+                        pid: m.pid,
+                    }
+                });
+            }
+        }
+        plain
+    }
+
+    fn exists_everywhere(&self, layout: &Layout) -> Result<(), Error> {
         let mut missing = Vec::new();
         let mut found = false;
         for (i, d) in self.dirs.iter().enumerate() {
@@ -188,17 +234,6 @@ impl Group {
             procs_below(&d, &mut all);
         }
         all.into_iter().collect()
-    }
-
-    /// Child group names, in any hierarchy.
-    pub fn children(&self) -> Vec<String> {
-        let mut names = BTreeSet::new();
-        for (_, d) in self.existing() {
-            if let Ok(sub) = sys::subdirs(&d) {
-                names.extend(sub);
-            }
-        }
-        names.into_iter().collect()
     }
 }
 
@@ -231,400 +266,10 @@ fn procs_below(dir: &Path, out: &mut BTreeSet<i32>) {
     }
 }
 
-/// Controllers listed in a v2 `cgroup.controllers`/`cgroup.subtree_control` file.
-fn words(path: &Path) -> Vec<String> {
-    sys::read(path)
-        .map(|s| s.split_whitespace().map(str::to_owned).collect())
-        .unwrap_or_default()
-}
-
-/// One write to a v2 ancestor's `cgroup.subtree_control`: `+c` for each controller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Enable {
-    /// The ancestor's directory.
-    pub dir: PathBuf,
-    /// The controllers to enable in it.
-    pub controllers: Vec<String>,
-}
-
-/// True when `dir` is the root of its v2 hierarchy: the kernel gives every other group
-/// a `cgroup.type` file, and only the root may hold processes and enable controllers.
-fn is_v2_root(dir: &Path) -> bool {
-    !sys::exists(&dir.join("cgroup.type"))
-}
-
-/// v2: the writes that make `controllers` available in `dir` — `+c` in the
-/// `cgroup.subtree_control` of every ancestor from `top` down to dir's parent that lacks
-/// it — checked before anything is written: each controller must be offered by `top`,
-/// and no ancestor that needs a write may hold processes of its own (the
-/// no-internal-process rule; the kernel would answer EBUSY for memory and io, and for
-/// cpu, pids and cpuset it would accept the write but then refuse every new process in
-/// that group). Ancestors that do not exist yet (components `create` will make) need
-/// the write too.
-pub fn plan_enable(top: &Path, dir: &Path, controllers: &[&str]) -> Result<Vec<Enable>, Error> {
-    if controllers.is_empty() {
-        return Ok(Vec::new());
-    }
-    let Ok(rel) = dir.strip_prefix(top) else {
-        return Ok(Vec::new());
-    };
-    let mut ancestors = vec![top.to_path_buf()];
-    let comps: Vec<_> = rel.components().collect();
-    let mut cur = top.to_path_buf();
-    for c in comps.iter().take(comps.len().saturating_sub(1)) {
-        cur.push(c);
-        ancestors.push(cur.clone());
-    }
-    let offered = words(&top.join("cgroup.controllers"));
-    if let Some(c) = controllers
-        .iter()
-        .find(|c| !offered.iter().any(|o| o == *c))
-    {
-        return Err(Error::Unavailable {
-            what: format!("the {c} controller"),
-            name: top.display().to_string(),
-            why: "it is not in cgroup.controllers (bound to a v1 hierarchy, or disabled)"
-                .to_owned(),
-        });
-    }
-    let mut out = Vec::new();
-    for a in ancestors {
-        let enabled = words(&a.join("cgroup.subtree_control"));
-        let missing: Vec<String> = controllers
-            .iter()
-            .filter(|c| !enabled.iter().any(|e| e == *c))
-            .map(|c| (*c).to_owned())
-            .collect();
-        if missing.is_empty() {
-            continue;
-        }
-        if sys::exists(&a) && !is_v2_root(&a) {
-            let procs = procs_of(&a);
-            if !procs.is_empty() {
-                return Err(Error::InternalProcesses {
-                    controllers: missing.join(" "),
-                    dir: a,
-                    count: procs.len(),
-                    ours: procs.contains(&sys::getpid()),
-                });
-            }
-        }
-        out.push(Enable {
-            dir: a,
-            controllers: missing,
-        });
-    }
-    Ok(out)
-}
-
-/// Perform planned enables, top down, reporting each through `note`.
-pub fn enable(plan: &[Enable], note: &dyn Fn(&str)) -> Result<(), Error> {
-    for e in plan {
-        let file = e.dir.join("cgroup.subtree_control");
-        let value: Vec<String> = e.controllers.iter().map(|c| format!("+{c}")).collect();
-        let value = value.join(" ");
-        sys::write(&file, &value).map_err(|err| {
-            // A process may have joined since the check.
-            let busy = err.raw_os_error() == Some(libc::EBUSY);
-            Error::Write {
-                path: file.clone(),
-                value: value.clone(),
-                source: Cause {
-                    error: err,
-                    hint: busy.then(|| {
-                        "the group has processes of its own and cgroup v2 lets only groups \
-                         without processes enable controllers for their children; use a \
-                         --parent without processes"
-                            .to_owned()
-                    }),
-                },
-                note: String::new(),
-            }
-        })?;
-        note(&format!(
-            "enabled {} in {}",
-            e.controllers.join(" "),
-            crate::error::quote(&file)
-        ));
-    }
-    Ok(())
-}
-
-/// v2: make `controllers` available in the existing group `dir` (see [`plan_enable`]).
-pub fn enable_controllers(
-    top: &Path,
-    dir: &Path,
-    controllers: &[&str],
-    note: &dyn Fn(&str),
-) -> Result<(), Error> {
-    enable(&plan_enable(top, dir, controllers)?, note)
-}
-
-/// Copy a v1 cpuset parent's `cpus` and `mems` into a new group: a new v1 cpuset group
-/// starts empty and refuses tasks until both are set.
-pub fn fill_cpuset(dir: &Path) -> Result<(), Error> {
-    let parent = dir.parent().unwrap_or(dir);
-    for f in ["cpuset.cpus", "cpuset.mems"] {
-        let src = parent.join(f);
-        let v = sys::read(&src).map_err(|source| Error::Read {
-            path: src.clone(),
-            source,
-        })?;
-        let v = v.trim();
-        let dst = dir.join(f);
-        sys::write(&dst, v).map_err(|e| Error::Write {
-            path: dst.clone(),
-            value: v.to_owned(),
-            source: Cause::plain(e),
-            note: String::new(),
-        })?;
-    }
-    Ok(())
-}
-
-/// What `create` made, so that a failure can take it back.
-#[derive(Debug, Default)]
-pub struct Created {
-    dirs: Vec<PathBuf>,
-}
-
-impl Created {
-    /// Remove what was created, newest first (best effort: this runs on an error path).
-    pub fn undo(&mut self) {
-        for d in self.dirs.drain(..).rev() {
-            let _ = rmdir_retry(&d, Duration::from_millis(500));
-        }
-    }
-
-    /// Keep what was created.
-    pub fn keep(mut self) {
-        self.dirs.clear();
-    }
-}
-
-impl Drop for Created {
-    fn drop(&mut self) {
-        self.undo();
-    }
-}
-
-/// Create the group's directory in every hierarchy (with missing intermediate
-/// components), v1 cpusets filled from their parents, v2 controllers `v2_controllers`
-/// enabled above it. Everything that can be checked is checked before the first change
-/// (the parents exist, the v2 controllers can be enabled); then all or nothing: the
-/// returned guard removes the directories unless kept (controllers enabled in ancestors
-/// stay: another group may already use them).
-pub fn create(
-    layout: &Layout,
-    group: &Group,
-    v2_controllers: &[&str],
-    note: &dyn Fn(&str),
-) -> Result<Created, Error> {
-    let existing = group.existing();
-    if !existing.is_empty() {
-        return Err(Error::Exists(group.name.clone()));
-    }
-    let mut todo = Vec::new();
-    for (i, h) in layout.hierarchies.iter().enumerate() {
-        let (Some(parent), Some(dir)) = (group.parents[i].as_ref(), group.dirs[i].as_ref()) else {
-            continue;
-        };
-        if !sys::exists(parent) {
-            return Err(Error::NoParent(parent.clone()));
-        }
-        let enables = if h.version == Version::V2 {
-            plan_enable(&h.mount, dir, v2_controllers)?
-        } else {
-            Vec::new()
-        };
-        todo.push((h, parent, dir, enables));
-    }
-    let mut created = Created::default();
-    for (h, parent, dir, enables) in todo {
-        let is_cpuset = h.version == Version::V1 && h.has("cpuset");
-        let rel = dir.strip_prefix(parent).unwrap_or(dir);
-        let mut cur = parent.clone();
-        let n = rel.components().count();
-        for (k, c) in rel.components().enumerate() {
-            cur.push(c);
-            let last = k + 1 == n;
-            if !last && sys::exists(&cur) {
-                continue;
-            }
-            match sys::mkdir(&cur) {
-                Ok(()) => created.dirs.push(cur.clone()),
-                // A concurrent cgctl made the same intermediate component: not ours.
-                Err(e) if !last && e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    return Err(Error::Exists(group.name.clone()));
-                }
-                Err(source) => {
-                    return Err(Error::Mkdir {
-                        path: cur.clone(),
-                        source,
-                    });
-                }
-            }
-            if is_cpuset {
-                fill_cpuset(&cur)?;
-            }
-        }
-        enable(&enables, note)?;
-    }
-    Ok(created)
-}
-
-/// rmdir, retrying while the kernel still reports the group busy (tasks that have just
-/// exited are released asynchronously).
-pub fn rmdir_retry(dir: &Path, patience: Duration) -> std::io::Result<()> {
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(1);
-    loop {
-        match sys::rmdir(dir) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e)
-                if e.raw_os_error() == Some(libc::EBUSY)
-                    && start.elapsed() < patience
-                    && !is_mount_point(dir) =>
-            {
-                thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(50));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// True when something is mounted on `dir` (its device differs from its parent's):
-/// the EBUSY of rmdir is then not transient.
-fn is_mount_point(dir: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let parent = dir.parent().unwrap_or(dir);
-    match (dir.metadata(), parent.metadata()) {
-        (Ok(a), Ok(b)) => a.dev() != b.dev(),
-        _ => false,
-    }
-}
-
-/// Remove `dir` and its subgroups, deepest first; failures are collected in `left`.
-fn remove_tree(label: &str, dir: &Path, left: &mut Vec<String>) {
-    if let Ok(sub) = sys::subdirs(dir) {
-        for s in sub {
-            remove_tree(label, &dir.join(s), left);
-        }
-    }
-    if let Err(e) = rmdir_retry(dir, Duration::from_secs(2)) {
-        left.push(format!(
-            "{label} {}: {}",
-            crate::error::quote(dir),
-            common::exit::message(&e)
-        ));
-    }
-}
-
-/// Remove the group (and, when `recursive`, its subgroups) from every hierarchy.
-/// Refuses before removing anything when the group has processes or children it may
-/// not touch; afterwards, anything that could not be removed is reported.
-pub fn remove(layout: &Layout, group: &Group, recursive: bool) -> Result<(), Error> {
-    let existing = group.existing();
-    if existing.is_empty() {
-        return Err(Error::NoSuchGroup(group.name.clone()));
-    }
-    // One directory listing per hierarchy serves the checks and the removal.
-    let subs: Vec<Vec<String>> = existing
-        .iter()
-        .map(|(_, d)| sys::subdirs(d).unwrap_or_default())
-        .collect();
-    let children: BTreeSet<&String> = subs.iter().flatten().collect();
-    if !recursive && !children.is_empty() {
-        return Err(Error::HasChildren {
-            name: group.name.clone(),
-            children: children.into_iter().cloned().collect(),
-        });
-    }
-    let procs = if children.is_empty() {
-        let mut all = BTreeSet::new();
-        for (_, d) in &existing {
-            all.extend(procs_of(d));
-        }
-        all.into_iter().collect()
-    } else {
-        group.procs()
-    };
-    if !procs.is_empty() {
-        return Err(Error::Populated {
-            name: group.name.clone(),
-            count: procs.len(),
-        });
-    }
-    let mut left = Vec::new();
-    for ((i, d), sub) in existing.iter().zip(&subs) {
-        let label = layout.hierarchies[*i].label();
-        for s in sub {
-            remove_tree(&label, &d.join(s), &mut left);
-        }
-        if let Err(e) = rmdir_retry(d, Duration::from_secs(2)) {
-            left.push(format!(
-                "{label} {}: {}",
-                crate::error::quote(d),
-                common::exit::message(&e)
-            ));
-        }
-    }
-    if left.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Leftover {
-            name: group.name.clone(),
-            left,
-        })
-    }
-}
-
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::layout::Hierarchy;
-    use std::fs;
-
-    /// A fake hybrid host in a temp dir: v1 cpu, cpuset, memory, pids, freezer, blkio
-    /// and a unified hierarchy, each with root files.
-    pub fn fake_layout(root: &Path, v2_controllers: &[&str]) -> Layout {
-        let mut hs = Vec::new();
-        for c in ["cpu", "cpuset", "memory", "pids", "freezer", "blkio"] {
-            let m = root.join(c);
-            fs::create_dir_all(&m).unwrap();
-            fs::write(m.join("cgroup.procs"), "").unwrap();
-            if c == "cpuset" {
-                fs::write(m.join("cpuset.cpus"), "0-1\n").unwrap();
-                fs::write(m.join("cpuset.mems"), "0\n").unwrap();
-                fs::write(m.join("cpuset.effective_cpus"), "0-1\n").unwrap();
-            }
-            hs.push(Hierarchy {
-                version: Version::V1,
-                controllers: vec![c.to_owned()],
-                name: None,
-                mount: m,
-                mount_root: "/".into(),
-                self_path: Some("/".into()),
-            });
-        }
-        let u = root.join("unified");
-        fs::create_dir_all(&u).unwrap();
-        fs::write(u.join("cgroup.controllers"), v2_controllers.join(" ")).unwrap();
-        fs::write(u.join("cgroup.subtree_control"), "").unwrap();
-        fs::write(u.join("cgroup.procs"), "").unwrap();
-        hs.push(Hierarchy {
-            version: Version::V2,
-            controllers: v2_controllers.iter().map(|s| (*s).to_owned()).collect(),
-            name: None,
-            mount: u,
-            mount_root: "/".into(),
-            self_path: Some("/".into()),
-        });
-        Layout { hierarchies: hs }
-    }
+    use crate::test_support::fake_layout;
 
     #[test]
     fn names() {
@@ -664,99 +309,5 @@ pub(crate) mod tests {
         assert_eq!(g.dir(3), None);
         let g = Group::resolve(&l, &Parent::Path("/p".into()), "x").unwrap();
         assert_eq!(g.dir(1).unwrap(), t.path().join("cpuset/p/x"));
-    }
-
-    #[test]
-    fn create_is_all_or_nothing() {
-        let t = tempfile::tempdir().unwrap();
-        let l = fake_layout(t.path(), &[]);
-        let g = Group::resolve(&l, &Parent::Root, "a").unwrap();
-        // Block the pids hierarchy with a file where the directory would go.
-        fs::write(t.path().join("pids/a"), "").unwrap();
-        assert!(matches!(
-            create(&l, &g, &[], &|_| {}),
-            Err(Error::Exists(_))
-        ));
-        fs::remove_file(t.path().join("pids/a")).unwrap();
-        // A fake cpuset group has no files: fill_cpuset fails after mkdir → undone.
-        let err = create(&l, &g, &[], &|_| {}).unwrap_err();
-        assert!(matches!(err, Error::Write { .. }), "{err:?}");
-        assert!(g.existing().is_empty(), "{:?}", g.existing());
-    }
-
-    #[test]
-    fn enabling_v2_controllers_is_minimal_and_reported() {
-        let t = tempfile::tempdir().unwrap();
-        let top = t.path();
-        fs::write(top.join("cgroup.controllers"), "cpu memory pids").unwrap();
-        fs::write(top.join("cgroup.subtree_control"), "memory").unwrap();
-        fs::create_dir(top.join("a")).unwrap();
-        fs::write(top.join("a/cgroup.controllers"), "memory").unwrap();
-        fs::write(top.join("a/cgroup.subtree_control"), "").unwrap();
-        let notes = std::cell::RefCell::new(Vec::new());
-        let note = |s: &str| notes.borrow_mut().push(s.to_owned());
-        enable_controllers(top, &top.join("a/b"), &["memory"], &note).unwrap();
-        assert_eq!(
-            fs::read_to_string(top.join("cgroup.subtree_control")).unwrap(),
-            "memory"
-        );
-        assert_eq!(
-            fs::read_to_string(top.join("a/cgroup.subtree_control")).unwrap(),
-            "+memory"
-        );
-        assert_eq!(notes.borrow().len(), 1);
-        assert!(notes.borrow()[0].starts_with("enabled memory in '"));
-        // A controller the root does not offer: refused before any write.
-        let err = enable_controllers(top, &top.join("a/b"), &["pids", "io"], &note).unwrap_err();
-        assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
-        assert_eq!(notes.borrow().len(), 1);
-    }
-
-    #[test]
-    fn no_controller_is_enabled_in_a_group_with_processes() {
-        let t = tempfile::tempdir().unwrap();
-        let top = t.path();
-        // The root may hold processes (it has no cgroup.type); `p` below it may not.
-        fs::write(top.join("cgroup.controllers"), "cpu memory pids").unwrap();
-        fs::write(top.join("cgroup.subtree_control"), "").unwrap();
-        fs::write(top.join("cgroup.procs"), "1\n").unwrap();
-        fs::create_dir(top.join("p")).unwrap();
-        fs::write(top.join("p/cgroup.type"), "domain\n").unwrap();
-        fs::write(top.join("p/cgroup.controllers"), "").unwrap();
-        fs::write(top.join("p/cgroup.subtree_control"), "").unwrap();
-        fs::write(top.join("p/cgroup.procs"), "4242\n4243\n").unwrap();
-        for c in ["memory", "pids"] {
-            let err = enable_controllers(top, &top.join("p/x/y"), &[c], &|_| {}).unwrap_err();
-            assert_eq!(
-                err.to_string(),
-                format!(
-                    "cannot enable {c} in '{}': the group holds 2 processes of its own, and \
-                     cgroup v2 lets only a group without processes enable controllers for \
-                     its children (the no-internal-process rule); use a --parent without \
-                     processes, or move them into a child group first",
-                    top.join("p").display()
-                )
-            );
-        }
-        // Nothing was written, not even in the root above.
-        assert_eq!(
-            fs::read_to_string(top.join("cgroup.subtree_control")).unwrap(),
-            ""
-        );
-        // A group that already hands the controller down needs no write, processes or
-        // not; the root itself is exempt from the rule.
-        fs::write(top.join("p/cgroup.subtree_control"), "pids\n").unwrap();
-        let plan = plan_enable(top, &top.join("p/x"), &["pids"]).unwrap();
-        assert_eq!(
-            plan,
-            [Enable {
-                dir: top.to_path_buf(),
-                controllers: vec!["pids".into()]
-            }]
-        );
-        // Components not made yet need the write too (create makes them first).
-        let plan = plan_enable(top, &top.join("p/new/x"), &["pids"]).unwrap();
-        let dirs: Vec<&Path> = plan.iter().map(|e| e.dir.as_path()).collect();
-        assert_eq!(dirs, [top, &top.join("p/new")]);
     }
 }

@@ -4,7 +4,9 @@
 //! files of the group's own version. Unknown keys fail with the nearest known one.
 
 use common::units::Limit;
+use strsim::levenshtein;
 
+use crate::devices::{Base, Rule};
 use crate::error::Error;
 use crate::value::{self, CpuLimit, CpuList, IoMax};
 
@@ -82,6 +84,12 @@ pub enum Kind {
     MemsEffective,
     /// Read-only: tasks.
     PidsCurrent,
+    /// `--devices`: the base device list.
+    Devices,
+    /// `--allow-device`: one more rule.
+    AllowDevice,
+    /// `--owner`: who the group is delegated to.
+    Owner,
 }
 
 impl Kind {
@@ -113,6 +121,9 @@ impl Kind {
             | Kind::IoMax
             | Kind::Throttle(_) => "io",
             Kind::Frozen => "freezer",
+            Kind::Devices | Kind::AllowDevice => "devices",
+            // (every hierarchy: the planner chowns them all)
+            Kind::Owner => "",
         }
     }
 
@@ -158,6 +169,31 @@ pub const NAMED: &[KeyDef] = &[
     k("pids", Origin::Named, Kind::Pids),
     k("io-weight", Origin::Named, Kind::IoWeight),
     k("io-max", Origin::Named, Kind::IoMax),
+];
+
+/// The options of `create` and `set` that are not limits (not listed by `get`).
+pub const OPTIONS: &[KeyDef] = &[
+    k("devices", Origin::Named, Kind::Devices),
+    k("allow-device", Origin::Named, Kind::AllowDevice),
+    k("owner", Origin::Named, Kind::Owner),
+];
+
+/// Files that hold processes: `set` does not write them (it would move a process in
+/// one hierarchy only), `move` does, in every hierarchy. And the files of commands.
+const NOT_SET: &[(&str, &str)] = &[
+    (
+        "cgroup.procs",
+        "use 'cgctl move NAME PID...', which moves it in every hierarchy",
+    ),
+    (
+        "tasks",
+        "use 'cgctl move NAME PID...', which moves it in every hierarchy",
+    ),
+    (
+        "cgroup.threads",
+        "use 'cgctl move NAME PID...', which moves it in every hierarchy",
+    ),
+    ("cgroup.kill", "use 'cgctl kill NAME'"),
 ];
 
 /// The raw files cgctl translates (or passes through with checks).
@@ -222,39 +258,30 @@ pub const RAW: &[KeyDef] = &[
 
 /// The definition of `key`, named or raw.
 pub fn lookup(key: &str) -> Option<KeyDef> {
-    NAMED.iter().chain(RAW).find(|d| d.key == key).copied()
+    NAMED
+        .iter()
+        .chain(RAW)
+        .chain(OPTIONS)
+        .find(|d| d.key == key)
+        .copied()
 }
 
-/// The known key nearest to `key`, for the unknown-key message: edit distance, where a
-/// typo in the start of a long key (`memory.limt` for `memory.limit_in_bytes`) counts as
+/// The known key nearest to `key`, for the unknown-key message: edit distance
+/// (Levenshtein, from strsim), where a typo in the start of a long key (`memory.limt` for `memory.limit_in_bytes`) counts as
 /// the typo plus one.
 pub fn nearest(key: &str) -> Option<String> {
     NAMED
         .iter()
         .chain(RAW)
+        .chain(OPTIONS)
         .map(|d| {
             let prefix: String = d.key.chars().take(key.chars().count()).collect();
-            let score = distance(key, d.key).min(distance(key, &prefix) + 1);
+            let score = levenshtein(key, d.key).min(levenshtein(key, &prefix) + 1);
             (score, d.kind.read_only(), d.key)
         })
         .min()
         .filter(|(d, ..)| *d <= key.len() / 2)
         .map(|(.., k)| k.to_owned())
-}
-
-/// Levenshtein distance.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// A change to make, version-neutral.
@@ -302,6 +329,12 @@ pub enum Knob {
     Frozen(bool),
     /// A file of the group's own version with no translation, written as given.
     Native(String, String),
+    /// The base device list.
+    Devices(Base),
+    /// One more allowed device.
+    AllowDevice(Rule),
+    /// Delegate the group to (uid, gid).
+    Owner(u32, u32),
 }
 
 /// A knob and the label the user gave it (`--memory`, `memory.max`), for messages.
@@ -333,6 +366,13 @@ pub fn parse(
     native: &dyn Fn(&str) -> bool,
 ) -> Result<Request, Error> {
     check_key(key)?;
+    if let Some((_, hint)) = NOT_SET.iter().find(|(f, _)| *f == key) {
+        return Err(invalid(
+            label,
+            raw,
+            format!("set does not write {key}: {hint}"),
+        ));
+    }
     let Some(def) = lookup(key) else {
         if native(key) {
             return Ok(Request {
@@ -430,12 +470,67 @@ pub fn parse(
         | Kind::CpusEffective
         | Kind::MemsEffective
         | Kind::PidsCurrent => return Err(Error::ReadOnly(key.to_owned())),
+        Kind::Devices => Knob::Devices(Base::parse(v).map_err(bad)?),
+        Kind::AllowDevice => Knob::AllowDevice(Rule::parse(v).map_err(bad)?),
+        Kind::Owner => {
+            let (u, g) = owner(v).map_err(bad)?;
+            Knob::Owner(u, g)
+        }
     };
     Ok(Request {
         label: label.to_owned(),
         value: raw.to_owned(),
         knob,
     })
+}
+
+/// Parse `UID:GID` or `UID` (the group id then is the same number): numeric ids, as
+/// /etc/subuid hands them out (names are not looked up).
+pub fn owner(s: &str) -> Result<(u32, u32), String> {
+    let id = |t: &str| -> Result<u32, String> {
+        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("'{t}' is not a numeric id (UID:GID)"));
+        }
+        // (u32::MAX is (uid_t)-1, "unchanged" to chown(2))
+        t.parse::<u32>()
+            .ok()
+            .filter(|n| *n != u32::MAX)
+            .ok_or_else(|| format!("id '{t}' is too large"))
+    };
+    match s.split_once(':') {
+        Some((u, g)) => Ok((id(u)?, id(g)?)),
+        None => {
+            let u = id(s)?;
+            Ok((u, u))
+        }
+    }
+}
+
+/// The least memory limit a process can live in: below it, the group's first process
+/// is OOM-killed at once (exit 137, no message), so a smaller limit is refused unless
+/// forced.
+pub const MEMORY_FLOOR: u64 = 1 << 20;
+
+/// Refuse, unless `force`, a hard memory limit (or memory+swap, or v2 `memory.high`)
+/// below [`MEMORY_FLOOR`].
+pub fn check_livable(requests: &[Request], force: bool) -> Result<(), Error> {
+    if force {
+        return Ok(());
+    }
+    for r in requests {
+        if let Knob::Memory(Limit::Bytes(n), _)
+        | Knob::MemSw(Limit::Bytes(n))
+        | Knob::MemoryHigh(Limit::Bytes(n)) = r.knob
+            && n < MEMORY_FLOOR
+        {
+            return Err(invalid(
+                &r.label,
+                &r.value,
+                "below 1 MiB, too little for any process (it would be OOM-killed at once); --force sets it anyway",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Refuse a key that is not a plain file name: an unknown key is passed through to the
@@ -469,10 +564,15 @@ mod tests {
 
     #[test]
     fn every_raw_key_is_unique_and_found() {
-        for d in NAMED.iter().chain(RAW) {
+        for d in NAMED.iter().chain(RAW).chain(OPTIONS) {
             assert_eq!(lookup(d.key), Some(*d));
         }
-        let mut keys: Vec<&str> = NAMED.iter().chain(RAW).map(|d| d.key).collect();
+        let mut keys: Vec<&str> = NAMED
+            .iter()
+            .chain(RAW)
+            .chain(OPTIONS)
+            .map(|d| d.key)
+            .collect();
         keys.sort_unstable();
         let n = keys.len();
         keys.dedup();

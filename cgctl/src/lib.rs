@@ -3,24 +3,37 @@
 //! [`run`] takes a [`cli::Config`] and does one command; it writes data to the `out`
 //! it is given (main passes stdout), notices to `note` (stderr), and never exits. The
 //! modules, in the order a `set` goes through them: [`layout`] (which hierarchies, where),
-//! [`group`] (NAME → a directory per hierarchy; create, delete), [`keys`] (named limits
-//! and raw keys → version-neutral knobs), [`plan`] (knobs → ordered writes with undo),
-//! [`convert`] (the v1 ↔ v2 formulas), [`value`] (file formats); and beside them
-//! [`get`], [`stat`] (accounting, list, top), [`control`] (freeze, kill, move, exec),
-//! [`check`], [`sys`] (every kernel call, traced).
+//! [`group`] (NAME → a directory per hierarchy), [`keys`] (named limits and raw keys →
+//! version-neutral knobs), [`target`] (which directory holds a knob), [`plan`] (knobs →
+//! ordered writes with undo; one module per controller), [`convert`] (the v1 ↔ v2
+//! formulas), [`value`] (file formats), [`files`] (the files of each version and their
+//! readers); the life cycle: [`create`], [`delete`], [`staging`] (the names that keep an
+//! unfinished group from passing for a finished one); [`devices`] and [`filter`] (the
+//! device allow-list, v2's as an eBPF program); and beside them [`get`], [`stat`]
+//! (accounting, list, top), [`control`] (freeze, kill, move, exec), [`check`], [`sys`]
+//! (every kernel call, traced).
 
 pub mod check;
 pub mod cli;
 pub mod control;
 pub mod convert;
+pub mod create;
+pub mod delete;
+pub mod devices;
 pub mod error;
+pub mod files;
+pub mod filter;
 pub mod get;
 pub mod group;
 pub mod keys;
 pub mod layout;
 pub mod plan;
+pub mod staging;
 pub mod stat;
 pub mod sys;
+pub mod target;
+#[cfg(test)]
+mod test_support;
 pub mod value;
 
 use std::io::Write;
@@ -35,7 +48,7 @@ pub use error::Error;
 use group::Group;
 use keys::{Knob, Request};
 use layout::{Layout, Version};
-use plan::Target;
+use target::Target;
 
 /// Map a write to stdout: a closed pipe ends quietly.
 struct Out<'a> {
@@ -89,12 +102,19 @@ impl serde::Serialize for Ordered {
 }
 
 /// Parse the (key, value) pairs of `create`/`set` into requests, after checking every
-/// one: nothing is written before all of them parse.
-fn requests(pairs: &[(String, String)], target: &Target<'_>) -> Result<Vec<Request>, Error> {
-    pairs
+/// one: nothing is written before all of them parse, and no memory limit no process
+/// could live in passes without `force`.
+fn requests(
+    pairs: &[(String, String)],
+    target: &Target<'_>,
+    force: bool,
+) -> Result<Vec<Request>, Error> {
+    let reqs = pairs
         .iter()
-        .map(|(k, v)| keys::parse(k, k, v, &|f| plan::native_exists(f, target)))
-        .collect()
+        .map(|(k, v)| keys::parse(k, k, v, &|f| target::native_exists(f, target)))
+        .collect::<Result<Vec<_>, _>>()?;
+    keys::check_livable(&reqs, force)?;
+    Ok(reqs)
 }
 
 /// The controllers the requests need on the unified hierarchy (v2 only).
@@ -117,7 +137,11 @@ fn v2_controllers(layout: &Layout, reqs: &[Request]) -> Vec<&'static str> {
             | Knob::CpuIdle(_) => "cpu",
             Knob::Pids(_) => "pids",
             Knob::IoWeight(_) | Knob::BlkioWeight(_) | Knob::BfqWeight(_) | Knob::IoMax(_) => "io",
-            Knob::Frozen(_) | Knob::Native(..) => continue,
+            Knob::Frozen(_)
+            | Knob::Native(..)
+            | Knob::Devices(_)
+            | Knob::AllowDevice(_)
+            | Knob::Owner(..) => continue,
         };
         if layout.home(c).is_some_and(|h| h.version == Version::V2) && !out.contains(&c) {
             out.push(c);
@@ -127,11 +151,13 @@ fn v2_controllers(layout: &Layout, reqs: &[Request]) -> Vec<&'static str> {
 }
 
 /// Parse requests whose syntax does not depend on the group (before it exists).
-fn requests_syntax(pairs: &[(String, String)]) -> Result<Vec<Request>, Error> {
-    pairs
+fn requests_syntax(pairs: &[(String, String)], force: bool) -> Result<Vec<Request>, Error> {
+    let reqs = pairs
         .iter()
         .map(|(k, v)| keys::parse(k, k, v, &|_| false))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    keys::check_livable(&reqs, force)?;
+    Ok(reqs)
 }
 
 /// Run a `--batch`: each line of `text` is a cgctl command line (after the global
@@ -143,31 +169,51 @@ pub fn run_batch(
     out: &mut dyn Write,
     note: &dyn Fn(&str),
 ) -> Result<i32, Error> {
-    for (i, line) in text.lines().enumerate() {
-        let at = |source: Error| Error::Batch {
-            line: i + 1,
+    let at = |line: usize| {
+        move |source: Error| Error::Batch {
+            line,
             source: Box::new(source),
-        };
+        }
+    };
+    // Between lines, SIGINT, SIGTERM and SIGHUP stop the batch (a line that changes
+    // something rolls itself back).
+    sys::catch_interrupts();
+    // Every line is parsed and checked before the first one runs.
+    let mut lines = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let at = at(i + 1);
         let words = common::words::split(line).map_err(|e| at(Error::Usage(e.to_string())))?;
         if words.is_empty() {
             continue;
         }
         let mut args = defaults.to_vec();
         args.extend(words.into_iter().map(std::ffi::OsString::from));
-        let cfg = match cli::parse(&args).map_err(at)? {
+        let parsed = cli::parse(&args).map_err(at)?;
+        match &parsed {
+            cli::Parsed::Run(cfg) if matches!(cfg.command, Command::Exec { .. }) => {
+                return Err(at(Error::Usage("exec cannot run in a batch".to_owned())));
+            }
+            cli::Parsed::Run(cfg) => precheck(cfg).map_err(at)?,
+            cli::Parsed::Print(_) => {}
+            cli::Parsed::Batch(..) => {
+                return Err(at(Error::Usage("--batch within a batch".to_owned())));
+            }
+        }
+        lines.push((i + 1, parsed));
+    }
+    for (n, parsed) in lines {
+        let cfg = match parsed {
             cli::Parsed::Run(cfg) => cfg,
             cli::Parsed::Print(text) => {
                 out.write_all(text.as_bytes()).map_err(Error::Output)?;
                 continue;
             }
-            cli::Parsed::Batch(..) => {
-                return Err(at(Error::Usage("--batch within a batch".to_owned())));
-            }
+            cli::Parsed::Batch(..) => unreachable!("refused above"),
         };
-        if matches!(cfg.command, Command::Exec { .. }) {
-            return Err(at(Error::Usage("exec cannot run in a batch".to_owned())));
+        if let Some(sig) = sys::interrupted() {
+            return Err(at(n)(Error::Interrupted(sig)));
         }
-        let code = run(&cfg, out, note).map_err(at)?;
+        let code = run(&cfg, out, note).map_err(at(n))?;
         if code != 0 {
             return Ok(code);
         }
@@ -175,8 +221,77 @@ pub fn run_batch(
     Ok(0)
 }
 
+/// True for the commands that change something: SIGINT, SIGTERM and SIGHUP make them
+/// roll back and exit 128+N instead of dying half-way.
+fn changes(c: &Command) -> bool {
+    matches!(
+        c,
+        Command::Create { .. }
+            | Command::Set { .. }
+            | Command::Delete { .. }
+            | Command::Exec { .. }
+            | Command::Move { .. }
+            | Command::Freeze { .. }
+            | Command::Kill { .. }
+    )
+}
+
+/// Check what a command line can be checked for without the host: NAMEs, and the
+/// values of `create` and `set` (keys that may name a group's own file are left for
+/// later). A batch checks every line so before it runs the first.
+pub fn precheck(cfg: &Config) -> Result<(), Error> {
+    let name = match &cfg.command {
+        Command::Create {
+            name,
+            limits,
+            force,
+        }
+        | Command::Set {
+            name,
+            limits,
+            force,
+        } => {
+            let reqs = limits
+                .iter()
+                .map(|(k, v)| keys::parse(k, k, v, &|_| true))
+                .collect::<Result<Vec<_>, _>>()?;
+            keys::check_livable(&reqs, *force)?;
+            Some(name)
+        }
+        Command::Get { name, .. }
+        | Command::Exec { name, .. }
+        | Command::Move { name, .. }
+        | Command::Stat { name }
+        | Command::Freeze { name, .. }
+        | Command::Kill { name, .. }
+        | Command::Delete { name, .. } => Some(name),
+        Command::List { name } | Command::Top { name, .. } => name.as_ref(),
+        Command::Check => None,
+    };
+    if let Some(n) = name {
+        group::components(n)?;
+    }
+    Ok(())
+}
+
 /// Do the command. Returns the exit status (0, or 1 for `check` with something missing).
+/// A command that changes something catches SIGINT, SIGTERM and SIGHUP: it stops at its
+/// next step, takes back what it made, and fails with [`Error::Interrupted`] (128+N).
 pub fn run(cfg: &Config, out: &mut dyn Write, note: &dyn Fn(&str)) -> Result<i32, Error> {
+    if changes(&cfg.command) {
+        sys::catch_interrupts();
+    }
+    match (run_command(cfg, out, note), sys::interrupted()) {
+        // A kernel call the signal cut short (EINTR) failed the command: the signal is
+        // the cause.
+        (Err(e), Some(sig)) if !matches!(e, Error::Interrupted(_)) => Err(Error::Interrupted(sig)),
+        (r, _) => r,
+    }
+}
+
+fn run_command(cfg: &Config, out: &mut dyn Write, note: &dyn Fn(&str)) -> Result<i32, Error> {
+    // What the command line alone can tell is refused first, whatever the host says.
+    precheck(cfg)?;
     let mut out = Out {
         w: out,
         closed: false,
@@ -206,7 +321,11 @@ pub fn run(cfg: &Config, out: &mut dyn Write, note: &dyn Fn(&str)) -> Result<i32
     }
     let resolve = |name: &str| Group::resolve(&layout, &cfg.parent, name);
     match &cfg.command {
-        Command::Create { name, limits } => {
+        Command::Create {
+            name,
+            limits,
+            force,
+        } => {
             let group = resolve(name)?;
             let target = Target {
                 layout: &layout,
@@ -215,15 +334,26 @@ pub fn run(cfg: &Config, out: &mut dyn Write, note: &dyn Fn(&str)) -> Result<i32
             };
             // Every value must parse, and fit what the parent allows, before anything is
             // made or enabled.
-            let syntax = requests_syntax(limits)?;
+            let syntax = requests_syntax(limits, *force)?;
             plan::check(&syntax, &target)?;
-            let created = group::create(&layout, &group, &v2_controllers(&layout, &syntax), note)?;
-            let reqs = requests(limits, &target)?;
-            let actions = plan::plan(&reqs, &target)?;
+            let creation =
+                create::create(&layout, &group, &v2_controllers(&layout, &syntax), note)?;
+            // The limits go to the group before it has its name (see `create`).
+            let staged = Target {
+                layout: &layout,
+                group: creation.staged(),
+                check_devices: true,
+            };
+            let reqs = requests(limits, &staged, *force)?;
+            let actions = plan::plan(&reqs, &staged)?;
             plan::apply(&actions, &group.name)?;
-            created.keep();
+            creation.publish()?;
         }
-        Command::Set { name, limits } => {
+        Command::Set {
+            name,
+            limits,
+            force,
+        } => {
             let group = resolve(name)?;
             group.require(&layout)?;
             let target = Target {
@@ -231,7 +361,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write, note: &dyn Fn(&str)) -> Result<i32
                 group: &group,
                 check_devices: true,
             };
-            let reqs = requests(limits, &target)?;
+            let reqs = requests(limits, &target, *force)?;
             // A value this group cannot take is refused before v2 controllers are
             // enabled for it (planning fails otherwise only on files not there yet).
             if let Err(e) = plan::plan(&reqs, &target)
@@ -243,7 +373,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write, note: &dyn Fn(&str)) -> Result<i32
                 if h.version == Version::V2
                     && let Some(d) = group.dir(i)
                 {
-                    group::enable_controllers(&h.mount, d, &v2_controllers(&layout, &reqs), note)?;
+                    create::enable_controllers(&h.mount, d, &v2_controllers(&layout, &reqs), note)?;
                 }
             }
             let actions = plan::plan(&reqs, &target)?;
@@ -407,31 +537,10 @@ pub fn run(cfg: &Config, out: &mut dyn Write, note: &dyn Fn(&str)) -> Result<i32
         Command::Delete {
             name,
             kill,
-            recursive,
             timeout,
         } => {
             let group = resolve(name)?;
-            if group.existing().is_empty() {
-                return Err(Error::NoSuchGroup(group.name));
-            }
-            if *kill {
-                if !*recursive {
-                    let children = group.children();
-                    if !children.is_empty() {
-                        return Err(Error::HasChildren {
-                            name: group.name.clone(),
-                            children,
-                        });
-                    }
-                }
-                let target = Target {
-                    layout: &layout,
-                    group: &group,
-                    check_devices: false,
-                };
-                control::kill(&target, nix::sys::signal::Signal::SIGKILL, *timeout)?;
-            }
-            group::remove(&layout, &group, *recursive)?;
+            delete::delete(&layout, &group, kill.then_some(*timeout), note)?;
         }
         Command::Check => unreachable!(),
     }
@@ -459,6 +568,23 @@ fn tree(
         }
         None => {
             let dirs = group::parent_dirs(layout, parent);
+            // A parent that is not there is an error, not an empty list.
+            let missing: Vec<String> = dirs
+                .iter()
+                .zip(&layout.hierarchies)
+                .filter(|(d, _)| d.as_ref().is_some_and(|d| !sys::exists(d)))
+                .map(|(_, h)| h.label())
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::NoParentGroup {
+                    parent: match parent {
+                        group::Parent::Root => "/".to_owned(),
+                        group::Parent::Own => "self".to_owned(),
+                        group::Parent::Path(p) => p.clone(),
+                    },
+                    missing,
+                });
+            }
             let top = Group {
                 name: String::new(),
                 parents: dirs.clone(),

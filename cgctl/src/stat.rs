@@ -547,8 +547,8 @@ pub fn top_row(r: &Rate, clock: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::group::tests::fake_layout;
     use crate::group::{Group, Parent};
+    use crate::test_support::fake_layout;
     use std::fs;
 
     #[test]

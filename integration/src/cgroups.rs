@@ -193,12 +193,34 @@ fn rmdir_below(dir: &Path) {
     }
 }
 
+/// The directories of group `name` and of what cgctl stages or marks beside it
+/// (`.NAME.cgctl-PID`), in every hierarchy, that exist.
+fn with_staging(name: &str) -> Vec<PathBuf> {
+    let marker = format!(".{name}.cgctl-");
+    let mut out = existing(name);
+    for h in hierarchies() {
+        let parent = h.own.join(name);
+        let Some(parent) = parent.parent() else {
+            continue;
+        };
+        if let Ok(rd) = fs::read_dir(parent) {
+            out.extend(
+                rd.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(&marker))
+                    .map(|e| e.path()),
+            );
+        }
+    }
+    out
+}
+
 /// Remove group `name` everywhere without cgctl: SIGKILL its processes (only those in
-/// its directories), then rmdir deepest first.
+/// its directories), then rmdir deepest first; cgctl's staging and marker directories
+/// of the name too.
 pub fn force_remove(name: &str) {
     for _ in 0..50 {
         let mut pids = Vec::new();
-        for d in existing(name) {
+        for d in with_staging(name) {
             procs_below(&d, &mut pids);
         }
         if pids.is_empty() {
@@ -212,13 +234,13 @@ pub fn force_remove(name: &str) {
         }
         thread::sleep(Duration::from_millis(20));
     }
-    for d in existing(name) {
+    for d in with_staging(name) {
         rmdir_below(&d);
     }
 }
 
-/// A test group's guard: on drop, `cgctl delete --kill --recursive`, then whatever is
-/// left is killed and removed by hand.
+/// A test group's guard: on drop, `cgctl delete --kill`, then whatever is left is
+/// killed and removed by hand.
 #[derive(Debug)]
 pub struct Group {
     /// The NAME below this process's own group.
@@ -242,11 +264,216 @@ impl Default for Group {
 
 impl Drop for Group {
     fn drop(&mut self) {
-        if !existing(&self.name).is_empty() {
-            let _ = cgctl()
-                .args(["delete", "--kill", "--recursive", &self.name])
-                .output();
+        if !with_staging(&self.name).is_empty() {
+            let _ = cgctl().args(["delete", "--kill", &self.name]).output();
         }
         force_remove(&self.name);
     }
+}
+
+/// The limit and delegation files a [`snapshot`] records, where a group has them.
+const SNAPSHOT_FILES: &[&str] = &[
+    "memory.limit_in_bytes",
+    "memory.memsw.limit_in_bytes",
+    "memory.max",
+    "memory.high",
+    "memory.swap.max",
+    "pids.max",
+    "cpu.max",
+    "cpu.cfs_quota_us",
+    "cpu.cfs_period_us",
+    "cpu.shares",
+    "cpu.weight",
+    "cpuset.cpus",
+    "devices.list",
+    "freezer.state",
+    "cgroup.freeze",
+    "cgroup.subtree_control",
+];
+
+fn snapshot_dir(label: &str, rel: &str, dir: &Path, out: &mut Vec<String>) {
+    use std::os::unix::fs::MetadataExt;
+    let owner =
+        fs::metadata(dir).map_or_else(|_| "?".to_owned(), |m| format!("{}:{}", m.uid(), m.gid()));
+    out.push(format!("{label} {rel}/ owner={owner}"));
+    for f in SNAPSHOT_FILES {
+        if let Ok(v) = fs::read_to_string(dir.join(f)) {
+            out.push(format!("{label} {rel}/{f}={}", v.trim().replace('\n', "|")));
+        }
+    }
+    let mut subs: Vec<String> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    subs.sort();
+    for s in subs {
+        snapshot_dir(label, &format!("{rel}/{s}"), &dir.join(&s), out);
+    }
+}
+
+/// What the kernel shows of test group `name` (a single component below this
+/// process's own group) in every hierarchy: its directory tree, the staging and marker
+/// directories cgctl may leave beside it (`.NAME.cgctl-PID`), the owner of each and its
+/// limit files. Two equal snapshots mean nothing changed; an empty one, nothing is there.
+pub fn snapshot(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let marker = format!(".{name}.cgctl-");
+    for h in hierarchies() {
+        let label = h.controllers.join(",");
+        let label = if label.is_empty() {
+            "unified".to_owned()
+        } else {
+            label
+        };
+        let Ok(rd) = fs::read_dir(&h.own) else {
+            continue;
+        };
+        let mut entries: Vec<String> = rd
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|e| e == name || e.starts_with(&marker))
+            .collect();
+        entries.sort();
+        for e in entries {
+            snapshot_dir(&label, &e, &h.own.join(&e), &mut out);
+        }
+    }
+    out
+}
+
+/// The `cgroup.subtree_control` of this process's own group in the unified hierarchy
+/// (None without one).
+pub fn own_subtree_control() -> Option<String> {
+    hierarchies()
+        .iter()
+        .find(|h| h.version == Version::V2)
+        .map(|h| read(&h.own.join("cgroup.subtree_control")))
+}
+
+/// How a run of cgctl that was sent a signal ended.
+#[derive(Debug, Clone)]
+pub struct Interrupted {
+    /// Its exit status (128+N for a death by signal N).
+    pub code: i32,
+    /// The trace lines (`-v`) it printed.
+    pub lines: usize,
+    /// Its standard error.
+    pub stderr: String,
+}
+
+/// Run `cgctl -v ARGS` and send it `signal` when its `after`-th trace line appears on
+/// standard error (a point within the run: the line is printed right after its call).
+///
+/// With `pinned`, cgctl runs at nice 19 on the CPU this thread is pinned to
+/// (`taskset`, `nice`), so that the reader, woken by each line, gets the CPU back at once
+/// and the signal lands right after that line's call rather than some calls later.
+pub fn run_interrupted(
+    args: &[&str],
+    after: usize,
+    signal: nix::sys::signal::Signal,
+    pinned: bool,
+) -> Interrupted {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let mut command = if pinned {
+        let cpu = pin_to_one_cpu();
+        let mut c = crate::cmd("taskset");
+        c.args(["-c", &cpu.to_string(), "nice", "-n", "19"])
+            .arg(crate::bin("cgctl"))
+            .env("CGCTL_PARENT", "self");
+        c
+    } else {
+        cgctl()
+    };
+    let mut child = command
+        .arg("-v")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn cgctl");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut stderr = String::new();
+    let mut lines = 0;
+    let mut sent = false;
+    loop {
+        let mut line = String::new();
+        match err.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                stderr.push_str(&line);
+                if line.contains(") = ") {
+                    lines += 1;
+                }
+                if !sent && lines >= after {
+                    let _ = nix::sys::signal::kill(pid, signal);
+                    sent = true;
+                }
+            }
+        }
+    }
+    let status = child.wait().expect("wait");
+    Interrupted {
+        code: status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+        lines,
+        stderr,
+    }
+}
+
+/// Pin the calling thread to the first CPU it may run on; that CPU.
+fn pin_to_one_cpu() -> usize {
+    use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+    use nix::unistd::Pid;
+    let mine = sched_getaffinity(Pid::from_raw(0)).expect("sched_getaffinity");
+    let cpu = (0..CpuSet::count())
+        .find(|c| mine.is_set(*c).unwrap_or(false))
+        .expect("a CPU");
+    let mut one = CpuSet::new();
+    one.set(cpu).expect("CpuSet::set");
+    sched_setaffinity(Pid::from_raw(0), &one).expect("sched_setaffinity");
+    cpu
+}
+
+/// The directories of test group `name` that lack the limit they should have: a
+/// `memory` or `pids` directory under the final name whose `memory.limit_in_bytes` /
+/// `memory.max` or `pids.max` is not `memory`/`pids`, with no `.NAME.cgctl-PID` marker
+/// beside it. What cgctl must never leave: a group that looks finished without its limits.
+pub fn without_limits(name: &str, memory: &str, pids: &str) -> Vec<PathBuf> {
+    let marker = format!(".{name}.cgctl-");
+    let mut out = Vec::new();
+    for h in hierarchies() {
+        let dir = h.own.join(name);
+        if !dir.exists() {
+            continue;
+        }
+        let marked = fs::read_dir(&h.own).is_ok_and(|rd| {
+            rd.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with(&marker))
+        });
+        if marked {
+            continue;
+        }
+        for (file, want) in [
+            ("memory.limit_in_bytes", memory),
+            ("memory.max", memory),
+            ("pids.max", pids),
+        ] {
+            if let Ok(v) = fs::read_to_string(dir.join(file))
+                && v.trim() != want
+            {
+                out.push(dir.join(file));
+            }
+        }
+    }
+    out
 }
