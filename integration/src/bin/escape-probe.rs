@@ -431,10 +431,13 @@ fn sysfs_rw() -> Outcome {
             .open(format!("{root}/{knob}"))
             .is_ok()
     };
+    // Read-write again: the superblock (what a plain remount changes, where the mounter
+    // holds CAP_SYS_ADMIN over the superblock's owner), then this mount's own flag.
+    let superblock = mount("", "/sys", "", libc::MS_REMOUNT, "").is_ok();
     let remounted = mount("", "/sys", "", libc::MS_REMOUNT | libc::MS_BIND, "").is_ok();
     if try_write("/sys") {
         return Escaped(format!(
-            "/sys/{knob} opened for writing (remounted: {remounted})"
+            "/sys/{knob} opened for writing (superblock rw: {superblock}, mount rw: {remounted})"
         ));
     }
     let Some(d) = scratch_dir("sys") else {
@@ -450,7 +453,7 @@ fn sysfs_rw() -> Outcome {
         Escaped(format!("a new sysfs: {knob} opened for writing"))
     } else {
         Contained(format!(
-            "remount rw: {remounted}; new sysfs: {fresh:?}; no knob writable"
+            "superblock rw: {superblock}; mount rw: {remounted}; new sysfs: {fresh:?}; no knob writable"
         ))
     }
 }
