@@ -524,6 +524,38 @@ fn the_command_gets_the_console_on_0_to_2_the_ttys_from_3_and_nothing_else() {
 }
 
 #[test]
+fn no_ctty_leaves_the_console_free_for_a_getty_inside() {
+    let dir = tempdir();
+    let log = dir.path().join("console.log");
+    // The command leads its session without a terminal; a child in a session of its own
+    // (as a container's getty) can then make the console its controlling terminal, and
+    // without the privilege to steal it from another session (as in a user namespace).
+    let script = format!(
+        "exec {} --no-ctty --log {} -- sh -c '{}'",
+        bin("ptyhold").display(),
+        log.display(),
+        "echo sid=$(cut -d\" \" -f6 /proc/$$/stat) pid=$$; \
+         echo tty_nr=$(cut -d\" \" -f7 /proc/$$/stat); \
+         setpriv --reuid=65534 --regid=65534 --clear-groups \
+           setsid -c sh -c \"echo getty_tty=\\$(cut -d\\\" \\\" -f7 /proc/self/stat)\"",
+    );
+    run(cmd("sh").args(["-c", &script])).ok();
+    let text = fs::read_to_string(&log).unwrap().replace('\r', "");
+    let line = text.lines().find(|l| l.starts_with("sid=")).unwrap();
+    let (sid, pid) = line.split_once(' ').unwrap();
+    assert_eq!(sid.strip_prefix("sid="), pid.strip_prefix("pid="), "{text}");
+    assert!(text.contains("tty_nr=0\n"), "{text}");
+    let getty = text
+        .lines()
+        .find_map(|l| l.strip_prefix("getty_tty="))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_ne!(
+        getty, "0",
+        "the console became the getty's terminal: {text}"
+    );
+}
+
+#[test]
 fn exit_statuses_pass_through() {
     let out = run(ptyhold().args(["--", "sh", "-c", "exit 3"]));
     out.expect_code(3);

@@ -79,6 +79,11 @@ struct HoldArgs {
     #[arg(long, value_name = "FD")]
     pass_fd: Vec<i32>,
 
+    /// The command leads a new session without a controlling terminal (a container's
+    /// init: its getty takes the console as its own)
+    #[arg(long)]
+    no_ctty: bool,
+
     /// Give every slave to UID:GID (mode 0620) before the command starts
     #[arg(long, value_name = "UID:GID")]
     owner: Option<String>,
@@ -191,6 +196,8 @@ pub struct Hold {
     pub pidfile: Option<PathBuf>,
     /// `-d`.
     pub daemon: bool,
+    /// `--no-ctty`: setsid without TIOCSCTTY.
+    pub no_ctty: bool,
     /// `-F` given (`true`); otherwise decided at run time from stdin (`false`).
     pub foreground: bool,
     /// The escape key for `-F` (a control code).
@@ -348,6 +355,7 @@ fn convert(cli: Cli) -> Result<Config, Error> {
                 log_size,
                 pidfile: h.pidfile,
                 daemon: h.daemon,
+                no_ctty: h.no_ctty,
                 foreground: h.foreground,
                 escape: escape(&h.escape)?,
             })

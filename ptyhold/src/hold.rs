@@ -135,6 +135,7 @@ pub fn run(cfg: &Hold, ui: &Ui<'_>) -> Result<Ended, Error> {
             ttys: &slaves,
             announced: usize::from(cfg.receive_ttys.unwrap_or(cfg.ttys)),
             pass: &cfg.pass_fds,
+            controlling: !cfg.no_ctty,
         },
         &old_mask,
         defaults,

@@ -3,7 +3,9 @@
 //! The convention the container manager and chroot-rs rely on:
 //!
 //! - fds 0, 1 and 2: the console's slave; the command leads a new session (setsid) with
-//!   the console as its controlling terminal (TIOCSCTTY);
+//!   the console as its controlling terminal (TIOCSCTTY), or none with `--no-ctty` (a
+//!   container's init: a terminal is the controlling one of one session at most, and
+//!   the getty inside must be able to take the console);
 //! - fd 2+N: tty N's slave (fd 3 is tty 1), not close-on-exec; with `--receive-ttys`,
 //!   fd 3 is instead the socket the command sends its ttys' masters over;
 //! - `PTYHOLD_TTYS=N` in its environment, nothing else added;
@@ -39,7 +41,7 @@ pub const TTYS_VAR: &str = "PTYHOLD_TTYS";
 const STEPS: [&str; 6] = [
     "cannot move its descriptors",
     "cannot restore the signal mask",
-    "cannot make the console its controlling terminal",
+    "cannot start a new session with the console",
     "cannot place the ttys on fds 3 and up",
     "cannot close the other descriptors",
     "cannot place the console on fds 0 to 2",
@@ -72,6 +74,8 @@ pub struct Fds<'a> {
     pub announced: usize,
     /// Inherited descriptors passed on as they are (above the ttys').
     pub pass: &'a [RawFd],
+    /// Make the console the controlling terminal of the command's session.
+    pub controlling: bool,
 }
 
 /// A command forked and on its way to exec.
@@ -202,6 +206,7 @@ fn child(
         console,
         ttys,
         pass,
+        controlling,
         ..
     } = fds;
     let first_free = RawFd::try_from(3 + ttys.len()).unwrap_or(RawFd::MAX);
@@ -239,9 +244,14 @@ fn child(
     }) {
         return fail(status.as_fd(), 1, e);
     }
-    // 2: a new session with the console as its controlling terminal.
-    if let Err(e) = common::pty::make_controlling(console.as_fd()) {
-        return fail(status.as_fd(), 2, errno_of(&e));
+    // 2: a new session, with the console as its controlling terminal unless not asked.
+    let session = if controlling {
+        common::pty::make_controlling(console.as_fd()).map_err(|e| errno_of(&e))
+    } else {
+        sys::setsid().map(drop)
+    };
+    if let Err(e) = session {
+        return fail(status.as_fd(), 2, e);
     }
     // 3: tty N on fd 2+N (dup2 clears close-on-exec on the copy).
     for (i, tty) in moved.iter().enumerate() {
