@@ -37,7 +37,7 @@ teardown() {
     local f
     rm -rf "$NETLINK_TOOL_STATE_DIR"
     for f in /run/netns/"$P"*; do
-        [ -e "$f" ] && ip netns del "$(basename "$f")" 2>/dev/null || true
+        if [ -e "$f" ]; then ip netns del "$(basename "$f")" 2>/dev/null || true; fi
     done
 }
 trap 'teardown; rm -rf "$work"' EXIT

@@ -40,7 +40,7 @@ unshare --fork --pid --mount --uts --ipc --net --mount-proc --kill-child sleep 1
 target_parent=$!
 target=
 for _ in $(seq 200); do
-    target=$(cat "/proc/$target_parent/task/$target_parent/children" 2>/dev/null | awk '{print $1}')
+    target=$(awk '{print $1}' "/proc/$target_parent/task/$target_parent/children" 2>/dev/null || true)
     [ -n "$target" ] && break
     sleep 0.01
 done

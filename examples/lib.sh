@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Settings shared by the container examples (sourced). Each can be set in the environment.
 # The examples are the course's LXC session made of the toolkit's five tools:
 #   ctn-create NAME N   rootfs, cgroup with limits, a persistent netns, a veth on a bridge

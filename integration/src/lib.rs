@@ -8,6 +8,7 @@
 
 pub mod cgroups;
 pub mod container;
+pub mod ctn;
 pub mod debmirror;
 pub mod guard;
 pub mod netns;
@@ -94,6 +95,15 @@ pub fn unique_name(prefix: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}{}x{n}", std::process::id())
+}
+
+/// Where downloads and built root filesystems are kept between runs (`$TOOLKIT_CACHE`,
+/// default /var/cache/container-toolkit), as `cargo xtask` keeps them.
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("TOOLKIT_CACHE").map_or_else(
+        || PathBuf::from("/var/cache/container-toolkit"),
+        PathBuf::from,
+    )
 }
 
 /// A fresh temporary directory removed (with everything in it) when dropped.

@@ -92,6 +92,9 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
     let skip_vm = args.iter().any(|a| a == "--no-vm");
     if !skip_lints {
         sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
+        sh(Command::new("shellcheck")
+            .current_dir(root)
+            .args(shell_scripts(root)?))?;
         sh(cargo().args([
             "clippy",
             "--workspace",
@@ -109,6 +112,23 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
         vm::vm_test(root)?;
     }
     Ok(())
+}
+
+/// The shell scripts of the repository (shellcheck's input): the entry points, the
+/// manager and its front-ends, the examples, the benchmarks.
+fn shell_scripts(root: &Path) -> Result<Vec<String>> {
+    let mut v = vec!["lab".to_owned(), ".ci/run".to_owned()];
+    for dir in ["ctn", "examples", "bench"] {
+        let mut names: Vec<String> = std::fs::read_dir(root.join(dir))?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.ends_with(".md"))
+            .map(|n| format!("{dir}/{n}"))
+            .collect();
+        names.sort();
+        v.extend(names);
+    }
+    Ok(v)
 }
 
 fn bench(root: &Path, args: &[String]) -> Result<()> {

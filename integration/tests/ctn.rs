@@ -1,0 +1,498 @@
+//! The manager, `ctn` and its LXC and OpenVZ front-ends, on busybox containers (no
+//! mirror needed): life cycle, console login, limits, network, snapshots and copies,
+//! autostart, bad input, and what an interrupted start leaves. The Debian course
+//! transcript is in `course.rs`.
+
+use std::io::{Read, Write};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use integration::ctn::Lab;
+use integration::{Output, require_root};
+
+#[track_caller]
+fn ok(o: &Output) -> &Output {
+    assert_eq!(o.code, 0, "{o}");
+    o
+}
+
+/// What a stopped container must leave of itself outside its directory: no cgroup, no
+/// run state, no namespace file, no link on the host side.
+fn assert_gone(lab: &Lab, name: &str) {
+    let cg = format!("ctn-{name}");
+    assert!(
+        integration::cgroups::existing(&cg).is_empty(),
+        "cgroup {cg} left: {:?}",
+        integration::cgroups::existing(&cg)
+    );
+    assert!(!lab.run_dir().join(name).exists(), "run state left");
+}
+
+#[test]
+fn a_busybox_container_from_create_to_destroy() {
+    if !require_root("containers") {
+        return;
+    }
+    let lab = Lab::new();
+    let t = lab.busybox_template();
+    let t = t.to_str().unwrap();
+    ok(&lab.run("ctn", &["create", "c1", "--from", t]));
+    let config = std::fs::read_to_string(lab.root().join("c1/config")).unwrap();
+    assert!(
+        config.contains("lxc.idmap = u 0 "),
+        "unprivileged by default: {config}"
+    );
+    assert_eq!(ok(&lab.run("lxc-ls", &[])).stdout.trim(), "c1");
+    ok(&lab.run("lxc-start", &["-n", "c1", "-d"]));
+    let info = ok(&lab.run("lxc-info", &["-n", "c1"])).stdout.clone();
+    assert!(info.contains("State:          RUNNING"), "{info}");
+    assert!(info.lines().any(|l| l.starts_with("PID:")), "{info}");
+    let fancy = ok(&lab.run("lxc-ls", &["--fancy"])).stdout.clone();
+    let row: Vec<&str> = fancy.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[0..3], ["c1", "RUNNING", "NO"], "{fancy}");
+    assert_eq!(row.last(), Some(&"true"), "{fancy}");
+    // Inside: its own hostname, its init as PID 1, root mapped.
+    let o = ok(&lab.run(
+        "lxc-attach",
+        &[
+            "-n",
+            "c1",
+            "--",
+            "sh",
+            "-c",
+            "hostname; ps -o pid,args | sed -n 2p; id -u",
+        ],
+    ))
+    .stdout
+    .clone();
+    let lines: Vec<&str> = o.lines().collect();
+    assert_eq!(lines[0], "c1", "{o}");
+    assert!(lines[1].trim().starts_with("1 init"), "{o}");
+    assert_eq!(lines[2], "0", "{o}");
+    // Limits live (the course's three), read back.
+    ok(&lab.run(
+        "lxc-cgroup",
+        &["-n", "c1", "memory.limit_in_bytes", "53687091"],
+    ));
+    let v: u64 = ok(&lab.run("lxc-cgroup", &["-n", "c1", "memory.limit_in_bytes"]))
+        .stdout
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((53_600_000..=53_687_091).contains(&v), "{v}");
+    ok(&lab.run("lxc-freeze", &["-n", "c1"]));
+    assert!(
+        ok(&lab.run("lxc-info", &["-n", "c1", "-s"]))
+            .stdout
+            .contains("FROZEN")
+    );
+    ok(&lab.run("lxc-unfreeze", &["-n", "c1"]));
+    let start = Instant::now();
+    ok(&lab.run("lxc-stop", &["-n", "c1"]));
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "busybox init halts on SIGUSR2"
+    );
+    assert!(
+        ok(&lab.run("lxc-info", &["-n", "c1"]))
+            .stdout
+            .contains("STOPPED")
+    );
+    assert_gone(&lab, "c1");
+    ok(&lab.run("lxc-destroy", &["-n", "c1"]));
+    assert!(!lab.root().join("c1").exists());
+    assert!(lab.containers().is_empty());
+}
+
+/// Read from `r` until `want` appears (or panic after `limit`); the text read.
+fn expect(r: &mut impl Read, want: &str, limit: Duration, seen: &mut String) {
+    let start = Instant::now();
+    let mut buf = [0u8; 1024];
+    while !seen.contains(want) {
+        assert!(start.elapsed() < limit, "no {want:?} in {seen:?}");
+        match r.read(&mut buf) {
+            Ok(0) => panic!("end of output before {want:?}: {seen:?}"),
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+}
+
+#[test]
+fn console_login_as_lxc_console_shows_it() {
+    if !require_root("containers") {
+        return;
+    }
+    let lab = Lab::new();
+    let t = lab.busybox_template();
+    ok(&lab.run("ctn", &["create", "c2", "--from", t.to_str().unwrap()]));
+    ok(&lab.run("ctn", &["start", "c2"]));
+    let mut child = lab
+        .command("lxc-console")
+        .args(["-n", "c2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let mut seen = String::new();
+    let limit = Duration::from_secs(30);
+    // getty prints its prompt again at each newline.
+    input.write_all(b"\n").unwrap();
+    expect(&mut out, "login:", limit, &mut seen);
+    input.write_all(b"root\n").unwrap();
+    expect(&mut out, "Password:", limit, &mut seen);
+    input.write_all(b"root\n").unwrap();
+    input.write_all(b"echo CONSOLE-$((6*7)); tty\n").unwrap();
+    expect(&mut out, "CONSOLE-42", limit, &mut seen);
+    // Ctrl+a q: detach; the container keeps running.
+    input.write_all(b"\x01q").unwrap();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{status}: {err}");
+    assert!(
+        err.contains("Connected to tty 1")
+            && err.contains(
+                "Type <Ctrl+a q> to exit the console, <Ctrl+a Ctrl+a> to enter Ctrl+a itself"
+            ),
+        "{err}"
+    );
+    assert!(
+        ok(&lab.run("ctn", &["info", "c2"]))
+            .stdout
+            .contains("RUNNING")
+    );
+    ok(&lab.run("ctn", &["stop", "c2", "-k"]));
+    ok(&lab.run("ctn", &["destroy", "c2"]));
+}
+
+#[test]
+fn networks_come_from_the_config_and_addresses_are_not_shared() {
+    if !require_root("containers and network namespaces") {
+        return;
+    }
+    let lab = Lab::new();
+    let t = lab.busybox_template();
+    for (name, addr) in [
+        ("n1", "10.0.3.11/24"),
+        ("n2", "10.0.3.12/24"),
+        ("n3", "10.0.3.11/24"),
+    ] {
+        ok(&lab.run("ctn", &["create", name, "--from", t.to_str().unwrap()]));
+        let cfg = lab.root().join(name).join("config");
+        let mut text = std::fs::read_to_string(&cfg).unwrap();
+        text = text.replace("lxc.net.0.type = empty\n", "");
+        text.push_str(&format!(
+            "lxc.net.0.type = veth\nlxc.net.0.link = lxcbr0\nlxc.net.0.ipv4.address = {addr}\n"
+        ));
+        std::fs::write(&cfg, text).unwrap();
+    }
+    ok(&lab.run("ctn", &["start", "n1"]));
+    ok(&lab.run("ctn", &["start", "n2"]));
+    // The bridge was made as LXC's lxc-net makes lxcbr0; the containers reach each other
+    // and the host side.
+    let o = ok(&lab.run(
+        "ctn",
+        &[
+            "attach",
+            "n1",
+            "--",
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "5",
+            "10.0.3.12",
+        ],
+    ))
+    .stdout
+    .clone();
+    assert!(o.contains("1 packets received"), "{o}");
+    let o = ok(&lab.run(
+        "ctn",
+        &[
+            "attach", "n2", "--", "ping", "-c", "1", "-W", "5", "10.0.3.1",
+        ],
+    ))
+    .stdout
+    .clone();
+    assert!(o.contains("1 packets received"), "{o}");
+    let info = ok(&lab.run("ctn", &["info", "n1"])).stdout.clone();
+    assert!(info.contains("IP:             10.0.3.11"), "{info}");
+    // n3 has n1's address: refused before anything is made.
+    let o = lab.run("ctn", &["start", "n3"]);
+    assert_eq!(o.code, 1, "{o}");
+    assert_eq!(
+        o.stderr,
+        "ctn: container 'n3': address 10.0.3.11 is used by running container 'n1'\n"
+    );
+    assert_gone(&lab, "n3");
+    for n in ["n1", "n2"] {
+        ok(&lab.run("ctn", &["stop", n, "-k"]));
+        assert_gone(&lab, n);
+    }
+}
+
+#[test]
+fn snapshots_restore_a_deleted_file_and_copies_are_new_machines() {
+    if !require_root("containers") {
+        return;
+    }
+    let lab = Lab::new();
+    let t = lab.busybox_template();
+    ok(&lab.run("ctn", &["create", "s1", "--from", t.to_str().unwrap()]));
+    ok(&lab.run("ctn", &["start", "s1"]));
+    ok(&lab.run(
+        "ctn",
+        &[
+            "attach",
+            "s1",
+            "--",
+            "sh",
+            "-c",
+            "echo precious > /root/file",
+        ],
+    ));
+    // Taken while running: the container is frozen for the copy.
+    ok(&lab.run("lxc-snapshot", &["-n", "s1"]));
+    let list = ok(&lab.run("lxc-snapshot", &["-n", "s1", "-L"]))
+        .stdout
+        .clone();
+    assert!(list.starts_with("snap0 "), "{list}");
+    ok(&lab.run("ctn", &["attach", "s1", "--", "rm", "/root/file"]));
+    ok(&lab.run("ctn", &["stop", "s1", "-k"]));
+    ok(&lab.run("lxc-snapshot", &["-n", "s1", "-r", "snap0"]));
+    ok(&lab.run("ctn", &["start", "s1"]));
+    let o = ok(&lab.run("ctn", &["attach", "s1", "--", "cat", "/root/file"]))
+        .stdout
+        .clone();
+    assert_eq!(o, "precious\n");
+    ok(&lab.run("ctn", &["stop", "s1", "-k"]));
+    // A copy: its own hostname, machine-id (empty: made at boot) and ID range.
+    ok(&lab.run("lxc-copy", &["-n", "s1", "-N", "s2"]));
+    let c1 = std::fs::read_to_string(lab.root().join("s1/config")).unwrap();
+    let c2 = std::fs::read_to_string(lab.root().join("s2/config")).unwrap();
+    let idmap = |c: &str| {
+        c.lines()
+            .find(|l| l.starts_with("lxc.idmap = u"))
+            .map(str::to_owned)
+    };
+    assert_ne!(idmap(&c1), idmap(&c2));
+    assert_eq!(
+        std::fs::read_to_string(lab.root().join("s2/rootfs/etc/hostname")).unwrap(),
+        "s2\n"
+    );
+    ok(&lab.run("ctn", &["start", "s2"]));
+    assert_eq!(
+        ok(&lab.run("ctn", &["attach", "s2", "--", "hostname"])).stdout,
+        "s2\n"
+    );
+    ok(&lab.run("ctn", &["stop", "s2", "-k"]));
+    ok(&lab.run("lxc-snapshot", &["-n", "s1", "-d", "snap0"]));
+    for n in ["s1", "s2"] {
+        ok(&lab.run("ctn", &["destroy", n]));
+    }
+}
+
+#[test]
+fn autostart_starts_in_order_and_stops_in_reverse() {
+    if !require_root("containers") {
+        return;
+    }
+    let lab = Lab::new();
+    let t = lab.busybox_template();
+    for (name, order) in [("a3", 3), ("a1", 1), ("a2", 2)] {
+        ok(&lab.run("ctn", &["create", name, "--from", t.to_str().unwrap()]));
+        let cfg = lab.root().join(name).join("config");
+        let mut text = std::fs::read_to_string(&cfg).unwrap();
+        text.push_str(&format!("lxc.start.auto = 1\nlxc.start.order = {order}\n"));
+        std::fs::write(&cfg, text).unwrap();
+    }
+    ok(&lab.run("ctn", &["create", "manual", "--from", t.to_str().unwrap()]));
+    assert_eq!(
+        ok(&lab.run("lxc-autostart", &["-L"])).stdout,
+        "a1\na2\na3\n"
+    );
+    ok(&lab.run("lxc-autostart", &[]));
+    let fancy = ok(&lab.run("lxc-ls", &["-f"])).stdout.clone();
+    for n in ["a1", "a2", "a3"] {
+        assert!(
+            fancy
+                .lines()
+                .any(|l| l.starts_with(n) && l.contains("RUNNING") && l.contains("YES")),
+            "{fancy}"
+        );
+    }
+    assert!(
+        fancy
+            .lines()
+            .any(|l| l.starts_with("manual") && l.contains("STOPPED")),
+        "{fancy}"
+    );
+    ok(&lab.run("lxc-autostart", &["-k"]));
+    for n in ["a1", "a2", "a3"] {
+        assert_gone(&lab, n);
+    }
+}
+
+#[test]
+fn bad_input_is_one_line_and_leaves_nothing() {
+    if !require_root("containers") {
+        return;
+    }
+    let lab = Lab::new();
+    let t = lab.busybox_template();
+    let t = t.to_str().unwrap();
+    let cases: &[(&str, &[&str], i32, &str)] = &[
+        (
+            "ctn",
+            &["create", "../x", "--from", t],
+            1,
+            "ctn: invalid container name '../x': use letters, digits, '.', '_' and '-', not first '.'\n",
+        ),
+        (
+            "ctn",
+            &["create", "", "--from", t],
+            2,
+            "ctn: a container name is needed\nTry 'ctn help' for more information.\n",
+        ),
+        (
+            "ctn",
+            &["create", "a b", "--from", t],
+            1,
+            "ctn: invalid container name 'a b': use letters, digits, '.', '_' and '-', not first '.'\n",
+        ),
+        ("ctn", &["create", &"x".repeat(65), "--from", t], 1, ""),
+        (
+            "ctn",
+            &["create", "m1", "--template", "no-such-template"],
+            1,
+            "ctn: no template 'no-such-template' (ctn template list; debian; debian-12-minimal)\n",
+        ),
+        (
+            "ctn",
+            &["frobnicate"],
+            2,
+            "ctn: unknown command 'frobnicate'\nTry 'ctn help' for more information.\n",
+        ),
+        (
+            "ctn",
+            &["start", "nosuch"],
+            1,
+            "ctn: container 'nosuch' does not exist\n",
+        ),
+        (
+            "lxc-start",
+            &["-n", "nosuch", "--bogus"],
+            2,
+            "lxc-start: option '--bogus' is not supported\nTry 'lxc-start --help' for more information.\n",
+        ),
+        (
+            "lxc-stop",
+            &[],
+            2,
+            "lxc-stop: missing container name, use --name option\nTry 'lxc-stop --help' for more information.\n",
+        ),
+        (
+            "vzctl",
+            &["set", "105", "--iptables", "x"],
+            1,
+            "ctn: container '105' does not exist\n",
+        ),
+    ];
+    for (prog, args, code, stderr) in cases {
+        let o = lab.run(prog, args);
+        assert_eq!(o.code, *code, "{prog} {args:?}: {o}");
+        if stderr.is_empty() {
+            assert_eq!(o.stderr.lines().count(), 1, "{prog} {args:?}: {o}");
+        } else {
+            assert_eq!(o.stderr, *stderr, "{prog} {args:?}");
+        }
+        assert!(
+            lab.containers().is_empty(),
+            "{prog} {args:?} left {:?}",
+            lab.containers()
+        );
+    }
+    // A malformed config line: the start refuses it, naming the line, and makes nothing.
+    ok(&lab.run("ctn", &["create", "bad", "--from", t]));
+    let cfg = lab.root().join("bad/config");
+    let good = std::fs::read_to_string(&cfg).unwrap();
+    let lines = good.lines().count();
+    for (line, why) in [
+        ("lxc.bogus = 1", "unknown key 'lxc.bogus'"),
+        (
+            "lxc.net.0.type = ethernet",
+            "network type 'ethernet' (empty, veth, macvlan, vlan, phys, routed)",
+        ),
+        (
+            "lxc.tty.max = many",
+            "lxc.tty.max: a number of ttys, not 'many'",
+        ),
+        (
+            "no equals sign",
+            "expected KEY = VALUE, not 'no equals sign'",
+        ),
+        (
+            "lxc.kmsg = 1",
+            "lxc.kmsg = 1 is not supported: the host's kernel log stays the host's",
+        ),
+    ] {
+        std::fs::write(&cfg, format!("{good}{line}\n")).unwrap();
+        let o = lab.run("ctn", &["start", "bad"]);
+        assert_eq!(o.code, 1, "{line}: {o}");
+        assert_eq!(
+            o.stderr,
+            format!("ctn: {}:{}: {why}\n", cfg.display(), lines + 1),
+            "{line}"
+        );
+        assert_gone(&lab, "bad");
+    }
+    std::fs::write(&cfg, &good).unwrap();
+    // vzctl's options ctn does not have: refused, not ignored.
+    let o = lab.run("vzctl", &["set", "bad", "--iptables", "x"]);
+    assert_eq!(o.code, 2, "{o}");
+    assert_eq!(
+        o.stderr.lines().next(),
+        Some("ctn: set: option '--iptables' is not supported")
+    );
+    ok(&lab.run("ctn", &["destroy", "bad"]));
+}
+
+#[test]
+fn a_start_killed_midway_is_cleared_by_destroy() {
+    if !require_root("containers") {
+        return;
+    }
+    let lab = Lab::new();
+    let t = lab.busybox_template();
+    ok(&lab.run("ctn", &["create", "k1", "--from", t.to_str().unwrap()]));
+    for delay_ms in [5u64, 40, 150, 400] {
+        let mut child = lab
+            .command("ctn")
+            .args(["start", "k1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        // The monitor may have gone on: stop what runs, then destroy clears the rest.
+        let _ = lab.run("ctn", &["stop", "k1", "-k"]);
+        ok(&lab.run("ctn", &["destroy", "-f", "k1"]));
+        assert_gone(&lab, "k1");
+        assert!(!lab.root().join("k1").exists());
+        ok(&lab.run("ctn", &["create", "k1", "--from", t.to_str().unwrap()]));
+    }
+    ok(&lab.run("ctn", &["destroy", "k1"]));
+}
