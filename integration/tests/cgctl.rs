@@ -374,14 +374,22 @@ fn cpuset_changes_reach_the_sub_groups_an_init_made() {
     let cpus_of = |name: &str| ok(&["get", name, "cpus"]).stdout.clone();
     // Narrowed: the sub-groups first (v1 refuses otherwise), all of them.
     ok(&["set", n, "--cpus", "1"]);
-    for name in [n.to_owned(), sub("init.scope"), sub("system.slice/ssh.service")] {
+    for name in [
+        n.to_owned(),
+        sub("init.scope"),
+        sub("system.slice/ssh.service"),
+    ] {
         assert_eq!(cpus_of(&name), "1\n", "{name}");
     }
     // Moved to a disjoint set, then widened again: the whole subtree follows.
     ok(&["set", n, "--cpus", "0"]);
     assert_eq!(cpus_of(&sub("system.slice/ssh.service")), "0\n");
     ok(&["set", n, "--cpus", "0-1"]);
-    for name in [n.to_owned(), sub("init.scope"), sub("system.slice/ssh.service")] {
+    for name in [
+        n.to_owned(),
+        sub("init.scope"),
+        sub("system.slice/ssh.service"),
+    ] {
         assert_eq!(cpus_of(&name), "0-1\n", "{name}");
     }
 }
