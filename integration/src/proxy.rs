@@ -142,12 +142,9 @@ fn serve(client: TcpStream, requests: &Mutex<Vec<String>>) -> std::io::Result<()
     let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
     let mut client = client;
     if method == "CONNECT" {
-        let upstream = match TcpStream::connect(target) {
-            Ok(u) => u,
-            Err(_) => {
-                client.write_all(b"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n")?;
-                return Ok(());
-            }
+        let Ok(upstream) = TcpStream::connect(target) else {
+            client.write_all(b"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n")?;
+            return Ok(());
         };
         client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
         // What the client sent after its headers is already in `reader`'s buffer.
