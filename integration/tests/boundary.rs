@@ -485,7 +485,16 @@ fn attach_refuses_a_process_that_shares_the_hosts_root() {
     // chroot-rs has not pivoted yet looks like this. Entering it with --container would
     // give the command this system's files.
     let mut child = cmd(bin("unshare-rs"))
-        .args(["--fork", "--kill-child", "--pid", "--mount", "--uts", "--", "sleep", "100"])
+        .args([
+            "--fork",
+            "--kill-child",
+            "--pid",
+            "--mount",
+            "--uts",
+            "--",
+            "sleep",
+            "100",
+        ])
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -494,10 +503,10 @@ fn attach_refuses_a_process_that_shares_the_hosts_root() {
         // The forked child of unshare-rs, once it runs sleep.
         let children = fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))
             .unwrap_or_default();
-        if let Some(p) = children.split_whitespace().next() {
-            if fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep") {
-                break p.to_owned();
-            }
+        if let Some(p) = children.split_whitespace().next()
+            && fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        {
+            break p.to_owned();
         }
         assert!(start.elapsed() < std::time::Duration::from_secs(30));
         std::thread::sleep(std::time::Duration::from_millis(20));
