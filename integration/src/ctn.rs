@@ -310,8 +310,9 @@ impl Console {
         input.flush().unwrap();
     }
 
-    /// Close the input, wait for the command (bounded); its status and stderr.
-    pub fn finish(mut self, limit: std::time::Duration) -> (std::process::ExitStatus, String) {
+    /// Close the input, wait for the command (bounded); its status and stderr. What it
+    /// printed last is in `seen` afterwards.
+    pub fn finish(&mut self, limit: std::time::Duration) -> (std::process::ExitStatus, String) {
         use std::io::Read;
         drop(self.input.take());
         let deadline = std::time::Instant::now() + limit;
@@ -326,6 +327,11 @@ impl Console {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         };
+        // The rest of its output, until the reader sees the end (bounded: a process it
+        // left may hold the pipe).
+        while let Ok(c) = self.chunks.recv_timeout(std::time::Duration::from_secs(1)) {
+            self.seen.push_str(&String::from_utf8_lossy(&c));
+        }
         let mut err = String::new();
         if let Some(mut e) = self.child.stderr.take() {
             let _ = e.read_to_string(&mut err);

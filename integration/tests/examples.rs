@@ -47,7 +47,7 @@ fn the_hand_made_container_is_unprivileged_confined_and_leaves_nothing() {
     let left: Vec<String> = integration::cgroups::hierarchies()
         .iter()
         .filter_map(|h| std::fs::read_dir(&h.own).ok())
-        .flat_map(|d| d.flatten())
+        .flat_map(std::iter::Iterator::flatten)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("example-"))
         .collect();

@@ -1,89 +1,109 @@
-//! `cargo xtask demo`: the course's container lab, run with the toolkit's tools and the
-//! shell scripts in `examples/` (the LXC session: create, start, attach, info, ls, stop,
-//! destroy).
+//! `cargo xtask demo` (`./lab demo`): the course, typed as it is written, with the
+//! toolkit's manager — its LXC chapter (lxc-checkconfig, lxc-create -t debian, lxc-start,
+//! lxc-console, lxc-info, lxc-ls, lxc-attach, lxc-cgroup, a veth network, lxc-stop,
+//! lxc-destroy) then its OpenVZ chapter (vzctl create, set --save, start, enter, exec
+//! apt-get install figlet, vzlist, stop, destroy), one line of narration per step.
 //!
-//! It leaves the machine as it found it: the "host" side of the containers' network is
-//! a network namespace the demo makes (`CTN_HOST_NS`), the cgroups live below the demo's
-//! own (`CGCTL_PARENT=self`), the containers' state is in a temporary directory, and
-//! everything is destroyed at the end, also when a step fails. Only the Debian template
-//! (built once by debootstrap-rs) stays, in the cache, for the next run.
+//! It leaves the machine as it found it: the containers' host is a network namespace of
+//! the demo's own, "the internet" another (holding a proxy to the Debian mirror of the
+//! host's apt sources, reached through the host namespace's NAT), the cgroups are below
+//! the demo's own, the containers' state is in a temporary directory, and everything is
+//! destroyed at the end, also when a step fails. Only the Debian base (built once by
+//! debootstrap-rs) stays in the cache for the next run.
 //!
-//! `DEMO_ROOTFS=busybox` uses a busybox root filesystem instead of Debian (no network).
+//! On a terminal the console and `vzctl enter` are yours (Ctrl+a q, `exit`); otherwise
+//! they are driven as a student would type.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use integration::ctn::{Console, Lab};
+use integration::netns::Netns;
+use integration::proxy::Proxy;
 
-use crate::{cache_dir, sh};
-
-/// The Debian packages added to minbase, so that the lab has ps, ip and ping.
-const INCLUDE: &str = "procps,iproute2,iputils-ping";
-
-struct Lab<'a> {
-    bin: PathBuf,
-    examples: PathBuf,
-    /// The containers' state (a fresh temporary directory that outlives the Lab, so that
-    /// its Drop can still destroy what is in it).
-    state: &'a Path,
-    host_ns: String,
-    template: Option<PathBuf>,
-    rootfs: Option<PathBuf>,
-    created: Vec<&'static str>,
+struct Demo {
+    lab: Lab,
+    interactive: bool,
 }
 
-impl Lab<'_> {
-    /// Run one example script, echoing it like a shell session.
-    fn example(&self, script: &str, args: &[&str]) -> Result<()> {
-        let mut cmd = Command::new(self.examples.join(script));
-        cmd.args(args)
-            .env(
-                "PATH",
-                format!(
-                    "{}:{}",
-                    self.bin.display(),
-                    std::env::var("PATH").unwrap_or_default()
-                ),
-            )
-            .env("CTN_ROOT", self.state.join("lib"))
-            .env("CTN_RUN", self.state.join("run"))
-            .env("CTN_HOST_NS", &self.host_ns)
-            .env("CGCTL_PARENT", "self");
-        if let Some(t) = &self.template {
-            cmd.env("CTN_TEMPLATE", t);
-        }
-        if let Some(r) = &self.rootfs {
-            cmd.env("CTN_ROOTFS_FROM", r);
-        }
-        eprintln!("\n$ examples/{script} {}", shell_words(args));
-        let status = cmd
+impl Demo {
+    /// One of the course's commands, echoed like a shell session; its output is the
+    /// user's.
+    fn run(&self, name: &str, args: &[&str]) -> Result<()> {
+        eprintln!("\nroot@lab:~# {name} {}", shell_words(args));
+        let status = self
+            .lab
+            .command(name)
+            .args(args)
             .status()
-            .with_context(|| format!("cannot run examples/{script}"))?;
-        anyhow::ensure!(status.success(), "examples/{script} failed ({status})");
+            .with_context(|| format!("cannot run {name}"))?;
+        if !status.success() {
+            bail!("{name} {} failed ({status})", shell_words(args));
+        }
         Ok(())
     }
 
-    fn tool(&self, tool: &str, args: &[&str]) -> Result<()> {
-        eprintln!("\n$ {tool} {}", args.join(" "));
-        sh(Command::new(self.bin.join(tool))
-            .args(args)
-            .env("CGCTL_PARENT", "self"))
-    }
-}
-
-impl Drop for Lab<'_> {
-    fn drop(&mut self) {
-        for name in self.created.clone() {
-            let _ = self.example("ctn-destroy", &[name]);
+    /// `systemctl is-system-running --wait` inside, asked again while systemd does not
+    /// answer yet (just after the start its bus is not up).
+    fn booted(&self, name: &str, front: &[&str]) -> Result<()> {
+        let mut args: Vec<&str> = front.to_vec();
+        args.extend(["systemctl", "is-system-running", "--wait"]);
+        eprintln!("\nroot@lab:~# {name} {}", shell_words(&args));
+        let start = std::time::Instant::now();
+        loop {
+            let out = self.lab.command(name).args(&args).output()?;
+            let state = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            if !state.is_empty() {
+                eprintln!("{state}");
+                anyhow::ensure!(state == "running", "the container's systemd is {state}");
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(120) {
+                bail!("systemd did not answer within 120 s");
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
-        let _ = Command::new(self.bin.join("netlink-tool"))
-            .args(["netns", "del", &self.host_ns])
-            .status();
+    }
+
+    /// A console session: the user's on a terminal, else typed for them.
+    fn session(&self, name: &str, args: &[&str], script: &[(&str, &str)]) -> Result<()> {
+        eprintln!("\nroot@lab:~# {name} {}", shell_words(args));
+        if self.interactive {
+            let status = self.lab.command(name).args(args).status()?;
+            if !status.success() {
+                bail!("{name} failed ({status})");
+            }
+            return Ok(());
+        }
+        let mut c = Console::spawn({
+            let mut cmd = self.lab.command(name);
+            cmd.args(args);
+            cmd
+        });
+        let limit = Duration::from_secs(60);
+        for (i, (wait, send)) in script.iter().enumerate() {
+            if i == 0 && wait.ends_with("login:") {
+                c.wake(wait, limit);
+            } else if !wait.is_empty() {
+                c.expect(wait, limit);
+            }
+            c.send(send.as_bytes());
+        }
+        let (status, err) = c.finish(limit);
+        eprint!("{err}");
+        eprintln!("{}", c.seen.replace('\r', ""));
+        if !status.success() {
+            bail!("{name} failed ({status})");
+        }
+        Ok(())
     }
 }
 
-/// Arguments as a shell would need them typed: words with spaces or quotes quoted.
+/// Arguments as a shell would need them typed.
 fn shell_words(args: &[&str]) -> String {
     args.iter()
         .map(|a| {
@@ -98,112 +118,176 @@ fn shell_words(args: &[&str]) -> String {
         .join(" ")
 }
 
-fn section(title: &str) {
-    eprintln!("\n== {title}");
+fn say(text: &str) {
+    eprintln!("\n== {text}");
 }
 
-/// The Debian template: built once with debootstrap-rs, a reproducible tarball.
-fn debian_template(bin: &Path) -> Result<PathBuf> {
-    let dir = cache_dir().join("demo");
-    std::fs::create_dir_all(&dir)?;
-    let template = dir.join("bookworm-minbase.tar.zst");
-    if !template.is_file() {
-        section(
-            "a Debian template, once: debootstrap-rs (signed mirror from the host's apt sources)",
-        );
-        let partial = dir.join("bookworm-minbase.partial.tar.zst");
-        sh(Command::new(bin.join("debootstrap-rs"))
-            .args([
-                "--variant=minbase",
-                &format!("--include={INCLUDE}"),
-                "--cache-dir",
-            ])
-            .arg(dir.join("debs"))
-            .arg("bookworm")
-            .arg(&partial))?;
-        std::fs::rename(&partial, &template)?;
-    }
-    Ok(template)
+fn ip(args: &[&str]) -> Result<()> {
+    let status = Command::new("ip").args(args).status()?;
+    anyhow::ensure!(status.success(), "ip {} failed", args.join(" "));
+    Ok(())
 }
 
 pub fn run(root: &Path, _args: &[String]) -> Result<()> {
-    section("building the tools");
+    say("building the tools");
     let bin = crate::dist::build(root, &[])?;
-    let busybox = std::env::var("DEMO_ROOTFS").is_ok_and(|v| v == "busybox");
-    let (template, rootfs) = if busybox {
-        let r = cache_dir().join("demo-busybox-rootfs");
-        if !r.join("bin/busybox").is_file() {
-            integration::rootfs::build(&r);
-        }
-        (None, Some(r))
-    } else {
-        (Some(debian_template(&bin)?), None)
+    // The lab's commands find the tools here (integration::bin).
+    // SAFETY: set before any thread is started.
+    unsafe { std::env::set_var("TOOLKIT_BIN_DIR", &bin) };
+    let demo = Demo {
+        lab: Lab::new(),
+        interactive: std::io::stdin().is_terminal(),
     };
-    // A fresh, unpredictable name (the demo runs as root; a fixed /tmp name could be
-    // made in advance by someone else).
-    let state = integration::tempdir();
-    let mut lab = Lab {
-        examples: root.join("examples"),
-        state: state.path(),
-        host_ns: format!("labhost{}", std::process::id()),
-        bin,
-        template,
-        rootfs,
-        created: Vec::new(),
-    };
+    say(&format!(
+        "the containers' host is network namespace {} (the machine's own is left alone)",
+        demo.lab.host.name
+    ));
 
-    section("a network namespace that plays the host (the machine's own is left alone)");
-    lab.tool("netlink-tool", &["netns", "add", &lab.host_ns])?;
-
-    section("create two containers: rootfs, cgroup with limits, netns, veth on a bridge");
-    for (name, n) in [("web", "2"), ("db", "3")] {
-        lab.created.push(name);
-        lab.example("ctn-create", &[name, n])?;
-    }
-    section(
-        "start them: cgctl exec -> nsenter-rs --net -> unshare-rs --fork --pid … -> chroot-rs --pivot --api-fs",
+    say("LXC: is the kernel ready?");
+    demo.run("lxc-checkconfig", &[])?;
+    say("LXC: a Debian container (debootstrap-rs builds the base once, from the host's mirror)");
+    demo.run("lxc-create", &["-n", "ctn01", "-t", "debian"])?;
+    say("the course's template printed a root password; ours sets none: choose one");
+    demo.run("ctn", &["set", "ctn01", "--userpasswd", "root:root"])?;
+    say(
+        "start it: its own init (systemd) as PID 1, unprivileged (root inside is not root outside)",
     );
-    lab.example("ctn-start", &["web"])?;
-    lab.example("ctn-start", &["db"])?;
-    lab.example("ctn-ls", &[])?;
-
-    section("inside web: its hostname, its processes only, its own root, the network");
-    lab.example("ctn-attach", &["web", "hostname"])?;
-    lab.example("ctn-attach", &["web", "ps", "-e", "-o", "pid,comm"])?;
-    lab.example(
-        "ctn-attach",
+    demo.run("lxc-start", &["-n", "ctn01", "-d"])?;
+    demo.booted("lxc-attach", &["-n", "ctn01", "--"])?;
+    say("its console (log in as root, password root; Ctrl+a q leaves)");
+    demo.session(
+        "lxc-console",
+        &["-n", "ctn01"],
         &[
-            "web",
-            "sh",
-            "-c",
-            "head -1 /etc/os-release 2>/dev/null; ip addr show eth0",
+            ("ctn01 login:", "root\n"),
+            ("Password:", "root\n"),
+            ("root@ctn01", "hostname; id; echo LOGGED-IN-$((6*7))\n"),
+            ("LOGGED-IN-42", "exit\n"),
+            ("", "\x01q"),
         ],
     )?;
-    lab.example("ctn-attach", &["web", "ping", "-c", "2", "10.0.3.3"])?;
-
-    section("accounting and limits, the same words on cgroup v1 and v2");
-    lab.example("ctn-info", &["web"])?;
-    lab.tool("cgctl", &["set", "web", "memory.limit_in_bytes=268435456"])?;
-    lab.tool(
-        "cgctl",
-        &["get", "web", "memory.max", "memory.limit_in_bytes"],
+    say("what LXC tells about it");
+    demo.run("lxc-info", &["-n", "ctn01"])?;
+    demo.run("lxc-ls", &[])?;
+    demo.run("lxc-ls", &["--fancy", "ctn01"])?;
+    demo.run("lxc-attach", &["-n", "ctn01", "--", "ps", "aux"])?;
+    say("limits while it runs (cgroups; the course's v1 names work on v2 hosts too)");
+    for (key, value) in [
+        ("cpuset.cpus", "0,1"),
+        ("memory.soft_limit_in_bytes", "268435456"),
+        ("memory.limit_in_bytes", "53687091"),
+    ] {
+        demo.run("lxc-cgroup", &["-n", "ctn01", key, value])?;
+        demo.run("lxc-cgroup", &["-n", "ctn01", key])?;
+    }
+    demo.run("lxc-stop", &["-n", "ctn01"])?;
+    say("a network: veth on a bridge (lxcbr0, made with NAT as lxc-net makes it)");
+    let cfg = demo.lab.root().join("ctn01/config");
+    let text = std::fs::read_to_string(&cfg)?
+        .lines()
+        .filter(|l| !l.starts_with("lxc.net."))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>();
+    let lines =
+        "lxc.network.type = veth\nlxc.network.link = lxcbr0\nlxc.network.ipv4 = 10.0.3.50/24\n";
+    eprintln!("\nroot@lab:~# cat >>{} <<EOF\n{lines}EOF", cfg.display());
+    std::fs::write(&cfg, format!("{text}{lines}"))?;
+    demo.run("lxc-start", &["-n", "ctn01", "-d"])?;
+    demo.booted("lxc-attach", &["-n", "ctn01", "--"])?;
+    demo.run(
+        "lxc-attach",
+        &["-n", "ctn01", "--", "ip", "-brief", "address", "show"],
     )?;
-    lab.tool("cgctl", &["freeze", "web"])?;
-    lab.tool("cgctl", &["thaw", "web"])?;
+    demo.run(
+        "lxc-attach",
+        &["-n", "ctn01", "--", "ping", "-c", "2", "10.0.3.1"],
+    )?;
+    demo.run("lxc-stop", &["-n", "ctn01"])?;
+    demo.run("lxc-destroy", &["-n", "ctn01"])?;
 
-    if std::io::stdin().is_terminal() {
-        section("a shell in web (exit to go on)");
-        lab.example("ctn-attach", &["web"])?;
+    say("OpenVZ: the same with vzctl (VEIDs are names here)");
+    let wan = Netns::new("wan");
+    ip(&[
+        "-n",
+        &demo.lab.host.name,
+        "link",
+        "add",
+        "uplink",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "isp",
+        "netns",
+        &wan.name,
+    ])?;
+    for (ns, dev, addr) in [
+        (&demo.lab.host.name, "uplink", "198.51.100.1/24"),
+        (&wan.name, "isp", "198.51.100.2/24"),
+    ] {
+        ip(&["-n", ns, "addr", "add", addr, "dev", dev])?;
+        ip(&["-n", ns, "link", "set", dev, "up"])?;
     }
-
-    section("stop and destroy: nothing is left");
-    lab.example("ctn-stop", &["web"])?;
-    lab.example("ctn-ls", &[])?;
-    // One at a time, each forgotten once gone: if one fails, Drop still tries the rest.
-    while let Some(&name) = lab.created.first() {
-        lab.example("ctn-destroy", &[name])?;
-        lab.created.remove(0);
-    }
-    lab.example("ctn-ls", &[])?;
+    let proxy_addr: SocketAddr = "198.51.100.2:3142".parse()?;
+    let _proxy = Proxy::start(&format!("/run/netns/{}", wan.name), proxy_addr);
+    demo.run(
+        "vzctl",
+        &["create", "105", "--ostemplate", "debian-12-minimal"],
+    )?;
+    demo.run(
+        "vzctl",
+        &[
+            "set",
+            "105",
+            "--ram",
+            "256M",
+            "--swap",
+            "128M",
+            "--cpus",
+            "1",
+            "--cpulimit",
+            "50",
+            "--hostname",
+            "ct105",
+            "--ipadd",
+            "10.0.5.105",
+            "--nameserver",
+            "10.0.5.1",
+            "--userpasswd",
+            "root:secret",
+            "--save",
+        ],
+    )?;
+    demo.run("vzctl", &["start", "105"])?;
+    demo.booted("vzctl", &["exec", "105"])?;
+    demo.run("vzlist", &[])?;
+    say("a shell inside (exit to go on)");
+    demo.session(
+        "vzctl",
+        &["enter", "105"],
+        &[("", "hostname; cat /etc/resolv.conf; exit\n")],
+    )?;
+    say(&format!(
+        "the lab reaches the internet through a proxy ({proxy_addr}); the host masquerades 10.0.5.105"
+    ));
+    demo.run(
+        "vzctl",
+        &[
+            "exec",
+            "105",
+            &format!(
+                "printf 'Acquire::http::Proxy \"http://{proxy_addr}\";\\n' >/etc/apt/apt.conf.d/90lab-proxy"
+            ),
+        ],
+    )?;
+    demo.run("vzctl", &["exec", "105", "apt-get", "-q", "update"])?;
+    demo.run(
+        "vzctl",
+        &["exec", "105", "apt-get", "-q", "install", "-y", "figlet"],
+    )?;
+    demo.run("vzctl", &["exec", "105", "figlet", "ct105"])?;
+    demo.run("vzctl", &["stop", "105"])?;
+    demo.run("vzctl", &["destroy", "105"])?;
+    say("nothing is left: the lab's namespaces and directory go now");
     Ok(())
 }

@@ -14,7 +14,19 @@ use anyhow::{Context, Result, bail};
 use crate::sh;
 
 /// Modules the VM lane loads (their dependencies are added).
-pub const WANTED: &[&str] = &["veth", "dummy", "bridge", "8021q", "ipvlan", "macvlan"];
+pub const WANTED: &[&str] = &[
+    "veth",
+    "dummy",
+    "bridge",
+    "8021q",
+    "ipvlan",
+    "macvlan",
+    // The system container's disk: a virtio block device with an ext4 root filesystem.
+    "virtio_pci",
+    "virtio_blk",
+    "crc32c_generic",
+    "ext4",
+];
 
 /// A kernel ready to boot.
 #[derive(Debug)]
@@ -114,7 +126,14 @@ pub fn ensure(cache: &Path) -> Result<Kernel> {
     let package = image_package()?;
     let dir = cache.join(&package);
     let order_file = dir.join("modules.order");
-    if !order_file.is_file() || !dir.join("config").is_file() {
+    // A cache made for a shorter list of modules is made again.
+    let complete = fs::read_to_string(&order_file).is_ok_and(|o| {
+        let have: BTreeSet<&str> = o.lines().collect();
+        WANTED
+            .iter()
+            .all(|w| have.contains(w.replace('-', "_").as_str()))
+    });
+    if !complete || !dir.join("config").is_file() {
         let work = cache.join("download");
         let _ = fs::remove_dir_all(&work);
         fs::create_dir_all(&work)?;

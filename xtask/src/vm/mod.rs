@@ -39,6 +39,9 @@ struct Payload {
     files: Vec<(PathBuf, String)>,
     /// The script `/init` runs.
     script: String,
+    /// Raw disk images, the guest's /dev/vda, /dev/vdb… (written through a snapshot: the
+    /// image is left as it was).
+    disks: Vec<PathBuf>,
 }
 
 /// A step of `vm-test`: a name and a shell command line run in the guest.
@@ -276,6 +279,7 @@ fn boot(
     q: &qemu::Qemu,
     kernel: &kernel::Kernel,
     initrd: &Path,
+    disks: &[PathBuf],
     kvm: bool,
     boot_limit: Duration,
     limit: Duration,
@@ -314,6 +318,12 @@ fn boot(
     .stdin(Stdio::null())
     .stdout(Stdio::piped())
     .stderr(Stdio::inherit());
+    for d in disks {
+        let mut spec = std::ffi::OsString::from("file=");
+        spec.push(d);
+        spec.push(",if=virtio,format=raw,snapshot=on");
+        cmd.arg("-drive").arg(spec);
+    }
     let mut vm = Vm(cmd.spawn().context("cannot start qemu")?);
     let stdout = vm.0.stdout.take().context("qemu stdout")?;
     let (tx, rx) = mpsc::channel();
@@ -397,7 +407,15 @@ fn run_payload(payload: &Payload) -> Result<Guest> {
     let mut outcome = Outcome::NoBoot;
     if try_kvm {
         eprintln!("xtask: booting {} under KVM", kernel.package);
-        outcome = boot(&q, &kernel, &initrd, true, Duration::from_secs(20), limit)?;
+        outcome = boot(
+            &q,
+            &kernel,
+            &initrd,
+            &payload.disks,
+            true,
+            Duration::from_secs(20),
+            limit,
+        )?;
         if matches!(outcome, Outcome::NoBoot) && accel != "kvm" {
             eprintln!(
                 "xtask: KVM did not boot the kernel; using TCG (remembered in {})",
@@ -411,7 +429,15 @@ fn run_payload(payload: &Payload) -> Result<Guest> {
             "xtask: booting {} under TCG (software emulation)",
             kernel.package
         );
-        outcome = boot(&q, &kernel, &initrd, false, Duration::from_secs(120), limit)?;
+        outcome = boot(
+            &q,
+            &kernel,
+            &initrd,
+            &payload.disks,
+            false,
+            Duration::from_secs(120),
+            limit,
+        )?;
     }
     eprintln!(
         "xtask: VM lane finished in {:.1} s",
@@ -555,6 +581,33 @@ fn steps(root: &Path, payload: &mut Payload) -> Result<Vec<Step>> {
                 .push((PathBuf::from(host), format!("{GUEST_BIN}/{name}")));
         }
     }
+    if SYSTEM_TOOLS
+        .iter()
+        .all(|t| root.join(t).join("Cargo.toml").is_file())
+        && root.join("ctn/ctn").is_file()
+    {
+        let image = system_image(root)?;
+        payload.disks.push(image);
+        let mut build = cargo();
+        build.current_dir(root).args(["build", "--bins"]);
+        for t in SYSTEM_TOOLS {
+            build.args(["-p", t]);
+        }
+        crate::sh(&mut build)?;
+        for bin in ["ptyhold", "unshare-rs", "nsenter-rs", "chroot-rs", "cgctl"] {
+            let guest = format!("{GUEST_BIN}/{bin}");
+            if !payload.files.iter().any(|(_, g)| *g == guest) {
+                payload
+                    .files
+                    .push((root.join("target/debug").join(bin), guest));
+            }
+        }
+        steps.push(Step {
+            name: "systemd-container",
+            command: SYSTEM_STEP.to_owned(),
+            limit: 420,
+        });
+    }
     if tools.contains(&"cgctl") {
         steps.insert(
             0,
@@ -566,6 +619,162 @@ fn steps(root: &Path, payload: &mut Payload) -> Result<Vec<Step>> {
         );
     }
     Ok(steps)
+}
+
+/// The packages the system-container step runs.
+const SYSTEM_TOOLS: &[&str] = &[
+    "ptyhold",
+    "nsenter-rs",
+    "chroot-rs",
+    "cgctl",
+    "debootstrap-rs",
+];
+
+/// The system-container step: the course's Debian container (systemd as PID 1) booted
+/// unprivileged on pure cgroup v2, as `ctn start` composes it (its rootfs an ext4 disk,
+/// /dev/vda): `running` with nothing failed, a console login on tty 1 through ptyhold, a
+/// clean halt by systemd's own signal, nothing left. (ctn itself needs more of a Debian
+/// userland than the guest's busybox: the chain is typed here as `examples/container`
+/// types it.)
+const SYSTEM_STEP: &str = r#"set -e
+B=1073741824
+mkdir -p /mnt/ctn
+mount -t ext4 /dev/vda /mnt/ctn
+chmod 755 /mnt
+cgctl create vmctn
+cgctl create vmctn/payload --owner $B:$B
+ptyhold -d --socket /tmp/ctn.sock --log /tmp/ctn.log --no-ctty --receive-ttys 1     --owner $B:$B --pidfile /tmp/holder.pid --   cgctl exec vmctn/payload --   unshare-rs --fork --kill-child --user -S 0 -G 0 --map-users=$B,0,65536     --map-groups=$B,0,65536 --idmap-mount /mnt/ctn --pid --mount --uts --ipc --net     --cgroup --hostname vmctn --pidfile /tmp/init.pid --   chroot-rs --pivot --api-fs --protect-kernel --cgroup-fs --seccomp --console --ttys 1:3     --tmpfs /run --tmpfs /run/lock --cap-drop sys_module,sys_rawio,sys_time,mac_admin,mac_override     --clear-env --setenv container=ctn /mnt/ctn /sbin/init
+i=0; until [ -s /tmp/init.pid ]; do sleep 0.2; i=$((i + 1)); [ $i -lt 300 ]; done
+pid=$(cat /tmp/init.pid)
+i=0; until [ "$(cat /proc/$pid/comm 2>/dev/null)" = systemd ]; do sleep 0.2; i=$((i + 1)); [ $i -lt 300 ]; done
+state=; i=0
+while [ -z "$state" ] && [ $i -lt 120 ]; do
+    state=$(nsenter-rs --container -t $pid -- systemctl is-system-running --wait 2>/dev/null || true)
+    [ -n "$state" ] || sleep 1
+    i=$((i + 1))
+done
+echo "systemd in the container: $state"
+nsenter-rs --container -t $pid -- systemctl --failed --no-legend
+[ "$state" = running ]
+# A console login on tty 1, typed as a person would.
+mkfifo /tmp/in
+ptyhold attach /tmp/ctn.sock -t 1 </tmp/in >/tmp/console.out 2>&1 &
+attach=$!
+exec 7>/tmp/in
+wait_for() { i=0; until grep -q "$1" /tmp/console.out; do sleep 1; i=$((i + 1)); [ $i -lt 60 ]; done; }
+i=0
+until grep -q 'vmctn login:' /tmp/console.out; do printf '
+' >&7; sleep 3; i=$((i + 1)); [ $i -lt 30 ]; done
+printf 'root
+' >&7; wait_for 'Password:'
+printf 'root
+' >&7; wait_for 'root@vmctn'
+printf 'echo LOGIN-$((6*7)) on $(tty)
+' >&7; wait_for 'LOGIN-42 on /dev/'
+printf 'exit
+q' >&7
+exec 7>&-
+wait $attach
+# A clean stop: systemd halts on SIGRTMIN+3 (34+3).
+kill -37 $pid
+i=0; while kill -0 $pid 2>/dev/null; do sleep 0.2; i=$((i + 1)); [ $i -lt 600 ]; done
+grep -q 'Halting system' /tmp/ctn.log
+i=0; while [ -e /tmp/ctn.sock ]; do sleep 0.2; i=$((i + 1)); [ $i -lt 150 ]; done
+cgctl delete --kill vmctn
+! cgctl stat vmctn 2>/dev/null
+umount /mnt/ctn
+echo "the systemd container booted, served a login, halted, and left nothing"
+"#;
+
+/// The system container's disk: ctn's Debian base (built once by debootstrap-rs from the
+/// host's mirror), made a machine (hostname, root's password `root`, SSH host keys), as
+/// an ext4 image; cached.
+fn system_image(root: &Path) -> Result<PathBuf> {
+    let cache = cache_dir();
+    let mut build = cargo();
+    build
+        .current_dir(root)
+        .args(["build", "--bins", "-p", "debootstrap-rs"]);
+    crate::sh(&mut build)?;
+    let out = Command::new(root.join("ctn/ctn"))
+        .args(["template", "base", "bookworm"])
+        .env("CTN_CACHE", cache.join("ctn"))
+        .env("CTN_TOOLS", root.join("target/debug"))
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run ctn template base")?;
+    anyhow::ensure!(out.status.success(), "ctn template base failed");
+    let base = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let name = base
+        .file_name()
+        .context("base name")?
+        .to_string_lossy()
+        .replace(".tar.zst", ".img");
+    let image = cache.join("vm-lane").join(format!("system-{name}"));
+    if image.is_file() {
+        return Ok(image);
+    }
+    fs::create_dir_all(cache.join("vm-lane"))?;
+    let tree = cache
+        .join("vm-lane")
+        .join(format!("system-tree-{}", std::process::id()));
+    let _tree = CleanupDir(tree.clone());
+    fs::create_dir_all(&tree)?;
+    crate::sh(
+        Command::new("tar")
+            .args(["--zstd", "-x", "-p", "--numeric-owner", "-f"])
+            .arg(&base)
+            .arg("-C")
+            .arg(&tree),
+    )?;
+    fs::write(
+        tree.join("etc/hostname"),
+        "vmctn
+",
+    )?;
+    // root's password is "root" (SHA-512 crypt), as the integration tests' templates.
+    let hash = "$6$toolkit$wTdi7ds4JcJgGrA.ujaYbORiBKnI50Xu99PaeNmcji3k3aCbhSyvkoYgXEe1rWllrv9ydsmKMrpJ99HfnqnTI0";
+    let shadow = fs::read_to_string(tree.join("etc/shadow"))?
+        .lines()
+        .map(|l| match l.split_once(':') {
+            Some(("root", rest)) => {
+                let after = rest.split_once(':').map_or("", |(_, a)| a);
+                format!(
+                    "root:{hash}:{after}
+"
+                )
+            }
+            _ => format!(
+                "{l}
+"
+            ),
+        })
+        .collect::<String>();
+    fs::write(tree.join("etc/shadow"), shadow)?;
+    crate::sh(
+        Command::new("ssh-keygen")
+            .args(["-q", "-A", "-f"])
+            .arg(&tree),
+    )?;
+    let part = image.with_extension("img.part");
+    let _ = fs::remove_file(&part);
+    crate::sh(
+        Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-L", "vmctn", "-d"])
+            .arg(&tree)
+            .arg(&part)
+            .arg("1G"),
+    )?;
+    fs::rename(&part, &image)?;
+    Ok(image)
+}
+
+struct CleanupDir(PathBuf);
+
+impl Drop for CleanupDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }
 
 /// True when the workspace has a package the VM lane tests.
