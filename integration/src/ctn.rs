@@ -37,6 +37,10 @@ pub struct Lab {
     /// The namespace playing the host.
     pub host: Netns,
     bin: PathBuf,
+    prefix: String,
+    /// The first host ID of the lab's pool of ranges: labs running at once never share
+    /// one.
+    pool: u64,
 }
 
 impl Lab {
@@ -56,7 +60,21 @@ impl Lab {
             dir,
             host: Netns::new("ctnh"),
             bin: bin_dir,
+            prefix: crate::unique_name("ctn"),
+            pool: {
+                use std::sync::atomic::{AtomicU64, Ordering};
+                static N: AtomicU64 = AtomicU64::new(0);
+                let n = N.fetch_add(1, Ordering::Relaxed) % 8;
+                // 2^30 + 8 ranges per lab (1,024 labs): below 2^31.
+                (1 << 30) + ((u64::from(std::process::id()) % 128) * 8 + n) * 8 * 65_536
+            },
         }
+    }
+
+    /// The cgroup of container `name` (below this test's own): each lab has a prefix of
+    /// its own, so that tests running at once never share a group.
+    pub fn cgroup(&self, name: &str) -> String {
+        format!("{}-{name}", self.prefix)
     }
 
     /// Where containers live (CTN_ROOT).
@@ -79,6 +97,8 @@ impl Lab {
             .env("CTN_HOST_NS", &self.host.name)
             .env("CTN_TOOLS", &tools)
             .env("CGCTL_PARENT", "self")
+            .env("CTN_CGROUP_PREFIX", &self.prefix)
+            .env("CTN_POOL_START", self.pool.to_string())
             .env(
                 "PATH",
                 format!(

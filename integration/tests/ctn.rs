@@ -18,7 +18,7 @@ fn ok(o: &Output) -> &Output {
 /// What a stopped container must leave of itself outside its directory: no cgroup, no
 /// run state, no namespace file, no link on the host side.
 fn assert_gone(lab: &Lab, name: &str) {
-    let cg = format!("ctn-{name}");
+    let cg = lab.cgroup(name);
     assert!(
         integration::cgroups::existing(&cg).is_empty(),
         "cgroup {cg} left: {:?}",

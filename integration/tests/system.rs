@@ -18,7 +18,7 @@ fn ok(o: &Output) -> &Output {
 
 #[track_caller]
 fn assert_gone(lab: &Lab, name: &str) {
-    let cg = format!("ctn-{name}");
+    let cg = lab.cgroup(name);
     assert!(
         integration::cgroups::existing(&cg).is_empty(),
         "cgroup {cg} left: {:?}",
