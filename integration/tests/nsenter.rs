@@ -394,11 +394,9 @@ fn unshare_works_for_an_unprivileged_user() {
     }
     let unshare_rs = bin("unshare-rs");
     if !runnable_by_others(&unshare_rs) {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP: {} is not reachable by other users",
-            unshare_rs.display()
+        integration::skip(
+            "setpriv to another user",
+            &format!("{} is not reachable by other users", unshare_rs.display()),
         );
         return;
     }
