@@ -170,7 +170,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         } else {
             &Tier::DIST
         };
-        let run = dist_check(root).and_then(|dir| nextest(root, tier, Some(&dir), extra));
+        // Its own filter only: the arguments after `--` are for the tiers.
+        let run = dist_check(root).and_then(|dir| nextest(root, tier, Some(&dir), &[]));
         tally(run, tier.name, &mut total, &mut failures);
     }
     if has(Step::Doc)
@@ -259,7 +260,9 @@ fn nextest(root: &Path, tier: &Tier, bin_dir: Option<&Path>, extra: &[String]) -
         filter,
         offline,
     } = *tier;
-    let store = root.join("target/nextest");
+    // nextest's store: `[store] dir` of its config, under the target directory.
+    let target = env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let store = target.join("nextest");
     std::fs::create_dir_all(&store)?;
     let skip_log = store.join(format!("skipped-{profile}.log"));
     let junit = store.join(profile).join("junit.xml");
