@@ -8,6 +8,7 @@
 #   create:    unshare-rs --fork --pid --mount --uts --ipc --mount-proc true
 #              vs unshare --fork --pid --mount --uts --ipc --mount-proc true
 #   create+net: the same with --net (the kernel's slowest namespace, ~0.45 ms more)
+#   start:     nsenter-rs true vs nsenter true (no namespace: the tool's own start)
 # plus the floor: a bare fork+exec of true.
 # Run as root: cargo xtask bench ns [RUNS]
 set -euo pipefail
@@ -64,6 +65,7 @@ bench() { # name, then two "-n NAME CMD" triples
 
 echo "nsenter-rs benchmark: $RUNS runs per command in $ROUNDS rounds, medians (load: $(cut -d' ' -f1-3 /proc/loadavg))"
 bench floor -n true "$TRUE" -n true-again "$TRUE"
+bench start -n nsenter-start "nsenter $TRUE" -n nsenter-rs-start "$NSENTER_RS $TRUE"
 bench enter \
     -n nsenter "nsenter -t $target -a $TRUE" \
     -n nsenter-rs "$NSENTER_RS -t $target -a $TRUE"
@@ -79,7 +81,7 @@ import json, sys, statistics
 d = sys.argv[1]
 import glob
 times = {}
-for name in ["floor", "enter", "create", "create-net"]:
+for name in ["floor", "start", "enter", "create", "create-net"]:
     for f in sorted(glob.glob(f"{d}/{name}.*.json")):
         for r in json.load(open(f))["results"]:
             times.setdefault(r["command"], []).extend(r["times"])
@@ -90,11 +92,14 @@ print(f"load at the end: {open('/proc/loadavg').read().split()[:3]}")
 for k, v in m.items():
     print(f"  {k:16s} {v:7.2f} ms")
 rows = [
+    ("nsenter-rs start / nsenter start", m["nsenter-rs-start"] / m["nsenter-start"]),
     ("nsenter-rs -a / nsenter -a", m["nsenter-rs"] / m["nsenter"]),
     ("unshare-rs / unshare", m["unshare-rs"] / m["unshare"]),
     ("unshare-rs --net / unshare --net", m["unshare-rs+net"] / m["unshare+net"]),
 ]
-print(f"  above a bare true: nsenter-rs {m['nsenter-rs'] - m['true']:+.2f} ms, "
+print(f"  above a bare true: nsenter-rs alone {m['nsenter-rs-start'] - m['true']:+.2f} ms "
+      f"(nsenter {m['nsenter-start'] - m['true']:+.2f} ms), "
+      f"nsenter-rs -a {m['nsenter-rs'] - m['true']:+.2f} ms, "
       f"unshare-rs {m['unshare-rs'] - m['true']:+.2f} ms, "
       f"unshare-rs --net {m['unshare-rs+net'] - m['true']:+.2f} ms")
 print("ratios (target <= 1.0x):")

@@ -1,9 +1,14 @@
+// No Rust runtime start-up before main: see common::entry.
+#![cfg_attr(not(test), no_main)]
+
 use cgctl::cli::{self, Parsed};
 use cgctl::error::Failed;
 use common::cli::Outcome;
 use common::{exit, trace};
 
 const TOOL: &str = "cgctl";
+
+common::entry!(main);
 
 fn main() {
     common::cli::main(TOOL, exit::FAILURE, |args, out| {

@@ -1,7 +1,12 @@
+// No Rust runtime start-up before main: see common::entry.
+#![cfg_attr(not(test), no_main)]
+
 use chroot_rs::cli::{self, Parsed};
 use common::{exit, trace};
 
 const TOOL: &str = "chroot-rs";
+
+common::entry!(main);
 
 fn main() {
     common::cli::main(TOOL, exit::CANCELED, |args, out| match cli::parse(args)? {

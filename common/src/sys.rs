@@ -235,6 +235,80 @@ pub fn sigwaitinfo(set: &SigSet) -> nix::Result<(Signal, i32)> {
     }
 }
 
+/// A tool's entry point without Rust's runtime start-up: these tools are exec'd in
+/// chains, and the runtime's own set-up before `main` (the main thread's stack guard,
+/// read from /proc/self/maps; a signal stack; SIGSEGV and SIGBUS handlers) is a tenth of
+/// a static binary's start. The C `main` calls [`start`], then the tool's `main`. In the
+/// tool's `main.rs`:
+///
+/// ```ignore
+/// #![cfg_attr(not(test), no_main)]
+/// common::entry!(main);
+/// fn main() { common::cli::main(TOOL, …) }
+/// ```
+///
+/// Test builds keep the test harness's `main`.
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[cfg(not(test))]
+        // SAFETY: the one C `main` of the program (the crate is `no_main`); it is what
+        // the C start-up code calls, with the usual signature.
+        #[unsafe(export_name = "main")]
+        extern "C" fn __toolkit_c_main(
+            _argc: ::core::ffi::c_int,
+            _argv: *const *const ::core::ffi::c_char,
+        ) -> ::core::ffi::c_int {
+            $crate::sys::start();
+            $main();
+            0
+        }
+    };
+}
+
+/// What Rust's runtime does before `main` that a tool needs, for the tools whose entry
+/// point is [`entry!`](crate::entry) (no read of /proc/self/maps for the main thread's
+/// stack guard, no signal stack, no SIGSEGV handler: a tool that overflows its stack
+/// dies of SIGSEGV without the runtime's message). Two things are kept, as std does them:
+/// descriptors 0, 1 and 2 are open (on /dev/null when they were closed, so that no file
+/// the tool opens becomes its stdout), and SIGPIPE is ignored (a write to a closed pipe
+/// is then an EPIPE error, which `cli::main` handles; `exec` restores the default).
+pub fn start() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: `fds` is a valid array of three pollfd for the duration of the call, and a
+    // zero time-out makes it return at once.
+    let polled = unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) };
+    if polled == -1 {
+        // poll(2) fails only on a resource limit: check each descriptor instead.
+        for p in &mut fds {
+            // SAFETY: F_GETFD takes no argument and changes nothing.
+            if unsafe { libc::fcntl(p.fd, libc::F_GETFD) } == -1 {
+                p.revents = libc::POLLNVAL;
+            }
+        }
+    }
+    for p in fds {
+        if p.revents & libc::POLLNVAL != 0 {
+            // SAFETY: a NUL-terminated path; the descriptor opened takes the lowest free
+            // number, which is `p.fd` (every lower one is open by now). It is left open
+            // on purpose, as the closed one it stands for.
+            let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+            if fd != p.fd {
+                // Nothing sane can follow: std aborts here too.
+                std::process::abort();
+            }
+        }
+    }
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: SIG_IGN runs no handler code; nothing in this process relies on the
+    // default action it replaces.
+    let _ = unsafe { nix::sys::signal::sigaction(Signal::SIGPIPE, &ignore) };
+}
+
 /// sigaction(2) to the default action (SIG_DFL).
 pub fn default_action(sig: Signal) -> nix::Result<()> {
     let act = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());

@@ -64,8 +64,9 @@ pub fn is_root() -> bool {
         .is_some_and(|caps| caps & (1 << 21) != 0)
 }
 
-/// Decide whether a root test runs. As root: yes. Otherwise print a loud SKIP and
-/// return false, unless `INTEGRATION_REQUIRE_ROOT=1` (set by CI), which makes it a failure.
+/// Decide whether a root test runs. As root: yes. Otherwise the test is reported as
+/// skipped ([`skip`]) and this returns false, unless `INTEGRATION_REQUIRE_ROOT=1` (set
+/// by CI), which makes it a failure.
 ///
 /// ```ignore
 /// if !integration::require_root("pivot_root") { return; }
@@ -79,14 +80,74 @@ pub fn require_root(what: &str) -> bool {
         !required,
         "{what}: needs root (CAP_SYS_ADMIN) and INTEGRATION_REQUIRE_ROOT=1 forbids skipping"
     );
+    skip(what, "needs CAP_SYS_ADMIN (run as root)");
+    false
+}
+
+/// Report the running test as skipped: it returns without testing anything, for `why`
+/// (a host that lacks what it needs). The test harness can only count it as passed, so
+/// the skip is printed (`SKIP: what: why`) and, when `INTEGRATION_SKIP_LOG` names a file
+/// (`cargo xtask test` sets it), appended there as one line, `BINARY TEST\twhat: why`:
+/// the test command reports those tests as skipped, not passed.
+pub fn skip(what: &str, why: &str) {
     // Written to stderr directly, not through eprintln!, so that the test harness's
     // output capture does not swallow it: a skip must be seen.
     use std::io::Write as _;
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIP: {what}: needs CAP_SYS_ADMIN (run as root)"
+    let _ = writeln!(std::io::stderr(), "SKIP: {what}: {why}");
+    let Some(log) = std::env::var_os("INTEGRATION_SKIP_LOG") else {
+        return;
+    };
+    let (binary, test) = current_test();
+    // One write(2) of one line on an O_APPEND file: lines of tests running at the same
+    // time in other processes do not interleave.
+    let line = format!("{binary} {test}\t{what}: {why}\n");
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        panic!(
+            "cannot record the skip in {}: {e}",
+            std::path::Path::new(&log).display()
+        );
+    }
+}
+
+/// The running test as (binary, test name): nextest says (`NEXTEST_BINARY_ID`,
+/// `NEXTEST_TEST_NAME`); under `cargo test`, the executable's name without its hash and
+/// the test thread's name (libtest names each test's thread after the test).
+fn current_test() -> (String, String) {
+    let binary = std::env::var("NEXTEST_BINARY_ID").unwrap_or_else(|_| {
+        let exe = std::env::current_exe().unwrap_or_default();
+        let stem = exe
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match stem.rsplit_once('-') {
+            Some((name, hash)) if hash.bytes().all(|b| b.is_ascii_hexdigit()) => name.to_owned(),
+            _ => stem,
+        }
+    });
+    let test = std::env::var("NEXTEST_TEST_NAME").unwrap_or_else(|_| {
+        std::thread::current()
+            .name()
+            .unwrap_or("(unnamed)")
+            .to_owned()
+    });
+    (binary, test)
+}
+
+/// Panics when the run is offline (`TOOLKIT_OFFLINE=1`, which `cargo xtask test --fast`
+/// sets): a test that needs the Debian mirror calls this first, so that one put in a
+/// test binary of the offline tier fails loudly instead of reaching the network. Such a
+/// test belongs in a binary named `*_mirror` (the mirror tier, see README.md).
+pub fn require_mirror(what: &str) {
+    assert!(
+        std::env::var("TOOLKIT_OFFLINE").as_deref() != Ok("1"),
+        "{what} needs the Debian mirror, but this is the offline tier (TOOLKIT_OFFLINE=1): \
+         tests that need the mirror go in a test binary named *_mirror"
     );
-    false
 }
 
 /// A name unique to this process and call, for links, cgroups and namespace files:

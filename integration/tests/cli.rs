@@ -82,3 +82,37 @@ fn help_and_version_print_on_stdout_and_succeed() {
         }
     }
 }
+
+/// A chain-loader started with standard input and output closed (a daemon's child, a
+/// careless caller) opens /dev/null on them before anything else, as Rust's runtime would
+/// (the tools start without it: `common::entry`), so that no file it opens becomes the
+/// command's stdin or stdout.
+#[test]
+fn closed_standard_descriptors_are_opened_on_dev_null() {
+    let mut tools = vec![("unshare-rs", vec![]), ("nsenter-rs", vec![])];
+    if integration::is_root() {
+        tools.push(("chroot-rs", vec!["/"]));
+    }
+    for (tool, args) in tools {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("exec <&- >&-; exec \"$@\"")
+            .arg("sh")
+            .arg(bin(tool))
+            .args(args)
+            .args([
+                "sh",
+                "-c",
+                "exec 3>&1; readlink /proc/self/fd/0 /proc/self/fd/3 >&2",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{tool}: {out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "/dev/null\n/dev/null\n",
+            "{tool}"
+        );
+    }
+}

@@ -12,8 +12,11 @@ use integration::netns::Netns;
 use integration::{Output, bin, cmd, require_root, run};
 
 fn nt(ns: &Netns, args: &[&str]) -> Output {
-    // Connection records go to the build tree, not the machine's /run.
-    let state = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("netlink-tool-state");
+    // Connection records go to the build tree, not the machine's /run. In the VM lane the
+    // build tree's path does not exist (the guest's root is an initramfs): made here.
+    let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(tmp).expect("create CARGO_TARGET_TMPDIR");
+    let state = tmp.join("netlink-tool-state");
     run(cmd(bin("netlink-tool"))
         .env("NETLINK_TOOL_STATE_DIR", state)
         .args(["-n", &ns.name])

@@ -394,11 +394,9 @@ fn unshare_works_for_an_unprivileged_user() {
     }
     let unshare_rs = bin("unshare-rs");
     if !runnable_by_others(&unshare_rs) {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP: {} is not reachable by other users",
-            unshare_rs.display()
+        integration::skip(
+            "setpriv to another user",
+            &format!("{} is not reachable by other users", unshare_rs.display()),
         );
         return;
     }
@@ -638,9 +636,12 @@ fn unshare_init_is_pid_1_and_reaps_orphans() {
         "--mount-proc",
         "sh",
         "-c",
-        // Wait (bounded) until no sleep is left, reaped or not; then list.
-        "(sleep 0.05 &); i=0; while ps -o comm= | grep -q '^sleep$' && [ $i -lt 400 ]; \
-         do i=$((i+1)); sleep 0.05; done; ps -o pid=,stat=,comm=",
+        // Wait (bounded) until the orphan is gone, which only its reaping makes it (kill
+        // -0 finds a zombie too); then list. By PID, not by name: a forked child that has
+        // not exec'd sleep yet is still called sh.
+        "p=$( (sleep 0.05 >/dev/null & echo $!) ); i=0; \
+         while kill -0 \"$p\" 2>/dev/null && [ $i -lt 400 ]; do i=$((i+1)); sleep 0.05; done; \
+         ps -o pid=,stat=,comm=",
     ]));
     o.ok();
     let rows: Vec<Vec<&str>> = o

@@ -1,8 +1,9 @@
 //! `cargo xtask …`: the project's chores, so that a newcomer and CI run the same thing.
 //!
-//! - `test`: format check, clippy with warnings as errors, build, every unit and
-//!   integration test (root tests fail instead of skipping when INTEGRATION_REQUIRE_ROOT=1),
-//!   then the VM lane (`--no-lint`, `--no-vm` skip parts for local iteration).
+//! - `test`: the suite in tiers (see `suite`): lints, cargo deny, the fast tier (unit and
+//!   offline integration tests), the mirror tier, doc tests, the release binaries, the VM
+//!   lane; `--fast` and `--mirror` run one tier. Root tests fail instead of skipping when
+//!   INTEGRATION_REQUIRE_ROOT=1.
 //! - `bench NAME`: build release binaries (of the packages the script names in a
 //!   `# packages:` line) and run `bench/NAME.sh`, which times our tool and the one it
 //!   replaces side by side and prints ratios.
@@ -13,6 +14,7 @@
 mod demo;
 mod dist;
 mod man;
+mod suite;
 mod vm;
 
 use std::env;
@@ -36,7 +38,7 @@ fn dispatch(args: &[String]) -> Result<()> {
     let root = workspace_root();
     env::set_current_dir(&root)?;
     match args.first().map(String::as_str) {
-        Some("test") => test(&root, &args[1..]),
+        Some("test") => suite::run(&root, &args[1..]),
         Some("bench") => bench(&root, &args[1..]),
         Some("demo") => demo::run(&root, &args[1..]),
         Some("man") => man::run(&root),
@@ -87,36 +89,9 @@ fn cargo() -> Command {
     Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
-fn test(root: &Path, args: &[String]) -> Result<()> {
-    let skip_lints = args.iter().any(|a| a == "--no-lint");
-    let skip_vm = args.iter().any(|a| a == "--no-vm");
-    if !skip_lints {
-        sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
-        sh(Command::new("shellcheck")
-            .current_dir(root)
-            .args(shell_scripts(root)?))?;
-        sh(cargo().args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]))?;
-    }
-    sh(cargo().args(["build", "--workspace", "--bins"]))?;
-    sh(cargo().args(["test", "--workspace"]))?;
-    if skip_vm {
-        eprintln!("xtask: --no-vm: the VM lane is skipped");
-    } else if vm::has_work(root) {
-        vm::vm_test(root)?;
-    }
-    Ok(())
-}
-
 /// The shell scripts of the repository (shellcheck's input): the entry points, the
 /// manager and its front-ends, the examples, the benchmarks.
-fn shell_scripts(root: &Path) -> Result<Vec<String>> {
+pub fn shell_scripts(root: &Path) -> Result<Vec<String>> {
     let mut v = vec!["lab".to_owned(), ".ci/run".to_owned()];
     for dir in ["ctn", "examples", "bench"] {
         let mut names: Vec<String> = std::fs::read_dir(root.join(dir))?

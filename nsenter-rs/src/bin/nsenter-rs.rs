@@ -1,3 +1,6 @@
+// No Rust runtime start-up before main: see common::entry.
+#![cfg_attr(not(test), no_main)]
+
 use std::io::Write;
 
 use common::cli::{Outcome, Parsed};
@@ -5,6 +8,8 @@ use common::{exit, json, trace};
 use nsenter_rs::{Done, cli, error, ns};
 
 const TOOL: &str = "nsenter-rs";
+
+common::entry!(main);
 
 fn main() {
     common::cli::main(

@@ -1,8 +1,13 @@
+// No Rust runtime start-up before main: see common::entry.
+#![cfg_attr(not(test), no_main)]
+
 use common::cli::Parsed;
 use common::trace;
 use nsenter_rs::{cli, error};
 
 const TOOL: &str = "unshare-rs";
+
+common::entry!(main);
 
 fn main() {
     common::cli::main(
