@@ -6,6 +6,7 @@ use common::{exit, trace};
 const TOOL: &str = "cgctl";
 
 fn main() {
+    common::describe::serve(cli::command);
     common::cli::main(TOOL, exit::FAILURE, |args, out| {
         let exec = cli::is_exec(args);
         let failed = |error| Failed { error, exec };

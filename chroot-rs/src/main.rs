@@ -4,6 +4,7 @@ use common::{exit, trace};
 const TOOL: &str = "chroot-rs";
 
 fn main() {
+    common::describe::serve(cli::command);
     common::cli::main(TOOL, exit::CANCELED, |args, out| match cli::parse(args)? {
         Parsed::Print(text) => Ok(common::cli::print(out, &text)),
         Parsed::Run(cfg) => {

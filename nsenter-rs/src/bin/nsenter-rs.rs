@@ -7,6 +7,7 @@ use nsenter_rs::{Done, cli, error, ns};
 const TOOL: &str = "nsenter-rs";
 
 fn main() {
+    common::describe::serve(cli::nsenter_command);
     common::cli::main(
         TOOL,
         error::FAILED,

@@ -5,6 +5,7 @@ use nsenter_rs::{cli, error};
 const TOOL: &str = "unshare-rs";
 
 fn main() {
+    common::describe::serve(cli::unshare_command);
     common::cli::main(
         TOOL,
         error::FAILED,
