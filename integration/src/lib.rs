@@ -12,6 +12,7 @@ pub mod ctn;
 pub mod debmirror;
 pub mod guard;
 pub mod netns;
+pub mod proxy;
 pub mod rootfs;
 pub mod run;
 

@@ -351,6 +351,50 @@ fn cpuset_pins_to_cpu_0() {
 }
 
 #[test]
+fn cpuset_changes_reach_the_sub_groups_an_init_made() {
+    if !require_root("cgctl cpuset") {
+        return;
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    // v2 narrows the sub-groups' effective sets itself; v1 is what cgctl must walk.
+    if !matches!(controller_dir("", "cpuset"), Some((Version::V1, _))) {
+        eprintln!("no v1 cpuset hierarchy: nothing to check");
+        return;
+    }
+    if cpus < 2 {
+        eprintln!("one CPU: a narrower set cannot be shown");
+        return;
+    }
+    let g = Group::new();
+    let n = g.name.as_str();
+    ok(&["create", n, "--cpus", "0-1"]);
+    ok(&["create", &format!("{n}/init.scope")]);
+    ok(&["create", &format!("{n}/system.slice/ssh.service")]);
+    let sub = |rel: &str| format!("{n}/{rel}");
+    let cpus_of = |name: &str| ok(&["get", name, "cpus"]).stdout.clone();
+    // Narrowed: the sub-groups first (v1 refuses otherwise), all of them.
+    ok(&["set", n, "--cpus", "1"]);
+    for name in [
+        n.to_owned(),
+        sub("init.scope"),
+        sub("system.slice/ssh.service"),
+    ] {
+        assert_eq!(cpus_of(&name), "1\n", "{name}");
+    }
+    // Moved to a disjoint set, then widened again: the whole subtree follows.
+    ok(&["set", n, "--cpus", "0"]);
+    assert_eq!(cpus_of(&sub("system.slice/ssh.service")), "0\n");
+    ok(&["set", n, "--cpus", "0-1"]);
+    for name in [
+        n.to_owned(),
+        sub("init.scope"),
+        sub("system.slice/ssh.service"),
+    ] {
+        assert_eq!(cpus_of(&name), "0-1\n", "{name}");
+    }
+}
+
+#[test]
 fn pids_limit_stops_a_fork_loop() {
     if !require_root("cgctl pids") {
         return;
