@@ -9,10 +9,12 @@
 //! - `demo`: build and run the course's lab with the tools (see README.md).
 //! - `man`, `completions`: man pages and shell completions from the clap definitions the
 //!   built binaries describe, in `target/man/` and `target/completions/`.
+//! - `deb`: one Debian package per tool and one for the manager, in `target/debian/`.
 //! - `vm-test`, `vm-run`: the VM lane (pure cgroup v2, vlan) under qemu; see `vm`.
 
 mod clapdoc;
 mod completions;
+mod deb;
 mod demo;
 mod dist;
 mod man;
@@ -46,10 +48,11 @@ fn dispatch(args: &[String]) -> Result<()> {
         Some("demo") => demo::run(&root, &args[1..]),
         Some("man") => man::run(&root, &args[1..]),
         Some("completions") => completions::run(&root, &args[1..]),
+        Some("deb") => deb::run(&root, &args[1..]),
         Some("vm-test") => vm::vm_test(&root),
         Some("vm-run") => vm::vm_run(&args[1..]),
         _ => bail!(
-            "usage: cargo xtask test | bench NAME | demo | man | completions | vm-test | vm-run"
+            "usage: cargo xtask test | bench NAME | demo | man | completions | deb | vm-test | vm-run"
         ),
     }
 }
