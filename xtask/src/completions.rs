@@ -45,7 +45,36 @@ pub fn generate(bins: &Path, bin: &str, shell: Shell) -> Result<Vec<u8>> {
     let mut cmd = crate::clapdoc::load(&bins.join(bin))?.to_clap();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, bin, &mut out);
+    if shell == Shell::Bash {
+        out = bash_hyphen_fix(&out, bin).into_bytes();
+    }
     Ok(out)
+}
+
+/// clap_complete 4.6's bash script names the state of a subcommand of a hyphenated
+/// binary two ways: the loop over the words sets `netlink__tool__subcmd__connect`, the
+/// case arms that offer its options are labelled `netlink__subcmd__tool__subcmd__connect`,
+/// so nothing past the subcommand completes (clap-rs/clap issue 6421). The arms are
+/// relabelled the way the loop spells them.
+fn bash_hyphen_fix(script: &[u8], bin: &str) -> String {
+    let script = String::from_utf8_lossy(script).into_owned();
+    if !bin.contains('-') {
+        return script;
+    }
+    let wrong = format!("        {}__subcmd__", bin.replace('-', "__subcmd__"));
+    let right = format!("        {}__subcmd__", bin.replace('-', "__"));
+    script
+        .lines()
+        .map(|l| {
+            if l.ends_with(')') && l.starts_with(&wrong) {
+                l.replacen(&wrong, &right, 1)
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 /// Write every completion under `out`: `out/bash/cgctl`, `out/zsh/_cgctl`,
