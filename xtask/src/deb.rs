@@ -44,6 +44,9 @@ struct Package {
     description: String,
     depends: Vec<String>,
     conflicts: Vec<String>,
+    /// `Built-Using`: the source packages whose code is linked in (glibc, for a
+    /// static-pie binary).
+    built_using: Vec<String>,
     /// Files: (path in the package, bytes, mode).
     files: Vec<(String, Vec<u8>, u32)>,
     /// Symbolic links: (path in the package, target).
@@ -345,19 +348,42 @@ fn linked_crates(metadata: &Value, package: &str) -> Result<Vec<(String, String,
 }
 
 /// /usr/share/doc/PKG/copyright in the machine-readable format.
-fn copyright(root: &Path, crates: &[(String, String, String)]) -> Result<String> {
+fn copyright(
+    root: &Path,
+    crates: &[(String, String, String)],
+    static_glibc: bool,
+) -> Result<String> {
     let mit = std::fs::read_to_string(root.join("LICENSE-MIT")).context("LICENSE-MIT")?;
     let mut s = String::from(
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
 Upstream-Name: container-toolkit\n",
     );
     s.push_str(&format!("Upstream-Contact: {MAINTAINER}\n"));
-    if !crates.is_empty() {
-        s.push_str(
-            "Comment: The binaries link these Rust crates statically (crate version: licence):\n",
+    // One Comment field: what is linked in besides the workspace's code.
+    let mut comment: Vec<String> = Vec::new();
+    if static_glibc {
+        comment.push(
+            "The GNU C Library (glibc, LGPL-2.1+, /usr/share/common-licenses/LGPL-2.1) is"
+                .to_owned(),
         );
-        for (n, v, l) in crates {
-            s.push_str(&format!(" {n} {v}: {l}\n"));
+        comment.push(
+            "linked in statically (static-pie): its source is the glibc Built-Using names."
+                .to_owned(),
+        );
+    }
+    if !crates.is_empty() {
+        if !comment.is_empty() {
+            comment.push(".".to_owned());
+        }
+        comment.push(
+            "The binaries link these Rust crates statically (crate version: licence):".to_owned(),
+        );
+        comment.extend(crates.iter().map(|(n, v, l)| format!("{n} {v}: {l}")));
+    }
+    if let Some((first, rest)) = comment.split_first() {
+        s.push_str(&format!("Comment: {first}\n"));
+        for l in rest {
+            s.push_str(&format!(" {l}\n"));
         }
     }
     s.push_str(&format!(
@@ -387,12 +413,13 @@ fn doc_files(
     pkg: &mut Package,
     root: &Path,
     crates: &[(String, String, String)],
+    static_glibc: bool,
     readme: &Path,
 ) -> Result<()> {
     let doc = format!("usr/share/doc/{}", pkg.name);
     pkg.files.push((
         format!("{doc}/copyright"),
-        copyright(root, crates)?.into_bytes(),
+        copyright(root, crates, static_glibc)?.into_bytes(),
         0o644,
     ));
     let changelog = debian_changelog(root, &pkg.name, &pkg.version)?;
@@ -502,9 +529,17 @@ fn tool_package(
             &field("depends").unwrap_or_default(),
         ),
         conflicts: Vec::new(),
+        built_using: Vec::new(),
         files: Vec::new(),
         links: Vec::new(),
     };
+    let mut static_glibc = false;
+    for path in &binaries {
+        static_glibc |= is_static(path)?;
+    }
+    if static_glibc {
+        pkg.built_using.push(static_libc_source()?);
+    }
     for (bin, path) in tool.bins.iter().zip(&binaries) {
         pkg.files
             .push((format!("usr/bin/{bin}"), stripped(path)?, 0o755));
@@ -515,9 +550,38 @@ fn tool_package(
         &mut pkg,
         root,
         &crates,
+        static_glibc,
         &root.join(tool.package).join("README.md"),
     )?;
     Ok(pkg)
+}
+
+/// True for a binary that needs no shared library (static-pie: glibc is in it).
+fn is_static(path: &Path) -> Result<bool> {
+    let out = Command::new("readelf")
+        .arg("-d")
+        .arg(path)
+        .output()
+        .context("cannot run readelf (binutils)")?;
+    ensure!(out.status.success(), "readelf -d {} failed", path.display());
+    Ok(!String::from_utf8_lossy(&out.stdout).contains("(NEEDED)"))
+}
+
+/// The source package of the static C library linked in: `glibc (= VERSION)`.
+fn static_libc_source() -> Result<String> {
+    let out = Command::new("dpkg-query")
+        .args([
+            "-W",
+            "-f=${source:Package} (= ${source:Version})",
+            "libc6-dev",
+        ])
+        .output()
+        .context("cannot run dpkg-query")?;
+    ensure!(
+        out.status.success(),
+        "libc6-dev is not installed: it is what static binaries link"
+    );
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
 }
 
 /// The manager's package: POSIX shell scripts (architecture all) over the tools' packages
@@ -550,6 +614,7 @@ default."
             .to_owned(),
         depends,
         conflicts: vec!["lxc".to_owned()],
+        built_using: Vec::new(),
         files: Vec::new(),
         links: Vec::new(),
     };
@@ -593,7 +658,7 @@ default."
             "ctn".to_owned(),
         ));
     }
-    doc_files(&mut pkg, root, &[], &root.join("ctn/README.md"))?;
+    doc_files(&mut pkg, root, &[], false, &root.join("ctn/README.md"))?;
     Ok(pkg)
 }
 
@@ -653,6 +718,9 @@ fn build(pkg: &Package, stage: &Path, out: &Path, epoch: &str) -> Result<PathBuf
     }
     if !pkg.conflicts.is_empty() {
         control.push_str(&format!("Conflicts: {}\n", pkg.conflicts.join(", ")));
+    }
+    if !pkg.built_using.is_empty() {
+        control.push_str(&format!("Built-Using: {}\n", pkg.built_using.join(", ")));
     }
     control.push_str(&format!(
         "Section: {}\nPriority: {}\nDescription: {}\n{}\n",
