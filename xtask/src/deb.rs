@@ -540,9 +540,30 @@ fn tool_package(
     if static_glibc {
         pkg.built_using.push(static_libc_source()?);
     }
+    let mut overrides = String::new();
     for (bin, path) in tool.bins.iter().zip(&binaries) {
         pkg.files
             .push((format!("usr/bin/{bin}"), stripped(path)?, 0o755));
+        if is_static(path)? {
+            overrides.push_str(&format!(
+                "# static-pie: a position-independent executable that needs no shared library\n\
+{}: shared-library-lacks-prerequisites [usr/bin/{bin}]\n",
+                tool.package
+            ));
+        }
+    }
+    if tool.package == "debootstrap-rs" {
+        overrides.push_str(
+            "# It writes the dpkg database of the root it builds, as debootstrap does.\n\
+debootstrap-rs: uses-dpkg-database-directly [usr/bin/debootstrap-rs]\n",
+        );
+    }
+    if !overrides.is_empty() {
+        pkg.files.push((
+            format!("usr/share/lintian/overrides/{}", tool.package),
+            overrides.into_bytes(),
+            0o644,
+        ));
     }
     man_and_completions(&mut pkg, pages, bins_dir, tool.bins)?;
     let crates = linked_crates(metadata, tool.package)?;
@@ -586,16 +607,17 @@ fn static_libc_source() -> Result<String> {
 
 /// The manager's package: POSIX shell scripts (architecture all) over the tools' packages
 /// of the same version. The lxc-* names are links to one script, installed in
-/// /usr/lib/ctn: it finds ctn beside the name it is called by (/usr/bin). It conflicts
-/// with LXC's own package, which ships the same command names.
+/// /usr/libexec/ctn: it finds ctn beside the name it is called by (/usr/bin). It
+/// conflicts with LXC's own package, which ships the same command names.
 fn ctn_package(root: &Path, version: &str, pages: &[(String, String, String)]) -> Result<Package> {
     let mut depends: Vec<String> = TOOLS
         .iter()
         .map(|t| format!("{} (= {version})", t.package))
         .collect();
-    // column (bsdextrautils), tar --zstd (zstd), awk; flock, setsid and the rest are in
-    // essential packages (util-linux, coreutils, tar, sed, grep, dpkg).
-    depends.extend(["bsdextrautils", "zstd", "mawk | awk"].map(str::to_owned));
+    // column (bsdextrautils), tar --zstd (zstd); flock, setsid and the rest are in
+    // essential packages (util-linux, coreutils, tar, sed, grep, dpkg), awk is de facto
+    // essential (lintian: needlessly-depends-on-awk).
+    depends.extend(["bsdextrautils", "zstd"].map(str::to_owned));
     let mut pkg = Package {
         name: "ctn".to_owned(),
         version: version.to_owned(),
@@ -626,13 +648,13 @@ default."
         ));
     }
     pkg.files.push((
-        "usr/lib/ctn/lxc".to_owned(),
+        "usr/libexec/ctn/lxc".to_owned(),
         std::fs::read(root.join("ctn/lxc"))?,
         0o755,
     ));
     for fe in LXC_FRONTENDS {
         pkg.links
-            .push((format!("usr/bin/{fe}"), "../lib/ctn/lxc".to_owned()));
+            .push((format!("usr/bin/{fe}"), "../libexec/ctn/lxc".to_owned()));
         pkg.links.push((
             format!("usr/share/man/man8/{fe}.8.gz"),
             "ctn-lxc.8.gz".to_owned(),
