@@ -117,6 +117,27 @@ impl Lab {
         t
     }
 
+    /// The processes whose command line mentions this lab's directory (monitors, console
+    /// holders, the tools of a start): `PID command…` each.
+    pub fn processes(&self) -> Vec<String> {
+        let dir = self.dir.path().to_string_lossy().into_owned();
+        let mut v = Vec::new();
+        for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let Ok(raw) = fs::read(e.path().join("cmdline")) else {
+                continue;
+            };
+            let line = String::from_utf8_lossy(&raw).replace('\0', " ");
+            if line.contains(&dir) {
+                v.push(format!("{name} {}", line.trim_end()));
+            }
+        }
+        v
+    }
+
     /// The names of the containers that exist.
     pub fn containers(&self) -> Vec<String> {
         let mut v: Vec<String> = fs::read_dir(self.root())
@@ -189,4 +210,135 @@ pub fn busybox_system(root: &Path) {
     fs::set_permissions(root.join("etc/shadow"), fs::Permissions::from_mode(0o600)).unwrap();
     fs::write(root.join("etc/hosts"), "127.0.0.1\tlocalhost\n").unwrap();
     fs::write(root.join("etc/machine-id"), "").unwrap();
+}
+
+/// A console session (`lxc-console`, `vzctl enter`…) driven as expect(1) does: what the
+/// command prints is read by a thread, so that waiting for a text is bounded in time even
+/// when nothing comes.
+#[derive(Debug)]
+pub struct Console {
+    child: std::process::Child,
+    input: Option<std::process::ChildStdin>,
+    chunks: std::sync::mpsc::Receiver<Vec<u8>>,
+    /// Everything read so far.
+    pub seen: String,
+}
+
+impl Console {
+    /// Start `command` with piped input and output (stderr piped too, read at the end).
+    pub fn spawn(mut command: Command) -> Console {
+        use std::process::Stdio;
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the console");
+        let mut out = child.stdout.take().unwrap();
+        let (tx, chunks) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 4096];
+            loop {
+                match out.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if tx.send(buf[..n].to_vec()).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Console {
+            input: child.stdin.take(),
+            child,
+            chunks,
+            seen: String::new(),
+        }
+    }
+
+    /// Wait until `want` has been printed (panics after `limit`, or at the end of output).
+    #[track_caller]
+    pub fn expect(&mut self, want: &str, limit: std::time::Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while !self.seen.contains(want) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.chunks.recv_timeout(left) {
+                Ok(c) => self.seen.push_str(&String::from_utf8_lossy(&c)),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("no {want:?} within {limit:?} in {:?}", self.seen)
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("end of output before {want:?}: {:?}", self.seen)
+                }
+            }
+        }
+    }
+
+    /// Press Enter until `prompt` shows (a getty may still be starting, and flushes what
+    /// was typed before it opened its tty, as a person at the console would find).
+    #[track_caller]
+    pub fn wake(&mut self, prompt: &str, limit: std::time::Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while !self.seen.contains(prompt) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {prompt:?} within {limit:?} in {:?}",
+                self.seen
+            );
+            self.send(b"\n");
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+            while !self.seen.contains(prompt) {
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                match self.chunks.recv_timeout(left) {
+                    Ok(c) => self.seen.push_str(&String::from_utf8_lossy(&c)),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                        panic!("end of output before {prompt:?}: {:?}", self.seen)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Type `bytes`.
+    pub fn send(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        let input = self.input.as_mut().expect("input still open");
+        input.write_all(bytes).expect("write to the console");
+        input.flush().unwrap();
+    }
+
+    /// Close the input, wait for the command (bounded); its status and stderr.
+    pub fn finish(mut self, limit: std::time::Duration) -> (std::process::ExitStatus, String) {
+        use std::io::Read;
+        drop(self.input.take());
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("wait for the console") {
+                break s;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("the console did not end within {limit:?}: {:?}", self.seen);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        (status, err)
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }

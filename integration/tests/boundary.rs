@@ -475,3 +475,50 @@ fn attach_gives_the_command_its_own_terminal() {
         queued.map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
     );
 }
+
+#[test]
+fn attach_refuses_a_process_that_shares_the_hosts_root() {
+    if !require_root("nsenter-rs --container") {
+        return;
+    }
+    // A process in new namespaces but still on the host's root: a container whose
+    // chroot-rs has not pivoted yet looks like this. Entering it with --container would
+    // give the command this system's files.
+    let mut child = cmd(bin("unshare-rs"))
+        .args([
+            "--fork",
+            "--kill-child",
+            "--pid",
+            "--mount",
+            "--uts",
+            "--",
+            "sleep",
+            "100",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let pid = loop {
+        // The forked child of unshare-rs, once it runs sleep.
+        let children = fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))
+            .unwrap_or_default();
+        if let Some(p) = children.split_whitespace().next()
+            && fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        {
+            break p.to_owned();
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let o = run(cmd(bin("nsenter-rs")).args(["--container", "-t", &pid, "--", "true"]));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(o.code, 1, "{o}");
+    assert_eq!(
+        o.stderr,
+        format!(
+            "nsenter-rs: pid {pid} shares this system's root directory: not a container (or not set up yet); --container refuses it\n"
+        )
+    );
+}

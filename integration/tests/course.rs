@@ -11,12 +11,12 @@
 //! mirror is reached through a proxy listening in a third namespace playing the internet
 //! (the host namespace masquerades the container's address on the way).
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use integration::ctn::Lab;
+use integration::ctn::{Console, Lab};
 use integration::netns::Netns;
 use integration::proxy::Proxy;
 use integration::{Output, cmd, require_root, run};
@@ -37,21 +37,6 @@ fn assert_gone(lab: &Lab, name: &str) {
         integration::cgroups::existing(&cg)
     );
     assert!(!lab.run_dir().join(name).exists(), "run state left");
-}
-
-/// Read until `want` appears (panic after `limit`).
-fn expect(r: &mut impl Read, want: &str, limit: Duration, seen: &mut String) {
-    let start = Instant::now();
-    let mut buf = [0u8; 4096];
-    while !seen.contains(want) {
-        assert!(start.elapsed() < limit, "no {want:?} in {seen:?}");
-        match r.read(&mut buf) {
-            Ok(0) => panic!("end of output before {want:?}: {seen:?}"),
-            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => panic!("read: {e}"),
-        }
-    }
 }
 
 /// `systemctl is-system-running --wait` inside, with a bound: the state it reached. (Just
@@ -98,12 +83,65 @@ fn set_network(lab: &Lab, name: &str, lines: &str) {
     std::fs::write(&cfg, format!("{text}{lines}")).unwrap();
 }
 
+/// What a container must not change on the host: global sysctls (systemd would apply its
+/// own), the cgroup hierarchies the kernel has, the host's mounts (but those of the
+/// tests' own temporary directories and namespace files, which other tests make in
+/// parallel).
+fn host_state() -> Vec<String> {
+    let mut v = Vec::new();
+    for knob in [
+        "kernel/pid_max",
+        "kernel/core_pattern",
+        "kernel/panic",
+        "kernel/sysrq",
+        "kernel/kptr_restrict",
+        "kernel/hostname",
+        "kernel/domainname",
+        "fs/file-max",
+        "fs/protected_regular",
+        "fs/protected_fifos",
+        "fs/protected_hardlinks",
+        "fs/protected_symlinks",
+        "net/ipv4/ip_forward",
+        "net/core/somaxconn",
+    ] {
+        let value = std::fs::read_to_string(format!("/proc/sys/{knob}")).unwrap_or_default();
+        v.push(format!("sysctl {knob} = {}", value.trim()));
+    }
+    for line in std::fs::read_to_string("/proc/cgroups").unwrap().lines() {
+        // subsys_name hierarchy num_cgroups enabled: the count changes with every group
+        // any test makes; the hierarchies must not.
+        let w: Vec<&str> = line.split_whitespace().collect();
+        if w.len() == 4 {
+            v.push(format!("cgroups {} {} {}", w[0], w[1], w[3]));
+        }
+    }
+    for line in std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+    {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let point = w.get(4).copied().unwrap_or("");
+        if point.contains("/toolkit-it-") || point.starts_with("/run/netns/") {
+            continue;
+        }
+        let fstype = line.split(" - ").nth(1).unwrap_or("");
+        v.push(format!(
+            "mount {point} {}",
+            fstype.split_whitespace().next().unwrap_or("")
+        ));
+    }
+    v.sort();
+    v
+}
+
 #[test]
 fn the_lxc_chapter() {
     if !require_root("system containers") {
         return;
     }
     let lab = Lab::new();
+    let host_before = host_state();
 
     // lxc-checkconfig: the kernel's features, as the course shows them.
     let o = ok(&lab.run("lxc-checkconfig", &[])).stdout.clone();
@@ -147,39 +185,24 @@ fn the_lxc_chapter() {
     assert_eq!(failed, "", "failed units");
 
     // lxc-console -n ctn01: tty 1, LXC's banner, a login, Ctrl+a q.
-    let mut child = lab
-        .command("lxc-console")
-        .args(["-n", "ctn01"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let mut seen = String::new();
+    let mut c = Console::spawn({
+        let mut cmd = lab.command("lxc-console");
+        cmd.args(["-n", "ctn01"]);
+        cmd
+    });
     let limit = Duration::from_secs(60);
-    input.write_all(b"\n").unwrap();
-    expect(&mut out, "ctn01 login:", limit, &mut seen);
-    assert!(seen.contains("Debian GNU/Linux 12 ctn01"), "{seen}");
-    input.write_all(b"root\n").unwrap();
-    expect(&mut out, "Password:", limit, &mut seen);
-    input.write_all(b"secret\n").unwrap();
-    expect(&mut out, "root@ctn01", limit, &mut seen);
-    input
-        .write_all(b"echo LOGGED-IN-$((6*7)) on $(tty)\n")
-        .unwrap();
-    expect(&mut out, "LOGGED-IN-42 on /dev/", limit, &mut seen);
-    input.write_all(b"exit\n").unwrap();
-    input.write_all(b"\x01q").unwrap();
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    // getty prints its prompt again at each newline.
+    c.wake("ctn01 login:", limit);
+    assert!(c.seen.contains("Debian GNU/Linux 12 ctn01"), "{}", c.seen);
+    c.send(b"root\n");
+    c.expect("Password:", limit);
+    c.send(b"secret\n");
+    c.expect("root@ctn01", limit);
+    c.send(b"echo LOGGED-IN-$((6*7)) on $(tty)\n");
+    c.expect("LOGGED-IN-42 on /dev/", limit);
+    c.send(b"exit\n");
+    c.send(b"\x01q");
+    let (status, err) = c.finish(limit);
     assert!(status.success(), "{status}: {err}");
     assert!(err.contains("Connected to tty 1"), "{err}");
     assert!(
@@ -290,10 +313,57 @@ fn the_lxc_chapter() {
         "running"
     );
 
-    // lxc-stop: systemd halts cleanly, quickly, and nothing is left.
+    // reboot inside: the container comes back (a new init); poweroff inside: it stops.
+    let pid_of = |lab: &Lab| {
+        std::fs::read_to_string(lab.run_dir().join("ctn01/init.pid"))
+            .map(|p| p.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let first = pid_of(&lab);
+    let _ = lab.run("lxc-attach", &["-n", "ctn01", "--", "reboot"]);
+    let start = Instant::now();
+    while pid_of(&lab) == first || pid_of(&lab).is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(60), "no reboot");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        system_state(&lab, "lxc-attach", &["-n", "ctn01", "--"]),
+        "running"
+    );
+    let _ = lab.run("lxc-attach", &["-n", "ctn01", "--", "poweroff"]);
+    let start = Instant::now();
+    while !ok(&lab.run("lxc-info", &["-n", "ctn01", "-s"]))
+        .stdout
+        .contains("STOPPED")
+    {
+        assert!(start.elapsed() < Duration::from_secs(60), "no poweroff");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let start = Instant::now();
+    while lab.run_dir().join("ctn01").exists() {
+        assert!(start.elapsed() < Duration::from_secs(30), "run state left");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_gone(&lab, "ctn01");
+
+    // lxc-stop: systemd halts by its own signal (its console shows it), and nothing is
+    // left. (How long it takes is a benchmark's business: bench/ctn.sh.)
+    let log = lab.root().join("ctn01.console.log");
+    append_config(
+        &lab,
+        "ctn01",
+        &format!("lxc.console.logfile = {}\n", log.display()),
+    );
+    ok(&lab.run("lxc-start", &["-n", "ctn01", "-d"]));
+    assert_eq!(
+        system_state(&lab, "lxc-attach", &["-n", "ctn01", "--"]),
+        "running"
+    );
     let start = Instant::now();
     ok(&lab.run("lxc-stop", &["-n", "ctn01"]));
     eprintln!("lxc-stop of systemd: {:?}", start.elapsed());
+    let console = std::fs::read_to_string(&log).unwrap();
+    assert!(console.contains("Halting system."), "{console}");
     assert_gone(&lab, "ctn01");
 
     // The same limits as lines of the config (the course's v1 keys), applied at start;
@@ -387,6 +457,13 @@ fn the_lxc_chapter() {
     assert!(!lab.root().join("ctn01").exists());
     assert_gone(&lab, "ctn01");
     assert_eq!(ok(&lab.run("lxc-ls", &[])).stdout, "");
+    let host_after = host_state();
+    let changed: Vec<_> = host_after
+        .iter()
+        .filter(|l| !host_before.contains(l))
+        .chain(host_before.iter().filter(|l| !host_after.contains(l)))
+        .collect();
+    assert!(changed.is_empty(), "the host changed: {changed:#?}");
 }
 
 #[test]

@@ -3,11 +3,10 @@
 //! autostart, bad input, and what an interrupted start leaves. The Debian course
 //! transcript is in `course.rs`.
 
-use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use integration::ctn::Lab;
+use integration::ctn::{Console, Lab};
 use integration::{Output, require_root};
 
 #[track_caller]
@@ -26,6 +25,14 @@ fn assert_gone(lab: &Lab, name: &str) {
         integration::cgroups::existing(&cg)
     );
     assert!(!lab.run_dir().join(name).exists(), "run state left");
+    let procs: Vec<String> = lab
+        .processes()
+        .into_iter()
+        .filter(|p| {
+            p.contains(&format!("/run/{name}/")) || p.ends_with(&format!("__monitor {name}"))
+        })
+        .collect();
+    assert!(procs.is_empty(), "processes left: {procs:#?}");
 }
 
 #[test]
@@ -104,21 +111,6 @@ fn a_busybox_container_from_create_to_destroy() {
     assert!(lab.containers().is_empty());
 }
 
-/// Read from `r` until `want` appears (or panic after `limit`); the text read.
-fn expect(r: &mut impl Read, want: &str, limit: Duration, seen: &mut String) {
-    let start = Instant::now();
-    let mut buf = [0u8; 1024];
-    while !seen.contains(want) {
-        assert!(start.elapsed() < limit, "no {want:?} in {seen:?}");
-        match r.read(&mut buf) {
-            Ok(0) => panic!("end of output before {want:?}: {seen:?}"),
-            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => panic!("read: {e}"),
-        }
-    }
-}
-
 #[test]
 fn console_login_as_lxc_console_shows_it() {
     if !require_root("containers") {
@@ -128,36 +120,24 @@ fn console_login_as_lxc_console_shows_it() {
     let t = lab.busybox_template();
     ok(&lab.run("ctn", &["create", "c2", "--from", t.to_str().unwrap()]));
     ok(&lab.run("ctn", &["start", "c2"]));
-    let mut child = lab
-        .command("lxc-console")
-        .args(["-n", "c2"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let mut seen = String::new();
+    let mut c = Console::spawn({
+        let mut cmd = lab.command("lxc-console");
+        cmd.args(["-n", "c2"]);
+        cmd
+    });
     let limit = Duration::from_secs(30);
     // getty prints its prompt again at each newline.
-    input.write_all(b"\n").unwrap();
-    expect(&mut out, "login:", limit, &mut seen);
-    input.write_all(b"root\n").unwrap();
-    expect(&mut out, "Password:", limit, &mut seen);
-    input.write_all(b"root\n").unwrap();
-    input.write_all(b"echo CONSOLE-$((6*7)); tty\n").unwrap();
-    expect(&mut out, "CONSOLE-42", limit, &mut seen);
+    c.wake("login:", limit);
+    c.send(b"root\n");
+    c.expect("Password:", limit);
+    c.send(b"root\n");
+    // The shell's prompt first: login drops what was typed before it.
+    c.expect("# ", limit);
+    c.send(b"echo CONSOLE-$((6*7)); tty\n");
+    c.expect("CONSOLE-42", limit);
     // Ctrl+a q: detach; the container keeps running.
-    input.write_all(b"\x01q").unwrap();
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    c.send(b"\x01q");
+    let (status, err) = c.finish(limit);
     assert!(status.success(), "{status}: {err}");
     assert!(
         err.contains("Connected to tty 1")

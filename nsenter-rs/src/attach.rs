@@ -17,6 +17,7 @@
 use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -51,6 +52,17 @@ impl Confinement {
                 ))
             })
         };
+        // A container has a root of its own: entering the namespaces of a process that
+        // shares ours (a container still being set up) would give the command this
+        // system's files.
+        let ours = std::fs::metadata("/");
+        let theirs = std::fs::metadata(target.proc_path("root"));
+        if let (Ok(a), Ok(b)) = (&ours, &theirs)
+            && a.dev() == b.dev()
+            && a.ino() == b.ino()
+        {
+            return Err(Error::NotAContainer(target.pid().as_raw()));
+        }
         let status = String::from_utf8_lossy(&read("status")?).into_owned();
         let field = |name: &str| {
             status

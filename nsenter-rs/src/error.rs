@@ -50,6 +50,13 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// `--container` aimed at a process that shares this system's root directory: not a
+    /// container, or one whose init has not pivoted into its root yet.
+    #[error(
+        "pid {0} shares this system's root directory: not a container (or not set up yet); --container refuses it"
+    )]
+    NotAContainer(i32),
+
     /// A pidfile holds no PID.
     #[error("invalid pidfile {}: no PID in it", quote(.0))]
     BadPidfile(PathBuf),
