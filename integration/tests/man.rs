@@ -646,6 +646,14 @@ fn ctn_page_documents_every_command_and_option() {
                 "ctn.8, {title}: {opt} is not documented:\n{section}"
             );
         }
+        if func == "template" {
+            // Its words are commands of their own: list, import, make, base.
+            let words = patterns(&function(&ctn, "cmd_template"), false, true);
+            assert!(words.len() >= 4, "{words:?}");
+            for w in words {
+                assert!(names(&section, &w), "ctn.8, {title}: {w} is not documented");
+            }
+        }
         checked += 1;
     }
     assert!(checked >= 18, "{checked} commands found in ctn's main");
