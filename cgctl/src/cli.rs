@@ -11,6 +11,12 @@ use crate::control::parse_signal;
 use crate::error::Error;
 use crate::group::Parent;
 
+/// `--version`: the workspace's version and what the tool claims to be compatible with.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (cgroup v1, v2 and hybrid; runc's v1/v2 conversions)"
+);
+
 /// The v1 <-> v2 conversions, for --help and the man page (README.md has the full table).
 pub const CONVERSIONS: &str = "\
 Conversions (a key of the other version is translated; get answers in its format):
@@ -35,7 +41,7 @@ command's status.";
 #[derive(Debug, Parser)]
 #[command(
     name = "cgctl",
-    version,
+    version = VERSION,
     args_override_self = true,
     about = "One cgroup tool for v1, v2 and hybrid hosts: create, limit, run in, move to, account, freeze, kill, list",
     long_about = "One cgroup tool for v1, v2 and hybrid hosts: create, limit, run in, move to, account, \

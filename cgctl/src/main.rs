@@ -11,6 +11,7 @@ const TOOL: &str = "cgctl";
 common::entry!(main);
 
 fn main() {
+    common::describe::serve(cli::command);
     common::cli::main(TOOL, exit::FAILURE, |args, out| {
         let exec = cli::is_exec(args);
         let failed = |error| Failed { error, exec };

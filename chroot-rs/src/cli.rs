@@ -14,6 +14,9 @@ use crate::capabilities::CapChange;
 use crate::error::Error;
 use crate::mounts::{ApiFs, BindSpec};
 
+/// `--version`: the workspace's version and what the tool claims to be compatible with.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (GNU coreutils 9.1 compatible)");
+
 /// Run COMMAND with root directory set to NEWROOT
 ///
 /// A drop-in for GNU chroot. Plain mode is chroot(2), compatible and, like GNU's, escapable
@@ -32,7 +35,7 @@ use crate::mounts::{ApiFs, BindSpec};
 #[derive(Debug, Parser)]
 #[command(
     name = "chroot-rs",
-    version,
+    version = VERSION,
     override_usage = "chroot-rs [OPTION]... NEWROOT [COMMAND [ARG]...]\n       chroot-rs OPTION",
     after_help = "If no command is given, run '\"$SHELL\" -i' (default: '/bin/sh -i').\n\n\
 Exit status: 125 if chroot-rs itself fails, 126 if COMMAND is found but cannot be invoked,\n\

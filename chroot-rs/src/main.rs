@@ -9,6 +9,7 @@ const TOOL: &str = "chroot-rs";
 common::entry!(main);
 
 fn main() {
+    common::describe::serve(cli::command);
     common::cli::main(TOOL, exit::CANCELED, |args, out| match cli::parse(args)? {
         Parsed::Print(text) => Ok(common::cli::print(out, &text)),
         Parsed::Run(cfg) => {

@@ -13,8 +13,11 @@
 //!   (namespace files and `ip netns` names), [`pidfile`] (written atomically), [`seccomp`] (the container's syscall
 //!   filter, assembled in classic BPF); [`pty`] (pseudo-terminals, raw mode, lxc-console's
 //!   keys, a relay) for ptyhold and nsenter-rs.
+//! - [`describe`]: `TOOL --toolkit-describe-clap`, the clap definition as JSON, from
+//!   which xtask makes the man pages and shell completions.
 
 pub mod cli;
+pub mod describe;
 pub mod exec;
 pub mod exit;
 pub mod json;

@@ -10,11 +10,17 @@ use crate::error::Error;
 use crate::output::Format;
 use crate::resolve::Variant;
 
+/// `--version`: the workspace's version and what the tool claims to be compatible with.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (debootstrap 1.0.128 compatible)"
+);
+
 /// Build a Debian root filesystem from a signed mirror
 #[derive(Debug, Parser)]
 #[command(
     name = "debootstrap-rs",
-    version,
+    version = VERSION,
     override_usage = "debootstrap-rs [OPTION]... SUITE TARGET [MIRROR]\n       debootstrap-rs --second-stage [TARGET]",
     long_about = "Build a Debian root filesystem from a signed mirror, with debootstrap's \
 command line. InRelease is verified with OpenPGP against the Debian archive keyring, every \

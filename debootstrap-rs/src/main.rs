@@ -7,6 +7,7 @@ use debootstrap_rs::{cli, signals};
 const TOOL: &str = "debootstrap-rs";
 
 fn main() {
+    common::describe::serve(cli::command);
     common::cli::main(
         TOOL,
         exit::FAILURE,

@@ -17,6 +17,12 @@ use crate::msg::MacvlanMode;
 use crate::nat::{Proto, Rule};
 use crate::parse;
 
+/// `--version`: the workspace's version and what the tool claims to be compatible with.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (iproute2 6.1 words for link, addr, route, netns)"
+);
+
 const AFTER_HELP: &str = "\
 NS is a PID, a path to an nsfs file, or a name under /run/netns (as `ip netns` makes).
 Link names are at most 15 bytes, without '/', ':' or spaces.
@@ -56,7 +62,7 @@ Example: a container with a veth on bridge br0, and NAT for its subnet:
 #[derive(Debug, Parser)]
 #[command(
     name = "netlink-tool",
-    version,
+    version = VERSION,
     after_help = AFTER_HELP,
     disable_help_subcommand = true,
     subcommand_required = false,

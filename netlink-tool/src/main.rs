@@ -5,6 +5,7 @@ use netlink_tool::cli;
 const TOOL: &str = "netlink-tool";
 
 fn main() {
+    common::describe::serve(cli::command);
     common::cli::main(TOOL, exit::FAILURE, |args, out| match cli::parse(args)? {
         Parsed::Print(text) => Ok(common::cli::print(out, &text)),
         Parsed::Run(cfg) => {

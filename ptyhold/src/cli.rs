@@ -12,6 +12,9 @@ use common::pty;
 
 use crate::error::Error;
 
+/// `--version`: the workspace's version and what the tool claims to be compatible with.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (lxc-console 5.0 keys)");
+
 /// The most ttys besides the console (fds 3 to 66).
 pub const MAX_TTYS: u16 = 64;
 
@@ -30,7 +33,7 @@ command has started. attach, list: 0 (detached, or the command ended), 1 failure
 #[derive(Debug, Parser)]
 #[command(
     name = "ptyhold",
-    version,
+    version = VERSION,
     override_usage = "ptyhold [OPTIONS] -- COMMAND [ARG]...\n       \
                       ptyhold attach SOCKET [-t N] [-e CHAR] [--force]\n       \
                       ptyhold list SOCKET [--json]",

@@ -6,6 +6,7 @@ use ptyhold::error::Failed;
 const TOOL: &str = "ptyhold";
 
 fn main() {
+    common::describe::serve(cli::command);
     common::cli::main(TOOL, common::exit::CANCELED, |args, out| {
         let client = cli::is_client(args);
         let failed = |error| Failed { error, client };

@@ -18,7 +18,7 @@ use crate::cargo;
 /// Packages that stay dynamic: netlink-tool (libmnl has no .a), chroot-rs (NSS).
 pub const DYNAMIC: &[&str] = &["chroot-rs", "netlink-tool"];
 
-fn host_triple() -> Result<String> {
+pub fn host_triple() -> Result<String> {
     let out = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
         .arg("-vV")
         .output()

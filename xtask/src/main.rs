@@ -8,13 +8,20 @@
 //!   `# packages:` line) and run `bench/NAME.sh`, which times our tool and the one it
 //!   replaces side by side and prints ratios.
 //! - `demo`: build and run the course's lab with the tools (see README.md).
-//! - `man`: man pages from the clap definitions, in `target/man/`.
+//! - `man`, `completions`: man pages and shell completions from the clap definitions the
+//!   built binaries describe, in `target/man/` and `target/completions/`.
+//! - `deb`: one Debian package per tool and one for the manager, in `target/debian/`.
 //! - `vm-test`, `vm-run`: the VM lane (pure cgroup v2, vlan) under qemu; see `vm`.
 
+mod clapdoc;
+mod completions;
+mod deb;
 mod demo;
 mod dist;
 mod man;
+mod roff;
 mod suite;
+mod tools;
 mod vm;
 
 use std::env;
@@ -41,10 +48,14 @@ fn dispatch(args: &[String]) -> Result<()> {
         Some("test") => suite::run(&root, &args[1..]),
         Some("bench") => bench(&root, &args[1..]),
         Some("demo") => demo::run(&root, &args[1..]),
-        Some("man") => man::run(&root),
+        Some("man") => man::run(&root, &args[1..]),
+        Some("completions") => completions::run(&root, &args[1..]),
+        Some("deb") => deb::run(&root, &args[1..]),
         Some("vm-test") => vm::vm_test(&root),
         Some("vm-run") => vm::vm_run(&args[1..]),
-        _ => bail!("usage: cargo xtask test | bench NAME | demo | man | vm-test | vm-run"),
+        _ => bail!(
+            "usage: cargo xtask test | bench NAME | demo | man | completions | deb | vm-test | vm-run"
+        ),
     }
 }
 

@@ -12,6 +12,7 @@ const TOOL: &str = "nsenter-rs";
 common::entry!(main);
 
 fn main() {
+    common::describe::serve(cli::nsenter_command);
     common::cli::main(
         TOOL,
         error::FAILED,

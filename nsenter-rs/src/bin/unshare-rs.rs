@@ -10,6 +10,7 @@ const TOOL: &str = "unshare-rs";
 common::entry!(main);
 
 fn main() {
+    common::describe::serve(cli::unshare_command);
     common::cli::main(
         TOOL,
         error::FAILED,

@@ -11,6 +11,9 @@ use super::{Parsed, parse_clap};
 use crate::error::Error;
 use crate::ns::NsType;
 
+/// `--version`: the workspace's version and what the tool claims to be compatible with.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (util-linux 2.38 compatible)");
+
 /// Run a program in the namespaces of another process, or of namespace files
 ///
 /// A drop-in for util-linux 2.38 nsenter. The target is held by a pidfd from the moment
@@ -24,7 +27,7 @@ use crate::ns::NsType;
 #[derive(Debug, Parser)]
 #[command(
     name = "nsenter-rs",
-    version,
+    version = VERSION,
     override_usage = "nsenter-rs [OPTION]... [COMMAND [ARG]...]\n       \
         nsenter-rs --list PID [--json]\n       nsenter-rs --release FILE",
     after_help = "Without COMMAND, runs \"$SHELL\" (default /bin/sh) as a login shell.\n\

@@ -13,6 +13,9 @@ use crate::idmap::{self, Range};
 use crate::ns::{NsSet, NsType};
 use crate::persist;
 
+/// `--version`: the workspace's version and what the tool claims to be compatible with.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (util-linux 2.38 compatible)");
+
 /// Propagation of the mounts in a new mount namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum Propagation {
@@ -47,7 +50,7 @@ pub enum SetGroups {
 #[derive(Debug, Parser)]
 #[command(
     name = "unshare-rs",
-    version,
+    version = VERSION,
     override_usage = "unshare-rs [OPTION]... [COMMAND [ARG]...]\n       unshare-rs --release FILE",
     after_help = "Without COMMAND, runs \"$SHELL\" (default /bin/sh) as a login shell.\n\
 --TYPE=FILE persists the new namespace by bind-mounting it on FILE (created if missing;\n\
