@@ -636,7 +636,7 @@ const SYSTEM_TOOLS: &[&str] = &[
 /// clean halt by systemd's own signal, nothing left. (ctn itself needs more of a Debian
 /// userland than the guest's busybox: the chain is typed here as `examples/container`
 /// types it.)
-const SYSTEM_STEP: &str = r#"set -e
+const SYSTEM_STEP: &str = r#"set -ex
 B=1073741824
 mkdir -p /mnt/ctn
 mount -t ext4 /dev/vda /mnt/ctn
