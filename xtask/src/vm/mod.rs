@@ -123,6 +123,16 @@ const GUEST_TESTS: &str = "/opt/toolkit/tests";
 
 const INIT: &str = r#"#!/bin/sh
 export PATH=/opt/toolkit/bin:/bin:/sbin:/usr/bin:/usr/sbin
+# pivot_root(2) refuses to leave the initramfs (EINVAL): a container's root needs the
+# system's root to be a real mount. Copy the initramfs into a tmpfs and make that the root
+# (switch_root frees the initramfs).
+if [ ! -e /.vm-lane-root ]; then
+    mkdir /newroot
+    mount -t tmpfs -o mode=755 root /newroot
+    for f in /*; do [ "$f" = /newroot ] || cp -a "$f" /newroot/; done
+    : >/newroot/.vm-lane-root
+    exec switch_root /newroot /init
+fi
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -637,6 +647,7 @@ const SYSTEM_TOOLS: &[&str] = &[
 /// userland than the guest's busybox: the chain is typed here as `examples/container`
 /// types it.)
 const SYSTEM_STEP: &str = r#"set -ex
+trap 'rc=$?; if [ $rc != 0 ]; then echo "--- the container console (rc $rc)"; cat /tmp/ctn.log; fi' EXIT
 B=1073741824
 mkdir -p /mnt/ctn
 mount -t ext4 /dev/vda /mnt/ctn
@@ -647,14 +658,11 @@ ptyhold -d --socket /tmp/ctn.sock --log /tmp/ctn.log --no-ctty --receive-ttys 1 
 i=0; until [ -s /tmp/init.pid ]; do sleep 0.2; i=$((i + 1)); [ $i -lt 300 ]; done
 pid=$(cat /tmp/init.pid)
 i=0; until [ "$(cat /proc/$pid/comm 2>/dev/null)" = systemd ]; do sleep 0.2; i=$((i + 1)); [ $i -lt 300 ]; done
-state=; i=0
-while [ -z "$state" ] && [ $i -lt 120 ]; do
-    state=$(nsenter-rs --container -t $pid -- systemctl is-system-running --wait 2>/dev/null || true)
-    [ -n "$state" ] || sleep 1
-    i=$((i + 1))
-done
+# Its bus first (under emulation the boot takes a while), then the end of its start-up.
+i=0; until [ -S /proc/$pid/root/run/systemd/private ]; do sleep 1; i=$((i + 1)); [ $i -lt 240 ]; done
+state=$(nsenter-rs --container -t $pid -- systemctl is-system-running --wait </dev/null || true)
 echo "systemd in the container: $state"
-nsenter-rs --container -t $pid -- systemctl --failed --no-legend
+nsenter-rs --container -t $pid -- systemctl --failed --no-legend </dev/null
 [ "$state" = running ]
 # A console login on tty 1, typed as a person would.
 mkfifo /tmp/in
