@@ -29,8 +29,15 @@ pub fn parse_cap(name: &str) -> Result<Capability, Error> {
         .map_err(|_| Error::UnknownCapability(name.to_owned()))
 }
 
-/// Parse a comma-separated list; `all` means every capability.
+/// Parse a comma-separated list; `all` means every capability. An empty list (`''`, `,`)
+/// is refused: it would silently change nothing.
 pub fn parse_list(list: &str) -> Result<CapsHashSet, Error> {
+    if list.split(',').all(|s| s.trim().is_empty()) {
+        return Err(Error::Usage(format!(
+            "empty capability list {} (to drop every capability: --cap-drop all)",
+            common::cli::quote(list)
+        )));
+    }
     let mut set = CapsHashSet::new();
     for item in list.split(',').filter(|s| !s.trim().is_empty()) {
         if item.trim().eq_ignore_ascii_case("all") {
@@ -136,7 +143,14 @@ mod tests {
         let s = parse_list("chown,sys_admin").unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(parse_list("all").unwrap(), caps::all());
-        assert!(parse_list("").unwrap().is_empty());
+        // an empty list would change nothing without saying so
+        for empty in ["", ",", " , "] {
+            assert!(
+                matches!(parse_list(empty), Err(Error::Usage(_))),
+                "{empty:?}"
+            );
+        }
+        assert_eq!(parse_list("chown,").unwrap().len(), 1);
         assert!(parse_list("chown,bogus").is_err());
     }
 

@@ -78,8 +78,9 @@ pub struct Cli {
     #[arg(long)]
     dev: bool,
 
-    /// Bind-mount host path SRC on DST inside NEWROOT (repeatable; DST is created if missing)
-    #[arg(long, value_name = "SRC:DST[:ro]")]
+    /// Bind-mount host path SRC on DST inside NEWROOT (repeatable; DST is created if
+    /// missing; SRC alone binds it at the same path inside)
+    #[arg(long, value_name = "SRC[:DST[:ro|rw]]")]
     bind: Vec<String>,
 
     /// Mount the new root read-only, with the mounts below it

@@ -37,7 +37,7 @@ impl ApiFs {
     }
 }
 
-/// One `--bind SRC:DST[:ro]`.
+/// One `--bind SRC[:DST[:ro|rw]]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindSpec {
     /// Host path.
@@ -62,7 +62,7 @@ impl BindSpec {
             [src, dst, "ro"] => (*src, *dst, true),
             [src, dst, "rw"] => (*src, *dst, false),
             [_, _, _] => return Err(bad("the option after DST must be ro or rw")),
-            _ => return Err(bad("expected SRC:DST[:ro]")),
+            _ => return Err(bad("expected SRC[:DST[:ro|rw]]")),
         };
         if src.is_empty() {
             return Err(bad("empty source"));

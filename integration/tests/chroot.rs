@@ -1079,3 +1079,131 @@ fn an_unknown_user_changes_nothing_in_the_new_root() {
         .arg("id"));
     assert!(o.ok().stdout.starts_with("uid=1234(student)"));
 }
+
+/// The loop devices attached on the machine (`losetup -a`), to see that none was left.
+fn loop_devices() -> String {
+    run(cmd("losetup").arg("-a")).stdout
+}
+
+#[test]
+fn bad_input_is_refused_in_one_line_and_leaves_nothing() {
+    if !require_root("chroot(2), mounts and user lookups") {
+        return;
+    }
+    let dir = integration::tempdir();
+    let r = dir.path();
+    let long = "x".repeat(5000);
+    let bad_utf8: std::ffi::OsString =
+        <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"--userspec=\xff\xfe")
+            .to_owned();
+    // (options, exit code, what the one line says)
+    let cases: Vec<(Vec<std::ffi::OsString>, i32, &str)> = {
+        let o = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        vec![
+            (o(&["--cap-drop="]), 125, "empty capability list ''"),
+            (o(&["--cap-keep=,"]), 125, "empty capability list ','"),
+            (o(&["--cap-drop=bogus"]), 125, "unknown capability 'bogus'"),
+            (
+                o(&["--cap-drop=net_raw,../x"]),
+                125,
+                "unknown capability '../x'",
+            ),
+            (o(&["--bind="]), 125, "invalid bind '': empty source"),
+            (o(&["--bind=:/x"]), 125, "invalid bind ':/x': empty source"),
+            (
+                o(&["--bind=/tmp:"]),
+                125,
+                "invalid bind '/tmp:': empty destination",
+            ),
+            (o(&["--bind=/tmp:/x:rx"]), 125, "must be ro or rw"),
+            (o(&["--bind=a:b:c:d"]), 125, "expected SRC[:DST[:ro|rw]]"),
+            (o(&["--userspec=nosuchuser"]), 125, "invalid user"),
+            (o(&["--userspec=99999999999"]), 125, "invalid user"),
+            (o(&["--userspec=:nosuchgroup"]), 125, "invalid group"),
+            (o(&["--groups=nosuch"]), 125, "invalid group 'nosuch'"),
+            (o(&["--api-fs", "--ttys=1:x"]), 125, "invalid --ttys '1:x'"),
+            (o(&["--api-fs", "--ttys=0"]), 125, "invalid --ttys '0'"),
+            (
+                o(&["--api-fs", "--ttys=99999"]),
+                125,
+                "invalid --ttys '99999'",
+            ),
+            (o(&["--api-fs", "--ttys=-1"]), 125, "invalid --ttys '-1'"),
+            (o(&["--ttys=1"]), 125, "need --dev"),
+            (
+                o(&["--tmpfs="]),
+                125,
+                "a value is required for '--tmpfs <DIR>'",
+            ),
+            (o(&["--setenv=NOEQ"]), 125, "invalid --setenv 'NOEQ'"),
+            (o(&["--setenv==x"]), 125, "invalid --setenv '=x'"),
+            (
+                o(&["--image=/nonexistent"]),
+                125,
+                "cannot access '/nonexistent'",
+            ),
+            (o(&["--skip-chdir"]), 125, "cannot be combined with --pivot"),
+            (o(&["--bogus"]), 125, "unrecognized option '--bogus'"),
+            (vec![bad_utf8], 125, "invalid UTF-8"),
+        ]
+    };
+    // The machine's mounts, but for other tests' scratch directories (tests run at once).
+    let others = integration::tempdir();
+    let scratch = others
+        .path()
+        .to_string_lossy()
+        .trim_end_matches(|c: char| c != '-')
+        .to_owned();
+    let host_mounts = || -> Vec<String> {
+        host_mounts_under(Path::new("/"))
+            .into_iter()
+            .filter(|m| !m.starts_with(&scratch) || Path::new(m).starts_with(r))
+            .collect()
+    };
+    let mounts = host_mounts();
+    let loops = loop_devices();
+    for (opts, code, says) in &cases {
+        let o = run(chroot_rs().arg("--pivot").args(opts).arg(r).arg("true"));
+        one_line(&o, "chroot-rs", *code, says, &format!("{opts:?}"));
+        assert_eq!(
+            fs::read_dir(r).unwrap().count(),
+            0,
+            "{opts:?} changed NEWROOT"
+        );
+    }
+    // The new root itself: missing, too long a name.
+    for (root, says) in [
+        (
+            "/nonexistent",
+            "cannot change root directory to '/nonexistent'",
+        ),
+        (long.as_str(), "File name too long"),
+    ] {
+        let o = run(chroot_rs().arg(root).arg("true"));
+        one_line(&o, "chroot-rs", 125, says, root);
+    }
+    assert_eq!(host_mounts(), mounts, "a mount was left");
+    assert_eq!(loop_devices(), loops, "a loop device was left");
+    eprintln!(
+        "{} bad inputs refused, each in one line, nothing left",
+        cases.len() + 2
+    );
+}
+
+/// One clear line on stderr, `TOOL: …` saying `says` (a usage error may add GNU's
+/// "Try 'TOOL --help'" line), nothing on stdout, exit `code`.
+#[track_caller]
+fn one_line(o: &Output, tool: &str, code: i32, says: &str, case: &str) {
+    assert_eq!(o.code, code, "{case}: {o}");
+    assert_eq!(o.stdout, "", "{case}: {o}");
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("{tool}: ")) && lines[0].contains(says),
+        "{case}: {o}"
+    );
+    let try_help = format!("Try '{tool} --help' for more information.");
+    assert!(
+        lines.len() == 1 || (lines.len() == 2 && lines[1] == try_help),
+        "{case}: more than one line: {o}"
+    );
+}
