@@ -47,6 +47,37 @@ pub struct Pidfile {
     pid: Pid,
 }
 
+/// Whether `path` may become our pidfile: absent, empty (a `mktemp` made for it), or a
+/// stale pidfile whose process has ended. Anything else was not ours to overwrite, and
+/// removing it at exit would destroy it: a file that holds something other than a PID,
+/// something that is not a regular file, or a pidfile naming a running process.
+/// Checked before anything is made, so the refusal changes nothing.
+pub fn check_free(path: &Path) -> io::Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        other => other?,
+    };
+    if !meta.file_type().is_file() {
+        return Err(io::Error::other(
+            "it exists and is not a regular file (left as it is)",
+        ));
+    }
+    let text = std::fs::read(path)?;
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let pid = std::str::from_utf8(&text)
+        .ok()
+        .and_then(parse)
+        .ok_or_else(|| io::Error::other("it exists and holds no PID (left as it is)"))?;
+    match nix::sys::signal::kill(pid, None) {
+        Err(nix::errno::Errno::ESRCH) => Ok(()),
+        _ => Err(io::Error::other(format!(
+            "it names process {pid}, which is running (left as it is)"
+        ))),
+    }
+}
+
 /// Write `pid` to `path` atomically.
 pub fn write(path: &Path, pid: Pid) -> io::Result<Pidfile> {
     let name = path
@@ -104,6 +135,29 @@ mod tests {
         for bad in ["", "\n42\n", "0\n", "-1\n", "x\n", "4 2\n", "99999999999\n"] {
             assert_eq!(parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn only_free_or_stale_files_are_taken() {
+        let dir = std::env::temp_dir().join(format!("common-pidfree-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.pid");
+        assert!(check_free(&path).is_ok(), "absent");
+        std::fs::write(&path, "").unwrap();
+        assert!(check_free(&path).is_ok(), "empty, as mktemp makes it");
+        // PID_MAX_LIMIT is 2^22: a PID above it cannot be running
+        std::fs::write(&path, "4194305\n").unwrap();
+        assert!(check_free(&path).is_ok(), "stale");
+        std::fs::write(&path, format!("{}\n", std::process::id())).unwrap();
+        let e = check_free(&path).unwrap_err().to_string();
+        assert!(e.contains("which is running"), "{e}");
+        std::fs::write(&path, "precious notes\n").unwrap();
+        let e = check_free(&path).unwrap_err().to_string();
+        assert!(e.contains("holds no PID"), "{e}");
+        std::fs::remove_file(&path).unwrap();
+        let e = check_free(&dir).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        std::fs::remove_dir(&dir).unwrap();
     }
 
     #[test]

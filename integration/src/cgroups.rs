@@ -355,16 +355,7 @@ pub fn own_subtree_control() -> Option<String> {
         .map(|h| read(&h.own.join("cgroup.subtree_control")))
 }
 
-/// How a run of cgctl that was sent a signal ended.
-#[derive(Debug, Clone)]
-pub struct Interrupted {
-    /// Its exit status (128+N for a death by signal N).
-    pub code: i32,
-    /// The trace lines (`-v`) it printed.
-    pub lines: usize,
-    /// Its standard error.
-    pub stderr: String,
-}
+pub use crate::run::Interrupted;
 
 /// Run `cgctl -v ARGS` and send it `signal` when its `after`-th trace line appears on
 /// standard error (a point within the run: the line is printed right after its call).
@@ -378,9 +369,6 @@ pub fn run_interrupted(
     signal: nix::sys::signal::Signal,
     pinned: bool,
 ) -> Interrupted {
-    use std::io::{BufRead, BufReader};
-    use std::os::unix::process::ExitStatusExt;
-    use std::process::Stdio;
     let mut command = if pinned {
         let cpu = pin_to_one_cpu();
         let mut c = crate::cmd("taskset");
@@ -391,43 +379,8 @@ pub fn run_interrupted(
     } else {
         cgctl()
     };
-    let mut child = command
-        .arg("-v")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn cgctl");
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut stderr = String::new();
-    let mut lines = 0;
-    let mut sent = false;
-    loop {
-        let mut line = String::new();
-        match err.read_line(&mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                stderr.push_str(&line);
-                if line.contains(") = ") {
-                    lines += 1;
-                }
-                if !sent && lines >= after {
-                    let _ = nix::sys::signal::kill(pid, signal);
-                    sent = true;
-                }
-            }
-        }
-    }
-    let status = child.wait().expect("wait");
-    Interrupted {
-        code: status
-            .code()
-            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
-        lines,
-        stderr,
-    }
+    command.arg("-v").args(args);
+    crate::run::interrupt_at_line(command, after, signal)
 }
 
 /// Pin the calling thread to the first CPU it may run on; that CPU.

@@ -179,3 +179,60 @@ impl Drop for Background {
         let _ = self.child.wait();
     }
 }
+
+/// What a command stopped by a signal left (see [`interrupt_at_line`]).
+#[derive(Debug)]
+pub struct Interrupted {
+    /// Its exit status (128+N for a death by signal N).
+    pub code: i32,
+    /// The trace lines (`-v`: those holding `) = `) it printed.
+    pub lines: usize,
+    /// Its standard error.
+    pub stderr: String,
+}
+
+/// Run `command` (traced with `-v`, stdin and stdout null) and send it `signal` when its
+/// `after`-th trace line appears on standard error: a point within its run, since a line
+/// is printed right after its call. `after` beyond the last line sends nothing.
+pub fn interrupt_at_line(
+    mut command: Command,
+    after: usize,
+    signal: nix::sys::signal::Signal,
+) -> Interrupted {
+    use std::io::{BufRead, BufReader};
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the command to interrupt");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut stderr = String::new();
+    let mut lines = 0;
+    let mut sent = false;
+    loop {
+        let mut line = String::new();
+        match err.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                stderr.push_str(&line);
+                if line.contains(") = ") {
+                    lines += 1;
+                }
+                if !sent && lines >= after {
+                    let _ = nix::sys::signal::kill(pid, signal);
+                    sent = true;
+                }
+            }
+        }
+    }
+    let status = child.wait().expect("wait");
+    Interrupted {
+        code: status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+        lines,
+        stderr,
+    }
+}

@@ -1589,3 +1589,168 @@ fn unshare_block_fd_holds_the_command_until_told() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
 }
+
+/// One clear line on stderr, `TOOL: …` saying `says` (a usage error may add
+/// util-linux's "Try 'TOOL --help'" line), nothing on stdout, exit `code`.
+#[track_caller]
+fn one_line(o: &Output, tool: &str, code: i32, says: &str, case: &str) {
+    assert_eq!(o.code, code, "{case}: {o}");
+    assert_eq!(o.stdout, "", "{case}: {o}");
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("{tool}: ")) && lines[0].contains(says),
+        "{case}: {o}"
+    );
+    let try_help = format!("Try '{tool} --help' for more information.");
+    assert!(
+        lines.len() == 1 || (lines.len() == 2 && lines[1] == try_help),
+        "{case}: more than one line: {o}"
+    );
+}
+
+/// The mounts of this mount namespace (mount points), to see that none was left: all but
+/// the scratch directories of other tests running at the same time, except `ours`.
+fn mount_points(ours: &Path) -> Vec<String> {
+    let scratch = integration::tempdir();
+    let prefix = scratch
+        .path()
+        .to_string_lossy()
+        .trim_end_matches(|c: char| c != '-')
+        .to_owned();
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
+        .filter(|m| !m.starts_with(&prefix) || Path::new(m).starts_with(ours))
+        .collect()
+}
+
+#[test]
+fn bad_input_is_refused_in_one_line_and_leaves_nothing() {
+    if !require_root("namespaces") {
+        return;
+    }
+    let dir = integration::tempdir();
+    let d = dir.path().display().to_string();
+    // A file given as --pidfile that is not a pidfile: left as it is.
+    let precious = dir.path().join("p");
+    let long = "x".repeat(65);
+    let two_uts = [format!("--uts={d}/a"), format!("--uts={d}/b")];
+    let pidfile = format!("--pidfile={d}/p");
+    let missing_dir = format!("--net={d}/nodir/x");
+    let unshare_cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--hostname="], "invalid hostname '': 1 to 64 bytes"),
+        (vec!["--hostname", &long], "1 to 64 bytes"),
+        (
+            vec![&two_uts[0], &two_uts[1]],
+            "two files for one uts namespace",
+        ),
+        (vec!["--fork", &pidfile], "holds no PID (left as it is)"),
+        (vec!["--map-users=1,2"], "invalid mapping '1,2'"),
+        (vec!["--map-users=x,0,1"], "invalid mapping 'x,0,1'"),
+        (vec!["--map-users=0,0,99999999999"], "invalid mapping"),
+        (vec!["--map-user=nosuchuser"], "unknown user 'nosuchuser'"),
+        (vec!["--kill-child=NOSIG"], "unknown signal: NOSIG"),
+        (vec!["--setgroups=maybe"], "invalid value 'maybe'"),
+        (vec!["--propagation=bogus"], "invalid value 'bogus'"),
+        (vec!["--monotonic=x"], "invalid value 'x' for '--monotonic"),
+        (vec!["-G", "99999999999"], "not in 0..=4294967295"),
+        (vec!["--init"], "needs a new PID namespace (--pid)"),
+        (vec![&missing_dir], "cannot create namespace file"),
+        (
+            vec!["--wd=/nonexistent"],
+            "cannot change directory to '/nonexistent'",
+        ),
+        (
+            vec!["--root=/nonexistent"],
+            "cannot change root directory to '/nonexistent'",
+        ),
+        (vec!["--bogus"], "unrecognized option '--bogus'"),
+    ];
+    let nsenter_cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["-t", "0", "-a"],
+            "invalid value '0' for '--target <PID>'",
+        ),
+        (vec!["-t", "x", "-a"], "invalid value 'x'"),
+        (
+            vec!["-t", "4194305", "-a"],
+            "cannot open namespace of pid 4194305",
+        ),
+        (
+            vec!["--net=/nonexistent"],
+            "cannot open net namespace '/nonexistent'",
+        ),
+        (vec!["-a"], "no target PID given for --all"),
+        (
+            vec!["--release=/nonexistent"],
+            "cannot release '/nonexistent'",
+        ),
+        (vec!["--bogus"], "unrecognized option '--bogus'"),
+    ];
+    let mounts = mount_points(dir.path());
+    let ns = ns_link("self", "net");
+    for (tool, cases) in [
+        ("unshare-rs", &unshare_cases),
+        ("nsenter-rs", &nsenter_cases),
+    ] {
+        for (opts, says) in cases {
+            fs::write(&precious, "precious\n").unwrap();
+            let o = run(cmd(bin(tool)).args(opts).arg("true"));
+            one_line(&o, tool, 1, says, &format!("{tool} {opts:?}"));
+            let left: Vec<_> = fs::read_dir(dir.path())
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name())
+                .collect();
+            assert_eq!(left, ["p"], "{tool} {opts:?} left files");
+            assert_eq!(fs::read_to_string(&precious).unwrap(), "precious\n");
+            assert_eq!(
+                mount_points(dir.path()),
+                mounts,
+                "{tool} {opts:?} left a mount"
+            );
+        }
+    }
+    assert_eq!(ns_link("self", "net"), ns);
+    eprintln!(
+        "{} bad inputs refused, each in one line, nothing left",
+        unshare_cases.len() + nsenter_cases.len()
+    );
+}
+
+#[test]
+fn a_pidfile_is_taken_only_when_free_or_stale() {
+    if !require_root("unshare(2)") {
+        return;
+    }
+    let dir = integration::tempdir();
+    let p = dir.path().join("x.pid");
+    // Empty (as mktemp makes it) or naming an ended process: taken, then removed.
+    for before in ["", "4194305\n"] {
+        fs::write(&p, before).unwrap();
+        run(unshare()
+            .args(["--fork", "--pid"])
+            .arg(format!("--pidfile={}", p.display()))
+            .arg("true"))
+        .ok();
+        assert!(!p.exists(), "removed at exit");
+    }
+    // Naming a running process: refused, left as it was.
+    fs::write(&p, format!("{}\n", std::process::id())).unwrap();
+    let o = run(unshare()
+        .args(["--fork", "--pid"])
+        .arg(format!("--pidfile={}", p.display()))
+        .arg("true"));
+    one_line(
+        &o,
+        "unshare-rs",
+        1,
+        "which is running (left as it is)",
+        "live pidfile",
+    );
+    assert_eq!(
+        fs::read_to_string(&p).unwrap(),
+        format!("{}\n", std::process::id())
+    );
+}

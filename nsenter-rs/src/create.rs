@@ -65,6 +65,12 @@ pub fn run(cfg: &UnshareConfig) -> Result<Outcome, Error> {
         }
         return Ok(Outcome::Exit(exit::SUCCESS));
     }
+    if let Some(path) = &cfg.pidfile {
+        common::pidfile::check_free(path).map_err(|source| Error::WritePidfile {
+            path: path.clone(),
+            source,
+        })?;
+    }
     let maps = IdMaps::resolve(cfg)?;
     if cfg.fork {
         run_forked(cfg, &maps)
@@ -338,6 +344,21 @@ fn credentials(cfg: &UnshareConfig) -> Result<(), Error> {
 // ---------------------------------------------------------------- --fork
 
 fn run_forked(cfg: &UnshareConfig, maps: &IdMaps) -> Result<Outcome, Error> {
+    // Signals are blocked before anything is made: a Ctrl-C from here on reaches the
+    // command once it runs (or the rollback), never a half-made setup. With --init, the
+    // init tells us which signal killed the command (it cannot die of it itself).
+    let signals = Blocked::block().and_then(|b| {
+        let report = if cfg.init {
+            Some(InitReport::new()?)
+        } else {
+            None
+        };
+        Ok((b, report))
+    });
+    let (blocked, mut report) = match signals {
+        Ok(s) => s,
+        Err(e) => return Err(Error::process("cannot block signals")(e)),
+    };
     let mut persisted = Persisted::prepare(&cfg.persist)?;
     // The parent has work between clone and the child's go: maps, files, pidfile.
     let handshake = maps.any() || !cfg.persist.is_empty() || cfg.pidfile.is_some();
@@ -365,23 +386,6 @@ fn run_forked(cfg: &UnshareConfig, maps: &IdMaps) -> Result<Outcome, Error> {
         Err(e) => {
             persisted.undo();
             return Err(Error::process("cannot create the channels to the child")(e));
-        }
-    };
-    // With --init, the init tells us which signal killed the command (it cannot die
-    // of it itself).
-    let signals = Blocked::block().and_then(|b| {
-        let report = if cfg.init {
-            Some(InitReport::new()?)
-        } else {
-            None
-        };
-        Ok((b, report))
-    });
-    let (blocked, mut report) = match signals {
-        Ok(s) => s,
-        Err(e) => {
-            persisted.undo();
-            return Err(Error::process("cannot block signals")(e));
         }
     };
     // The time namespace is made by the child, inside its user namespace, so that the

@@ -142,11 +142,20 @@ fn prepare_one(path: &Path) -> Result<bool, Error> {
 }
 
 /// `--release FILE`: unmount the namespace bound on FILE, then remove FILE when nothing
-/// is mounted on it any more and it is an empty regular file (as `ip netns delete` does).
+/// is mounted on it any more and it is an empty regular file (as `ip netns delete` does);
+/// an empty file on which nothing is bound (a killed run's placeholder) is removed too.
 /// The namespace itself ends when its last process and its last reference are gone.
 pub fn release(path: &Path) -> Result<(), Error> {
     match sys::fs_magic(path) {
         Ok(m) if m == sys::NSFS_MAGIC => {}
+        // The placeholder of a run killed before it bound the namespace (SIGKILL): the
+        // empty file it made, removed as a bound one would have been.
+        Ok(_) if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.size() == 0) => {
+            return sys::unlink(path).map_err(|source| Error::Release {
+                path: path.to_owned(),
+                source,
+            });
+        }
         Ok(_) => return Err(Error::NotBound(path.to_owned())),
         Err(source) => {
             return Err(Error::Release {
@@ -228,10 +237,16 @@ mod tests {
     }
 
     #[test]
-    fn release_refuses_plain_files() {
+    fn release_refuses_plain_files_and_removes_placeholders() {
         let dir = tempfile::tempdir().unwrap();
+        // An empty file nothing is bound on: a killed run's placeholder, removed.
+        let placeholder = dir.path().join("placeholder");
+        std::fs::write(&placeholder, "").unwrap();
+        release(&placeholder).unwrap();
+        assert!(!placeholder.exists());
+        // A file with something in it is not ours: refused, left.
         let f = dir.path().join("plain");
-        std::fs::write(&f, "").unwrap();
+        std::fs::write(&f, "data").unwrap();
         let e = release(&f).unwrap_err();
         assert_eq!(
             e.to_string(),

@@ -73,6 +73,12 @@ pub fn run(cfg: &Hold, ui: &Ui<'_>) -> Result<Ended, Error> {
     let socket = cfg.socket.as_deref().map(absolute).transpose()?;
     let log = cfg.log.as_deref().map(absolute).transpose()?;
     let pidfile = cfg.pidfile.as_deref().map(absolute).transpose()?;
+    if let Some(path) = &pidfile {
+        common::pidfile::check_free(path).map_err(|source| Error::Pidfile {
+            path: path.clone(),
+            source,
+        })?;
+    }
     let stdin = sys::stdin();
     let foreground =
         cfg.foreground || (!cfg.daemon && pty::is_terminal(stdin) && sys::in_foreground(stdin));

@@ -4,7 +4,8 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use common::cli::quote;
 use nix::sys::signal::Signal;
 
 use super::{Parsed, parse_clap};
@@ -66,36 +67,36 @@ unshare-rs --fork --pid --mount --uts --ipc --init --hostname ctn01 \\\n    \
 )]
 pub struct UnshareCli {
     /// Unshare mounts namespace
-    #[arg(short = 'm', long = "mount", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    mount: Option<Option<PathBuf>>,
+    #[arg(short = 'm', long = "mount", value_name = "FILE", num_args = 0..=1, require_equals = true, action = ArgAction::Append)]
+    mount: Option<Vec<PathBuf>>,
 
     /// Unshare UTS namespace (hostname etc)
-    #[arg(short = 'u', long = "uts", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    uts: Option<Option<PathBuf>>,
+    #[arg(short = 'u', long = "uts", value_name = "FILE", num_args = 0..=1, require_equals = true, action = ArgAction::Append)]
+    uts: Option<Vec<PathBuf>>,
 
     /// Unshare System V IPC namespace
-    #[arg(short = 'i', long = "ipc", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    ipc: Option<Option<PathBuf>>,
+    #[arg(short = 'i', long = "ipc", value_name = "FILE", num_args = 0..=1, require_equals = true, action = ArgAction::Append)]
+    ipc: Option<Vec<PathBuf>>,
 
     /// Unshare network namespace
-    #[arg(short = 'n', long = "net", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    net: Option<Option<PathBuf>>,
+    #[arg(short = 'n', long = "net", value_name = "FILE", num_args = 0..=1, require_equals = true, action = ArgAction::Append)]
+    net: Option<Vec<PathBuf>>,
 
     /// Unshare pid namespace
-    #[arg(short = 'p', long = "pid", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    pid: Option<Option<PathBuf>>,
+    #[arg(short = 'p', long = "pid", value_name = "FILE", num_args = 0..=1, require_equals = true, action = ArgAction::Append)]
+    pid: Option<Vec<PathBuf>>,
 
     /// Unshare user namespace
-    #[arg(short = 'U', long = "user", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    user: Option<Option<PathBuf>>,
+    #[arg(short = 'U', long = "user", value_name = "FILE", num_args = 0..=1, require_equals = true, action = ArgAction::Append)]
+    user: Option<Vec<PathBuf>>,
 
     /// Unshare cgroup namespace
-    #[arg(short = 'C', long = "cgroup", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    cgroup: Option<Option<PathBuf>>,
+    #[arg(short = 'C', long = "cgroup", value_name = "FILE", num_args = 0..=1, require_equals = true, action = ArgAction::Append)]
+    cgroup: Option<Vec<PathBuf>>,
 
     /// Unshare time namespace
-    #[arg(short = 'T', long = "time", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    time: Option<Option<PathBuf>>,
+    #[arg(short = 'T', long = "time", value_name = "FILE", num_args = 0..=1, require_equals = true, action = ArgAction::Append)]
+    time: Option<Vec<PathBuf>>,
 
     /// Fork before launching COMMAND
     #[arg(short = 'f', long)]
@@ -380,9 +381,19 @@ fn unshare_config(cli: UnshareCli, order: MapOrder) -> Result<UnshareConfig, Err
         (NsType::Mnt, cli.mount),
         (NsType::Time, cli.time),
     ] {
-        if let Some(v) = v {
+        if let Some(mut files) = v {
             namespaces.insert(t);
-            if let Some(path) = v {
+            // One file per namespace: a second would silently replace the first.
+            files.dedup();
+            if let [first, second, ..] = files.as_slice() {
+                return Err(Error::Usage(format!(
+                    "two files for one {} namespace: {} and {}",
+                    t.name(),
+                    quote(first),
+                    quote(second)
+                )));
+            }
+            if let Some(path) = files.pop() {
                 persist.push(persist::Request { ns: t, path });
             }
         }
@@ -398,7 +409,15 @@ fn unshare_config(cli: UnshareCli, order: MapOrder) -> Result<UnshareConfig, Err
     if mount_proc.is_some() {
         namespaces.insert(NsType::Mnt);
     }
-    if cli.hostname.is_some() {
+    if let Some(name) = &cli.hostname {
+        // sethostname(2) takes 1 to HOST_NAME_MAX (64) bytes; say so before anything
+        // is made.
+        if name.is_empty() || name.len() > 64 {
+            return Err(Error::Usage(format!(
+                "invalid hostname {}: 1 to 64 bytes",
+                quote(name)
+            )));
+        }
         namespaces.insert(NsType::Uts);
     }
     // The last of -r, -c, --map-user (--map-group) wins, as in util-linux.
@@ -549,6 +568,29 @@ mod tests {
         assert_eq!(c.namespaces.iter().count(), 8);
         assert_eq!(c.mount_proc, Some("/x/proc".into()));
         assert_eq!(c.propagation, Propagation::Private);
+    }
+
+    #[test]
+    fn one_file_per_namespace_and_a_real_hostname() {
+        let m = unshare_usage(&["--uts=/a", "--uts=/b", "true"]);
+        assert!(m.contains("two files for one uts namespace"), "{m}");
+        // the same file twice, or a bare flag beside a file, is one request
+        let c = unshare(&["--uts=/a", "--uts=/a", "--uts", "true"]);
+        assert_eq!(
+            c.persist,
+            vec![persist::Request {
+                ns: NsType::Uts,
+                path: "/a".into()
+            }]
+        );
+        let c = unshare(&["-u", "-u", "true"]);
+        assert!(c.namespaces.contains(NsType::Uts) && c.persist.is_empty());
+        for bad in ["", &"x".repeat(65)] {
+            let m = unshare_usage(&["--hostname", bad, "true"]);
+            assert!(m.contains("invalid hostname"), "{m}");
+        }
+        let c = unshare(&["--hostname", &"x".repeat(64), "true"]);
+        assert!(c.namespaces.contains(NsType::Uts));
     }
 
     #[test]
