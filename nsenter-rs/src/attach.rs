@@ -8,8 +8,11 @@
 //! - a **clean environment** (TERM kept, a standard PATH, HOME, and the init's
 //!   `container=`), nothing else of the caller's;
 //! - **no way to the caller's terminal**: a command on a terminal gets a new pty, which
-//!   nsenter-rs relays from outside; otherwise it starts in a new session without a
-//!   controlling terminal. Descriptors above 2 are not passed on.
+//!   nsenter-rs relays from outside, in place of each of its standard streams that is the
+//!   caller's terminal (a pipe or a file stays as it is: `x=$(nsenter-rs --container …)`
+//!   captures the command's output alone, without the terminal's CRLF or its errors);
+//!   otherwise it starts in a new session without a controlling terminal. Descriptors
+//!   above 2 are not passed on.
 //!
 //! What is read about the init is read through /proc while its pidfd proves it is the
 //! same process, before any namespace is entered.
@@ -198,6 +201,11 @@ pub enum Terminal {
         master: OwnedFd,
         /// The slave end (the command's controlling terminal); the parent drops its copy.
         slave: Option<OwnedFd>,
+        /// Standard output and error are the caller's terminal too (each, when not, is
+        /// passed on as it is).
+        out_tty: bool,
+        /// See `out_tty`.
+        err_tty: bool,
     },
     /// No terminal: a new session without one.
     Detached,
@@ -218,15 +226,24 @@ impl Terminal {
         Ok(Terminal::Pty {
             master,
             slave: Some(slave),
+            out_tty: is_tty(&std::io::stdout()),
+            err_tty: is_tty(&std::io::stderr()),
         })
     }
 
     /// The parent's share: the master only.
     pub fn parent_side(self) -> Terminal {
         match self {
-            Terminal::Pty { master, .. } => Terminal::Pty {
+            Terminal::Pty {
+                master,
+                out_tty,
+                err_tty,
+                ..
+            } => Terminal::Pty {
                 master,
                 slave: None,
+                out_tty,
+                err_tty,
             },
             t => t,
         }
@@ -237,18 +254,27 @@ impl Terminal {
     pub fn take(&self) -> Result<(), Error> {
         sys::setsid().map_err(Error::setup("cannot start a new session"))?;
         if let Terminal::Pty {
-            slave: Some(slave), ..
+            slave: Some(slave),
+            out_tty,
+            err_tty,
+            ..
         } = self
         {
             sys::set_controlling_tty(slave.as_fd())
                 .map_err(Error::setup("cannot take the new terminal"))?;
-            for fd in 0..=2 {
-                sys::dup_onto(slave.as_fd(), fd)
-                    .map_err(Error::setup("cannot take the new terminal"))?;
+            for (fd, tty) in [(0, true), (1, *out_tty), (2, *err_tty)] {
+                if tty {
+                    sys::dup_onto(slave.as_fd(), fd)
+                        .map_err(Error::setup("cannot take the new terminal"))?;
+                }
             }
         }
         Ok(())
     }
+}
+
+fn is_tty(f: &impl AsFd) -> bool {
+    nix::unistd::isatty(f.as_fd()).unwrap_or(false)
 }
 
 /// The caller's terminal in raw mode for as long as this lives (restored on drop).
@@ -280,8 +306,10 @@ impl Drop for Raw {
 }
 
 /// Relay between the caller's terminal and the command's pty until the command ends:
-/// keys to the pty, output to ours, our window size to it (SIGWINCH), the forwarded
-/// signals to the command. The caller's terminal is in raw mode meanwhile.
+/// keys to the pty, its output to our terminal (standard output when it is one, else
+/// standard error; only the streams that are the terminal write to the pty), our window
+/// size to it (SIGWINCH), the forwarded signals to the command. The caller's terminal is
+/// in raw mode meanwhile.
 pub fn relay(
     master: &OwnedFd,
     child: nix::unistd::Pid,
@@ -307,7 +335,14 @@ pub fn relay(
     };
     let _raw = Raw::enter();
     let stdin = std::io::stdin();
-    let stdout = std::io::stdout();
+    let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+    let sink = if is_tty(&stdout) {
+        Some(stdout.as_fd())
+    } else if is_tty(&stderr) {
+        Some(stderr.as_fd())
+    } else {
+        None
+    };
     let copy_size = || {
         if let Ok(ws) = sys::window_size(stdin.as_fd()) {
             let _ = sys::set_window_size(master.as_fd(), &ws);
@@ -371,7 +406,9 @@ pub fn relay(
                 match sys::read(master.as_fd(), &mut buf) {
                     Ok(0) | Err(_) => master_open = false,
                     Ok(n) => {
-                        if sys::write_all(stdout.as_fd(), &buf[..n]).is_err() {
+                        if let Some(out) = sink
+                            && sys::write_all(out, &buf[..n]).is_err()
+                        {
                             master_open = false;
                         }
                     }
