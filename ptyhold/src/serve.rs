@@ -330,7 +330,7 @@ impl Holder<'_, '_> {
                     self.client_readable(c);
                 } else if pending && ev.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
                     // Gone while its last keys wait for the master: polling it again would
-                    // report the hang-up at once, forever. Drop it (and those keys).
+                    // report the hang-up at once, forever. Drop it; its keys stay queued.
                     self.drop_client(c);
                 }
             }
@@ -501,10 +501,11 @@ impl Holder<'_, '_> {
             && let Some(t) = client.tty
             && self.ttys[t].client == Peer::Socket(c)
         {
+            // Keys it typed that wait for the tty still reach it (a detach right after
+            // typing, `… | ptyhold attach`, must not lose them); its output goes.
             let t = &mut self.ttys[t];
             t.client = Peer::None;
             t.out.clear();
-            t.input.clear();
         }
     }
 
