@@ -57,7 +57,7 @@ _ctn() {
     if [ -z "$cmd" ]; then
         case $cur in
             -*) _ctn_reply $'-x\n--trace\n-P\n--lxcpath\n-h\n--help\n--version' "$cur" ;;
-            *) _ctn_reply $'create\nstart\nstop\ndestroy\nconsole\nattach\ninfo\nls\nlist\ncgroup\nfreeze\nunfreeze\nthaw\nset\ncopy\nsnapshot\nautostart\ntemplate\ncheckconfig\ncheck\nstat\nhelp' "$cur" ;;
+            *) _ctn_reply $'create\nstart\nstop\ndestroy\nconsole\nattach\ninfo\nls\nlist\ncgroup\nfreeze\nunfreeze\nthaw\nset\ncopy\nsnapshot\nautostart\ntemplate\ncheckconfig\ncheck\nstat\nexport\nhelp' "$cur" ;;
         esac
         return
     fi
@@ -80,6 +80,12 @@ _ctn() {
         ls | list) opts=$'-1\n--line\n-f\n--fancy\n--running\n--stopped\n--frozen\n--active' ;;
         set)
             opts=$'--ram\n--swap\n--cpus\n--cpulimit\n--cpuunits\n--diskspace\n--hostname\n--ipadd\n--ipdel\n--nameserver\n--userpasswd\n--save'
+            ;;
+        export)
+            case $prev in
+                --oci) _ctn_files "$cur"; return ;;
+            esac
+            opts=--oci
             ;;
         snapshot) opts=$'-c\n--comment\n-L\n--list\n-r\n--restore\n-N\n--newname\n-d\n--destroy' ;;
         autostart)

@@ -476,3 +476,118 @@ fn a_start_killed_midway_is_cleared_by_destroy() {
     }
     ok(&lab.run("ctn", &["destroy", "k1"]));
 }
+
+/// `sha256sum FILE`: the digest as OCI writes it.
+fn sha256(path: &std::path::Path) -> String {
+    let o = integration::run(integration::cmd("sha256sum").arg(path));
+    format!("sha256:{}", o.stdout.split_whitespace().next().unwrap())
+}
+
+#[test]
+fn export_writes_an_oci_image_of_the_container() {
+    if !require_root("containers") {
+        return;
+    }
+    let lab = Lab::new();
+    let t = lab.busybox_template();
+    ok(&lab.run("ctn", &["create", "o1", "--from", t.to_str().unwrap()]));
+    let dir = integration::tempdir();
+    let out = dir.path().join("o1.oci");
+    let o = ok(&lab.run("ctn", &["export", "o1", "--oci", out.to_str().unwrap()]))
+        .stderr
+        .clone();
+    assert!(o.contains("exported"), "{o}");
+    // The layout: oci-layout, index.json → manifest → config and one layer, each blob
+    // named by its digest.
+    let json = |p: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    assert_eq!(json(&out.join("oci-layout"))["imageLayoutVersion"], "1.0.0");
+    let index = json(&out.join("index.json"));
+    let m = &index["manifests"][0];
+    assert_eq!(m["annotations"]["org.opencontainers.image.ref.name"], "o1");
+    let blob = |d: &serde_json::Value| out.join("blobs/sha256").join(&d.as_str().unwrap()[7..]);
+    let manifest_path = blob(&m["digest"]);
+    assert_eq!(sha256(&manifest_path), m["digest"]);
+    let manifest = json(&manifest_path);
+    let config_path = blob(&manifest["config"]["digest"]);
+    assert_eq!(sha256(&config_path), manifest["config"]["digest"]);
+    let config = json(&config_path);
+    assert_eq!(config["config"]["Entrypoint"][0], "/sbin/init");
+    assert_eq!(
+        config["config"]["StopSignal"], "SIGUSR2",
+        "busybox init halts on USR2"
+    );
+    assert_eq!(config["os"], "linux");
+    let layer = blob(&manifest["layers"][0]["digest"]);
+    assert_eq!(sha256(&layer), manifest["layers"][0]["digest"]);
+    assert_eq!(
+        std::fs::metadata(&layer).unwrap().len(),
+        manifest["layers"][0]["size"].as_u64().unwrap()
+    );
+    // The layer's uncompressed digest is the config's diff_id; its files are owned by the
+    // container's root (0), as the container sees them.
+    let plain = dir.path().join("layer.tar");
+    let o = integration::run(integration::cmd("sh").arg("-c").arg(format!(
+        "gzip -dc < {} > {}",
+        layer.display(),
+        plain.display()
+    )));
+    o.ok();
+    assert_eq!(sha256(&plain), config["rootfs"]["diff_ids"][0]);
+    let listing = integration::run(
+        integration::cmd("tar")
+            .args(["-tv", "--numeric-owner", "-f"])
+            .arg(&plain),
+    );
+    let busybox = listing
+        .stdout
+        .lines()
+        .find(|l| l.ends_with("./bin/busybox"))
+        .unwrap_or_else(|| panic!("no busybox in the layer: {}", listing.stdout));
+    assert!(busybox.contains(" 0/0 "), "{busybox}");
+    // skopeo reads it (and the archive form) as an image.
+    if integration::run(integration::cmd("skopeo").arg("--version")).code == 0 {
+        let o = integration::run(
+            integration::cmd("skopeo")
+                .arg("inspect")
+                .arg(format!("oci:{}", out.display())),
+        );
+        o.ok();
+        assert!(o.stdout.contains("\"Architecture\""), "{o}");
+        let tar = dir.path().join("o1.tar");
+        ok(&lab.run("ctn", &["export", "o1", "--oci", tar.to_str().unwrap()]));
+        let o = integration::run(
+            integration::cmd("skopeo")
+                .arg("inspect")
+                .arg(format!("oci-archive:{}", tar.display())),
+        );
+        o.ok();
+    }
+    // A second export to the same place is refused; a running container is refused.
+    let o = lab.run("ctn", &["export", "o1", "--oci", out.to_str().unwrap()]);
+    assert_eq!(o.code, 1, "{o}");
+    assert!(o.stderr.contains("exists"), "{o}");
+    ok(&lab.run("ctn", &["start", "o1"]));
+    let o = lab.run(
+        "ctn",
+        &[
+            "export",
+            "o1",
+            "--oci",
+            dir.path().join("x").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.code, 1, "{o}");
+    assert!(o.stderr.contains("is running"), "{o}");
+    ok(&lab.run("ctn", &["stop", "o1", "-k"]));
+    // Nothing but the two images was left beside them.
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["layer.tar", "o1.oci", "o1.tar"]);
+    ok(&lab.run("ctn", &["destroy", "o1"]));
+}
