@@ -6,18 +6,23 @@
 //!   INTEGRATION_REQUIRE_ROOT=1.
 //! - `bench NAME`: build release binaries (of the packages the script names in a
 //!   `# packages:` line) and run `bench/NAME.sh`, which times our tool and the one it
-//!   replaces side by side and prints ratios.
+//!   replaces side by side and prints ratios; `bench all` runs every script and writes
+//!   `docs/benchmarks.md` (`bench report`: the page again from the kept outputs).
 //! - `demo`: build and run the course's lab with the tools (see README.md).
 //! - `man`, `completions`: man pages and shell completions from the clap definitions the
 //!   built binaries describe, in `target/man/` and `target/completions/`.
 //! - `deb`: one Debian package per tool and one for the manager, in `target/debian/`.
+//! - `hardening`: the fault-injection, bad-input, hostile-mirror and load tests with their
+//!   figures, and the fuzzing time, written to `docs/hardening.md`.
 //! - `vm-test`, `vm-run`: the VM lane (pure cgroup v2, vlan) under qemu; see `vm`.
 
+mod benchall;
 mod clapdoc;
 mod completions;
 mod deb;
 mod demo;
 mod dist;
+mod hardening;
 mod man;
 mod roff;
 mod suite;
@@ -51,10 +56,11 @@ fn dispatch(args: &[String]) -> Result<()> {
         Some("man") => man::run(&root, &args[1..]),
         Some("completions") => completions::run(&root, &args[1..]),
         Some("deb") => deb::run(&root, &args[1..]),
+        Some("hardening") => hardening::run(&root, &args[1..]),
         Some("vm-test") => vm::vm_test(&root),
         Some("vm-run") => vm::vm_run(&args[1..]),
         _ => bail!(
-            "usage: cargo xtask test | bench NAME | demo | man | completions | deb | vm-test | vm-run"
+            "usage: cargo xtask test | bench NAME|all|report | demo | man | completions | deb | hardening | vm-test | vm-run"
         ),
     }
 }
@@ -118,9 +124,18 @@ pub fn shell_scripts(root: &Path) -> Result<Vec<String>> {
 }
 
 fn bench(root: &Path, args: &[String]) -> Result<()> {
-    let Some(name) = args.first() else {
-        bail!("usage: cargo xtask bench NAME (one of bench/*.sh)");
-    };
+    match args.first().map(String::as_str) {
+        Some("all" | "report") => benchall::run(root, args, |a| bench_one(root, a)),
+        Some(_) => bench_one(root, args).map(drop),
+        None => bail!("usage: cargo xtask bench NAME [ARGS] | all | report (NAME: one of bench/*.sh)"),
+    }
+}
+
+/// Build what `bench/NAME.sh` times and run it, its output shown as it comes and kept in
+/// `target/bench/NAME.txt` (what `bench report` reads); the output.
+fn bench_one(root: &Path, args: &[String]) -> Result<String> {
+    use std::io::{BufRead, BufReader};
+    let name = &args[0];
     let script = root.join("bench").join(format!("{name}.sh"));
     if !script.is_file() {
         bail!("no benchmark {name}: {} does not exist", script.display());
@@ -133,9 +148,29 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
         .map(|l| l.split_whitespace().collect())
         .unwrap_or_default();
     let bin_dir = dist::build(root, &packages)?;
-    sh(Command::new("bash")
-        .arg(&script)
+    let mut cmd = Command::new("bash");
+    cmd.arg(&script)
         .args(&args[1..])
         .env("BIN_DIR", bin_dir)
-        .env("TOOLKIT_CACHE", cache_dir()))
+        .env("TOOLKIT_CACHE", cache_dir())
+        .stdout(std::process::Stdio::piped());
+    eprintln!("xtask: $ {}", display(&cmd));
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run {}", display(&cmd)))?;
+    let mut out = String::new();
+    for line in BufReader::new(child.stdout.take().context("stdout")?).lines() {
+        let line = line?;
+        println!("{line}");
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("{} failed ({status})", display(&cmd));
+    }
+    let kept = root.join("target/bench");
+    std::fs::create_dir_all(&kept)?;
+    std::fs::write(kept.join(format!("{name}.txt")), &out)?;
+    Ok(out)
 }
