@@ -58,8 +58,9 @@ pub enum SetGroups {
 /run/netns/NAME is usable by `ip netns exec NAME`); --release FILE unmounts it again.\n\n\
 Exit status: 1 if unshare-rs itself fails, 126 if COMMAND is found but cannot be run,\n\
 127 if COMMAND is not found, 128+N if it dies of signal N, else the status of COMMAND.\n\n\
-Example: a container's namespaces, with an init, a hostname and a pidfile:\n  \
-unshare-rs --fork --pid --mount --uts --ipc --init --hostname ctn01 \\\n    \
+Example: a container's namespaces, with a hostname and a pidfile (chroot-rs as PID 1:\n\
+no --init, or its /proc would show a PID namespace of its own):\n  \
+unshare-rs --fork --kill-child --pid --mount --uts --ipc --hostname ctn01 \\\n    \
 --pidfile /run/ctn01.pid -- chroot-rs --pivot --api-fs /srv/ctn01 /bin/sh",
     disable_help_subcommand = true,
     infer_long_args = true,
