@@ -28,17 +28,30 @@ pub struct Measure {
 /// The families, in the order of the page (the course's order: chroot, debootstrap,
 /// namespaces, cgroups, network, then the console, the boundary and the manager).
 const FAMILIES: &[(&str, &str)] = &[
-    ("chroot", "chroot-rs against GNU chroot, unshare --root and bubblewrap"),
-    ("debootstrap", "debootstrap-rs against mmdebstrap and debootstrap"),
+    (
+        "chroot",
+        "chroot-rs against GNU chroot, unshare --root and bubblewrap",
+    ),
+    (
+        "debootstrap",
+        "debootstrap-rs against mmdebstrap and debootstrap",
+    ),
     ("ns", "nsenter-rs and unshare-rs against util-linux"),
     ("cgroup", "cgctl against the shell's writes and libcgroup"),
     ("net", "netlink-tool against iproute2"),
     ("console", "ptyhold (the console holder)"),
-    ("boundary", "the container boundary: unprivileged against privileged and bubblewrap"),
+    (
+        "boundary",
+        "the container boundary: unprivileged against privileged and bubblewrap",
+    ),
     ("ctn", "the manager against LXC 5"),
 ];
 
-pub fn run(root: &Path, args: &[String], run_one: impl Fn(&[String]) -> Result<String>) -> Result<()> {
+pub fn run(
+    root: &Path,
+    args: &[String],
+    run_one: impl Fn(&[String]) -> Result<String>,
+) -> Result<()> {
     let out_dir = root.join("target/bench");
     fs::create_dir_all(&out_dir)?;
     if args.first().map(String::as_str) == Some("all") {
@@ -99,31 +112,37 @@ pub fn measures(text: &str) -> Vec<Measure> {
             continue;
         };
         let ok = words[pos] == "ok";
-        // The label: the words before the first number; the value and its unit follow.
-        let Some(first_num) = words[..pos].iter().position(|w| number(w).is_some()) else {
-            continue;
-        };
-        if first_num == 0 {
-            continue;
-        }
-        let (value, mut unit) = number(words[first_num]).unwrap_or((f64::NAN, String::new()));
-        if unit.is_empty()
-            && let Some(u) = words.get(first_num + 1)
-            && number(u).is_none()
-            && !u.starts_with('(')
-            && !u.starts_with('<')
+        // The target clause ("(<= 1.0x)", "(< 2.0 MiB)", ">= 10x") is the last one before
+        // the verdict; the value is the number just before it (its unit glued or next),
+        // and the label everything before (labels may hold numbers: "1,000 groups").
+        // (no clause: "label 0.76x ok" under a "ratios (target <= 1.0x):" heading)
+        let t = words[..pos]
+            .iter()
+            .rposition(|w| w.starts_with('(') || w.starts_with(">=") || w.starts_with("<="))
+            .unwrap_or(pos);
+        let (at, (value, unit)) = match t
+            .checked_sub(1)
+            .and_then(|i| number(words[i]).map(|n| (i, n)))
         {
-            unit = (*u).to_owned();
+            Some(found) => found,
+            None => match t
+                .checked_sub(2)
+                .and_then(|i| number(words[i]).map(|n| (i, n)))
+            {
+                Some((i, (n, _))) => (i, (n, words[t - 1].to_owned())),
+                None => continue,
+            },
+        };
+        if at == 0 {
+            continue;
         }
-        // The target: the first number after the value (in "(<= 1.0x)", ">= 10x"…).
-        let target = words[first_num + 1..pos]
+        let target = words[t..pos]
             .iter()
             .find_map(|w| number(w.trim_start_matches(['(', '<', '>', '='])).map(|n| n.0))
-            .unwrap_or(f64::NAN);
-        let target = if target.is_nan() && unit == "x" { 1.0 } else { target };
-        let at_least = words[first_num + 1..pos].iter().any(|w| w.contains(">="));
+            .unwrap_or(if unit == "x" { 1.0 } else { f64::NAN });
+        let at_least = words[t..pos].iter().any(|w| w.contains(">="));
         v.push(Measure {
-            label: words[..first_num].join(" "),
+            label: words[..at].join(" "),
             value,
             unit,
             target,
@@ -141,7 +160,12 @@ fn fancy_line(line: &str) -> Option<Measure> {
     let mut w = tail.split_whitespace();
     let value: f64 = w.next()?.parse().ok()?;
     let unit = w.next()?.to_owned();
-    let target: f64 = tail.rsplit_once("< ")?.1.trim_end_matches(')').parse().ok()?;
+    let target: f64 = tail
+        .rsplit_once("< ")?
+        .1
+        .trim_end_matches(')')
+        .parse()
+        .ok()?;
     Some(Measure {
         label: format!("ls --fancy, {label}"),
         value,
@@ -198,7 +222,11 @@ fn plot(dir: &Path, name: &str, title: &str, ms: &[Measure]) -> Result<bool> {
     let mut d = String::new();
     for m in ms.iter().filter(|m| m.target > 0.0 && m.value > 0.0) {
         // A floor is turned around, so that below 1 meets the target for every bar.
-        let f = if m.at_least { m.target / m.value } else { m.value / m.target };
+        let f = if m.at_least {
+            m.target / m.value
+        } else {
+            m.value / m.target
+        };
         let _ = writeln!(d, "\"{}\" {f:.4}", m.label.replace('"', "'"));
     }
     fs::write(&data, d)?;
@@ -241,9 +269,8 @@ fn write_page(root: &Path) -> Result<()> {
     let out_dir = root.join("target/bench");
     let img_dir = root.join("docs/benchmarks");
     fs::create_dir_all(&img_dir)?;
-    let mut summary = String::from(
-        "| family | measure | value | target | verdict |\n|---|---|---|---|---|\n",
-    );
+    let mut summary =
+        String::from("| family | measure | value | target | verdict |\n|---|---|---|---|---|\n");
     let mut sections = String::new();
     let (mut met, mut missed) = (0, 0);
     for (name, title) in FAMILIES {
@@ -329,6 +356,8 @@ mod tests {
     #[test]
     fn the_scripts_verdict_lines_are_read() {
         let text = "\
+ratios (target <= 1.0x):
+  nsenter-rs start / nsenter start   0.76x  ok
 ratios (target):
   chroot-rs start / GNU chroot start  0.91x  (<= 1.0x) ok
   pivot path / unshare --root          1.84x  (<= 1.2x) MISSED
@@ -337,15 +366,24 @@ ratios (target):
   nt-connect / ip-per-step      12.3x  >= 10x  ok
   nt-batch                    0.071 ms/container (<= 1.0 ms) ok
   (for scale: the raw shell chain itself is 0.40x libcgroup)
+  cgctl list --json, 1,000 groups    175.53 ms  (<= 100.0 ms) MISSED
+  holder VmRSS, idle, 4 ttys, socket, log        1.543 MiB  (< 2.0 MiB) ok
 step         ctn (ms)  ctn priv (ms)   lxc (ms)      ctn/lxc     priv/lxc
 create           5834           5800      11203         0.52         0.52
 start             124            120         29         4.28         4.14
 ctn ls --fancy, 101 containers: 282 ms (target < 500)
 ";
         let m = measures(text);
-        let get = |l: &str| m.iter().find(|x| x.label == l).unwrap_or_else(|| panic!("{l}: {m:#?}"));
+        let get = |l: &str| {
+            m.iter()
+                .find(|x| x.label == l)
+                .unwrap_or_else(|| panic!("{l}: {m:#?}"))
+        };
         let a = get("chroot-rs start / GNU chroot start");
-        assert_eq!((a.value, a.unit.as_str(), a.target, a.ok), (0.91, "x", 1.0, true));
+        assert_eq!(
+            (a.value, a.unit.as_str(), a.target, a.ok),
+            (0.91, "x", 1.0, true)
+        );
         let b = get("pivot path / unshare --root");
         assert_eq!((b.value, b.target, b.ok), (1.84, 1.2, false));
         let c = get("cgctl get (wall)");
@@ -356,12 +394,24 @@ ctn ls --fancy, 101 containers: 282 ms (target < 500)
         assert_eq!((e.value, e.target, e.at_least), (12.3, 10.0, true));
         assert!(!a.at_least);
         let f = get("nt-batch");
-        assert_eq!((f.value, f.unit.as_str(), f.target), (0.071, "ms/container", 1.0));
+        assert_eq!(
+            (f.value, f.unit.as_str(), f.target),
+            (0.071, "ms/container", 1.0)
+        );
         let g = get("start (ctn) / LXC");
         assert_eq!((g.value, g.ok), (4.28, false));
         assert_eq!(get("create (ctn privileged) / LXC").value, 0.52);
         let h = get("ls --fancy, 101 containers");
         assert_eq!((h.value, h.target, h.ok), (282.0, 500.0, true));
-        assert_eq!(m.len(), 11, "{m:#?}");
+        let k = get("nsenter-rs start / nsenter start");
+        assert_eq!((k.value, k.target, k.ok), (0.76, 1.0, true));
+        let i = get("cgctl list --json, 1,000 groups");
+        assert_eq!(
+            (i.value, i.unit.as_str(), i.target, i.ok),
+            (175.53, "ms", 100.0, false)
+        );
+        let j = get("holder VmRSS, idle, 4 ttys, socket, log");
+        assert_eq!((j.value, j.unit.as_str(), j.target), (1.543, "MiB", 2.0));
+        assert_eq!(m.len(), 14, "{m:#?}");
     }
 }
