@@ -591,3 +591,79 @@ fn export_writes_an_oci_image_of_the_container() {
     assert_eq!(left, ["layer.tar", "o1.oci", "o1.tar"]);
     ok(&lab.run("ctn", &["destroy", "o1"]));
 }
+
+#[test]
+fn overlapping_id_ranges_and_an_exhausted_pool_are_refused() {
+    if !require_root("containers") {
+        return;
+    }
+    let lab = Lab::new();
+    let t = lab.busybox_template();
+    let t = t.to_str().unwrap();
+    ok(&lab.run("ctn", &["create", "r1", "--from", t]));
+    ok(&lab.run("ctn", &["create", "r2", "--from", t]));
+    // r2's config made to take r1's host IDs (as a hand edit would): its start is refused,
+    // in one line, and leaves nothing.
+    let base = |name: &str| -> String {
+        let c = std::fs::read_to_string(lab.root().join(name).join("config")).unwrap();
+        c.lines()
+            .find_map(|l| l.strip_prefix("lxc.idmap = u 0 "))
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let (b1, b2) = (base("r1"), base("r2"));
+    assert_ne!(b1, b2, "two containers, two ranges");
+    let cfg = lab.root().join("r2/config");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, text.replace(&format!(" {b2} "), &format!(" {b1} "))).unwrap();
+    let o = lab.run("ctn", &["start", "r2"]);
+    assert_eq!(o.code, 1, "{o}");
+    assert_eq!(
+        o.stderr,
+        format!(
+            "ctn: container 'r2': its host IDs {b1}-{} overlap those of container 'r1'\n",
+            b1.parse::<u64>().unwrap() + 65535
+        )
+    );
+    assert_gone(&lab, "r2");
+    // A pool of one range: the second container finds none, and nothing is left of it.
+    // (Root's own /etc/subuid entries, when it has some, are the pool instead.)
+    let subuid = std::fs::read_to_string("/etc/subuid").unwrap_or_default();
+    if subuid
+        .lines()
+        .any(|l| l.starts_with("root:") || l.starts_with("0:"))
+    {
+        integration::skip(
+            "the default pool",
+            "root has /etc/subuid entries: they are the pool",
+        );
+        return;
+    }
+    let lab2 = Lab::new();
+    let create = |name: &str| {
+        integration::run_with_timeout(
+            lab2.command("ctn")
+                .env("CTN_POOL_SLOTS", "1")
+                .args(["create", name, "--from", t]),
+            Duration::from_secs(120),
+        )
+    };
+    ok(&create("p1"));
+    let o = create("p2");
+    assert_eq!(o.code, 1, "{o}");
+    assert!(
+        o.stderr
+            .starts_with("ctn: no free range of 65536 subordinate IDs left")
+            && o.stderr.lines().count() == 1,
+        "{o}"
+    );
+    let left: Vec<_> = std::fs::read_dir(lab2.root())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left, ["p1"], "p2 left something");
+}
