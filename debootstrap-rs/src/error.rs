@@ -151,7 +151,7 @@ pub enum Error {
     ImageTooSmall(String),
 
     /// SIGINT, SIGTERM or SIGHUP.
-    #[error("interrupted")]
+    #[error("interrupted by {}", crate::signals::which().as_str())]
     Interrupted,
 }
 
@@ -185,7 +185,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::ImageTooSmall(_) => exit::USAGE,
-            Error::Interrupted => 130,
+            Error::Interrupted => 128 + crate::signals::which() as i32,
             _ => exit::FAILURE,
         }
     }
@@ -236,7 +236,11 @@ mod tests {
         );
         assert_eq!(e.exit_code(), 1);
         assert_eq!(Error::Usage("x".into()).exit_code(), 2);
-        assert_eq!(Error::Interrupted.exit_code(), 130);
+        assert_eq!(
+            Error::Interrupted.exit_code(),
+            130,
+            "no signal recorded: SIGINT"
+        );
         let e = Error::Command {
             what: "dpkg --configure in '/t'".into(),
             status: Some(1),

@@ -699,7 +699,7 @@ fn sigint_stops_cleanly_and_a_rerun_completes() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert_eq!(stderr, "debootstrap-rs: interrupted\n");
+    assert_eq!(stderr, "debootstrap-rs: interrupted by SIGINT\n");
     lab.cache_holds_only_verified_files();
     lab.server.set(Behaviour::Normal);
     lab.run(&["--force"]).ok();

@@ -681,8 +681,12 @@ fn killed_anywhere_leaves_no_process_no_mount_and_a_cache_a_rerun_completes_from
             };
             match (sig, out.status.code()) {
                 (Signal::SIGKILL, None) | (_, Some(0)) => {}
-                (_, Some(130)) => assert!(
-                    stderr.ends_with("debootstrap-rs: interrupted\n"),
+                // Stopped by the signal: 128+N, and the message names it.
+                (_, Some(code)) if code == 128 + sig as i32 => assert!(
+                    stderr.ends_with(&format!(
+                        "debootstrap-rs: interrupted by {}\n",
+                        sig.as_str()
+                    )),
                     "{stderr}"
                 ),
                 (_, other) => panic!("{sig} after {delay:?} ({phase}): exit {other:?}: {stderr}"),

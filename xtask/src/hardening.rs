@@ -218,6 +218,7 @@ const SECTIONS: &[(&str, &[Entry])] = &[
 fn harness_line(l: &str) -> bool {
     let t = l.trim();
     t.is_empty()
+        || t.chars().all(|c| c == '.')
         || t.starts_with("running ")
         || t.starts_with("test ")
         || t.starts_with("test result:")
