@@ -127,7 +127,9 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("all" | "report") => benchall::run(root, args, |a| bench_one(root, a)),
         Some(_) => bench_one(root, args).map(drop),
-        None => bail!("usage: cargo xtask bench NAME [ARGS] | all | report (NAME: one of bench/*.sh)"),
+        None => {
+            bail!("usage: cargo xtask bench NAME [ARGS] | all | report (NAME: one of bench/*.sh)")
+        }
     }
 }
 
