@@ -1666,6 +1666,19 @@ fn bad_input_is_refused_in_one_line_and_leaves_nothing() {
             "cannot change root directory to '/nonexistent'",
         ),
         (vec!["--bogus"], "unrecognized option '--bogus'"),
+        // A filesystem that cannot be idmapped (proc): said, with the way out.
+        (
+            vec![
+                "--fork",
+                "--user",
+                "--mount",
+                "--map-users=1610612736,0,65536",
+                "--map-groups=1610612736,0,65536",
+                "--idmap-mount",
+                "/proc/sys",
+            ],
+            "its filesystem cannot be idmapped",
+        ),
     ];
     let nsenter_cases: Vec<(Vec<&str>, &str)> = vec![
         (
