@@ -155,7 +155,8 @@ impl Layout {
             .filter(|l| !l.starts_with('#'))
             .filter_map(|l| l.split_whitespace().next())
             .collect();
-        let mut seen_dev: Vec<(String, usize)> = Vec::new();
+        // (device, version, index in that version's list) of each hierarchy kept.
+        let mut seen_dev: Vec<(String, Version, usize)> = Vec::new();
         let mut v1: Vec<Hierarchy> = Vec::new();
         let mut v2: Vec<Hierarchy> = Vec::new();
         for line in mountinfo.lines() {
@@ -205,13 +206,16 @@ impl Layout {
             } else {
                 &mut v1
             };
-            if let Some(&(_, i)) = seen_dev.iter().find(|(d, _)| d == dev) {
+            if let Some(&(_, _, i)) = seen_dev
+                .iter()
+                .find(|(d, v, _)| d == dev && *v == h.version)
+            {
                 if list[i].mount_root != "/" && h.mount_root == "/" {
                     list[i] = h;
                 }
                 continue;
             }
-            seen_dev.push((dev.to_owned(), list.len()));
+            seen_dev.push((dev.to_owned(), h.version, list.len()));
             list.push(h);
         }
         // Only one unified hierarchy is used (the first mounted).
@@ -482,6 +486,23 @@ hugetlb\t0\t1\t1
         assert_eq!(l.kind(), Kind::V1);
         let labels: Vec<String> = l.hierarchies.iter().map(Hierarchy::label).collect();
         assert_eq!(labels, ["memory", "freezer", "name=systemd"]);
+    }
+
+    #[test]
+    fn one_device_as_v1_and_v2_is_two_hierarchies() {
+        // Found by fuzzing (fuzz/fuzz_targets/cgctl_values.rs): a device number seen as a
+        // v1 hierarchy and then as cgroup2 (or the other way round) indexed the other
+        // version's list, out of bounds.
+        for mi in [
+            "1 0 0:29 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+             2 0 0:29 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
+            "2 0 0:29 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
+             1 0 0:29 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
+        ] {
+            let l = Layout::parse(mi, "", "");
+            assert_eq!(l.hierarchies.len(), 2, "{mi}");
+            assert_eq!(l.kind(), Kind::Hybrid);
+        }
     }
 
     #[test]

@@ -160,25 +160,19 @@ fn requests_syntax(pairs: &[(String, String)], force: bool) -> Result<Vec<Reques
     Ok(reqs)
 }
 
-/// Run a `--batch`: each line of `text` is a cgctl command line (after the global
-/// options in `defaults`), run in order; the first failure stops the batch with its line
-/// number. `exec` cannot be part of a batch (it would replace cgctl).
-pub fn run_batch(
+/// Parse and check every line of a `--batch` (`text`), each after the global options in
+/// `defaults`, before any runs: the lines to run with their numbers. A blank or comment
+/// line is skipped; `exec` and a nested `--batch` are refused.
+pub fn parse_batch(
     text: &str,
     defaults: &[std::ffi::OsString],
-    out: &mut dyn Write,
-    note: &dyn Fn(&str),
-) -> Result<i32, Error> {
+) -> Result<Vec<(usize, cli::Parsed)>, Error> {
     let at = |line: usize| {
         move |source: Error| Error::Batch {
             line,
             source: Box::new(source),
         }
     };
-    // Between lines, SIGINT, SIGTERM and SIGHUP stop the batch (a line that changes
-    // something rolls itself back).
-    sys::catch_interrupts();
-    // Every line is parsed and checked before the first one runs.
     let mut lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let at = at(i + 1);
@@ -201,6 +195,29 @@ pub fn run_batch(
         }
         lines.push((i + 1, parsed));
     }
+    Ok(lines)
+}
+
+/// Run a `--batch`: each line of `text` is a cgctl command line (after the global
+/// options in `defaults`), run in order; the first failure stops the batch with its line
+/// number. `exec` cannot be part of a batch (it would replace cgctl).
+pub fn run_batch(
+    text: &str,
+    defaults: &[std::ffi::OsString],
+    out: &mut dyn Write,
+    note: &dyn Fn(&str),
+) -> Result<i32, Error> {
+    let at = |line: usize| {
+        move |source: Error| Error::Batch {
+            line,
+            source: Box::new(source),
+        }
+    };
+    // Between lines, SIGINT, SIGTERM and SIGHUP stop the batch (a line that changes
+    // something rolls itself back).
+    sys::catch_interrupts();
+    // Every line is parsed and checked before the first one runs.
+    let lines = parse_batch(text, defaults)?;
     for (n, parsed) in lines {
         let cfg = match parsed {
             cli::Parsed::Run(cfg) => cfg,

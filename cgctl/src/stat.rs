@@ -167,17 +167,7 @@ impl Reader {
         // which exists on v2 without any controller (also in a hybrid's unified group).
         if let Some(d) = &homes.cpuacct {
             if let Some(t) = self.text(&d.join("cpuacct.usage_all")) {
-                let (mut user, mut sys) = (0u64, 0u64);
-                for line in t.lines().skip(1) {
-                    let w: Vec<u64> = line
-                        .split_whitespace()
-                        .filter_map(|x| x.parse().ok())
-                        .collect();
-                    if w.len() == 3 {
-                        user += w[1];
-                        sys += w[2];
-                    }
-                }
+                let [user, sys] = value::usage_all(t);
                 s.cpu_user_usec = Some(user / 1000);
                 s.cpu_system_usec = Some(sys / 1000);
             }

@@ -345,7 +345,25 @@ pub fn io_stat(text: &str) -> [u64; 4] {
                 "wios" => 3,
                 _ => continue,
             };
-            sum[i] += v.parse::<u64>().unwrap_or(0);
+            // Saturating: the counters of many devices may add up past u64.
+            sum[i] = sum[i].saturating_add(v.parse::<u64>().unwrap_or(0));
+        }
+    }
+    sum
+}
+
+/// Sums of a v1 `cpuacct.usage_all` (a header, then `CPU USER SYSTEM` in ns per CPU):
+/// (user, system) in ns over all CPUs.
+pub fn usage_all(text: &str) -> [u64; 2] {
+    let mut sum = [0u64; 2];
+    for line in text.lines().skip(1) {
+        let w: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if w.len() == 3 {
+            sum[0] = sum[0].saturating_add(w[1]);
+            sum[1] = sum[1].saturating_add(w[2]);
         }
     }
     sum
@@ -362,8 +380,8 @@ pub fn blkio_stat(text: &str) -> [u64; 2] {
         };
         let v: u64 = v.parse().unwrap_or(0);
         match op {
-            "Read" => sum[0] += v,
-            "Write" => sum[1] += v,
+            "Read" => sum[0] = sum[0].saturating_add(v),
+            "Write" => sum[1] = sum[1].saturating_add(v),
             _ => {}
         }
     }
@@ -456,6 +474,25 @@ mod tests {
             ),
             [4096, 8192]
         );
+    }
+
+    #[test]
+    fn usage_all_sums_per_cpu_times() {
+        let t = "cpu user system\n0 3000 1000\n1 2000 500\nbad line\n";
+        assert_eq!(usage_all(t), [5000, 1500]);
+        let huge = "cpu user system\n0 18446744073709551615 1\n1 1 1\n";
+        assert_eq!(usage_all(huge), [u64::MAX, 2]);
+    }
+
+    #[test]
+    fn stat_sums_saturate() {
+        // Found by fuzzing (fuzz/fuzz_targets/cgctl_values.rs): two devices whose counters
+        // add up past u64 overflowed (a panic in a debug build, a wrapped sum in release).
+        let io = "8:0 rbytes=1048576 wbytes=4096 rios=12 wios=1 dbytes=0 dios=0\n\
+                  253:0 rbytes=18446744073709551615 wbytes=2\n";
+        assert_eq!(io_stat(io), [u64::MAX, 4098, 12, 1]);
+        let blkio = "8:0 Read 18446744073709551615\n8:16 Read 1\n8:0 Write 3\n";
+        assert_eq!(blkio_stat(blkio), [u64::MAX, 3]);
     }
 
     #[test]

@@ -296,7 +296,7 @@ pub fn resolve_inside(
 impl Creds {
     /// One line for the pipe from the look-up child: `uid gid warn groups`, `-` for
     /// "not set", groups as `N` (no setgroups) or `S` followed by a comma list.
-    fn encode(&self) -> String {
+    pub fn encode(&self) -> String {
         let id = |v: Option<u32>| v.map_or_else(|| "-".to_owned(), |n| n.to_string());
         let groups = match &self.groups {
             None => "N".to_owned(),
@@ -316,7 +316,8 @@ impl Creds {
         )
     }
 
-    fn decode(line: &str) -> Option<Self> {
+    /// The inverse of [`Creds::encode`]; `None` for a line it did not write.
+    pub fn decode(line: &str) -> Option<Self> {
         let mut it = line.split(' ');
         let id = |s: &str| {
             if s == "-" {

@@ -91,6 +91,10 @@ fn parse_atom(s: &str) -> Option<Atom<'_>> {
         Some((n, a)) => (n, Some(a)),
         None => (full, None),
     };
+    if name.is_empty() {
+        // `:any` alone names no package.
+        return None;
+    }
     let version = rest.find('(').and_then(|open| {
         let close = rest[open..].find(')')? + open;
         let inner = rest[open + 1..close].trim();
@@ -137,5 +141,17 @@ mod tests {
         assert_eq!(d[3][0].version, Some((Relation::Less, "3")));
         assert!(parse_deps("").is_empty());
         assert!(parse_deps(" , ").is_empty());
+    }
+
+    #[test]
+    fn an_atom_without_a_package_name_is_skipped() {
+        // Found by fuzzing (fuzz/fuzz_targets/debootstrap_deb822.rs): `:1%2` (the value of
+        // a line `nameserver fe80::1%2`) was an atom named "".
+        assert!(parse_deps(":1%2").is_empty());
+        assert!(parse_deps(":any (>= 1)").is_empty());
+        let d = parse_deps("a | :any, :b");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].len(), 1);
+        assert_eq!(d[0][0].name, "a");
     }
 }

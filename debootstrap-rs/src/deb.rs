@@ -116,12 +116,16 @@ impl Shared {
 }
 
 /// One member of an ar archive.
-struct Member {
-    name: String,
-    size: u64,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Its name, without the trailing `/` of GNU ar.
+    pub name: String,
+    /// Its size in bytes (the padding to an even offset not counted).
+    pub size: u64,
 }
 
-fn read_member_header(r: &mut impl Read) -> io::Result<Option<Member>> {
+/// Read the 60-byte header of the next ar member; `None` at the end of the archive.
+pub fn read_member_header(r: &mut impl Read) -> io::Result<Option<Member>> {
     let mut h = [0u8; 60];
     let mut got = 0;
     while got < 60 {
@@ -167,7 +171,7 @@ fn skip(r: &mut impl Read, n: u64) -> io::Result<()> {
 }
 
 /// A decompressing reader for a member named `control.tar.xz` etc.
-fn decompressor<'a, R: BufRead + 'a>(name: &str, r: R) -> io::Result<Box<dyn Read + 'a>> {
+pub fn decompressor<'a, R: BufRead + 'a>(name: &str, r: R) -> io::Result<Box<dyn Read + 'a>> {
     Ok(match name.rsplit_once('.').map(|(_, e)| e) {
         Some("xz") => Box::new(liblzma::bufread::XzDecoder::new(r)),
         Some("zst") => Box::new(zstd::Decoder::with_buffer(r)?),
@@ -183,9 +187,10 @@ fn decompressor<'a, R: BufRead + 'a>(name: &str, r: R) -> io::Result<Box<dyn Rea
 }
 
 /// The members of control.tar: name → (mode, mtime, contents).
-type ControlFiles = HashMap<String, (u32, i64, Vec<u8>)>;
+pub type ControlFiles = HashMap<String, (u32, i64, Vec<u8>)>;
 
-fn read_control(r: impl Read) -> io::Result<ControlFiles> {
+/// The regular files at the top of a control.tar (`control`, maintainer scripts, …).
+pub fn read_control(r: impl Read) -> io::Result<ControlFiles> {
     let mut out = HashMap::new();
     let mut ar = tar::Archive::new(r);
     for e in ar.entries()? {
@@ -288,7 +293,7 @@ pub fn unpack(
 }
 
 /// Fill name, info name, conffiles, triggers from control.tar.
-fn describe(out: &mut Unpacked, ctl: &ControlFiles, arch: &str) -> Result<(), String> {
+pub fn describe(out: &mut Unpacked, ctl: &ControlFiles, arch: &str) -> Result<(), String> {
     let text = ctl
         .get("control")
         .map(|(_, _, b)| String::from_utf8_lossy(b).into_owned())

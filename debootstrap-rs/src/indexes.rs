@@ -103,7 +103,7 @@ pub struct Trust {
 }
 
 /// The signed text of an InRelease without checking the signature (`--no-check-gpg`).
-fn unsigned_text(data: &[u8]) -> String {
+pub fn unsigned_text(data: &[u8]) -> String {
     let text = String::from_utf8_lossy(data);
     match pgp::composed::CleartextSignedMessage::from_string(&text) {
         Ok((msg, _)) => msg.signed_text().replace("\r\n", "\n"),

@@ -118,7 +118,8 @@ impl Release {
 
 /// Parse 64 hex digits.
 pub fn parse_hex32(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 {
+    // Digits only: from_str_radix would also take a sign (`+a`).
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let mut out = [0u8; 32];
@@ -153,19 +154,26 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// Parse a Release date, `Sat, 11 Jul 2026 10:16:37 UTC` (RFC 2822; `UTC`, `GMT`,
-/// `Z` or a `+hhmm` offset).
+/// `Z` or a `+hhmm` offset). Each field must lie in its range (years 0 to 9999, a
+/// leap second allowed): a date out of them is no date, never an overflow.
 pub fn parse_date(s: &str) -> Option<i64> {
     let s = s.trim();
     let s = s.split_once(',').map_or(s, |(_, r)| r).trim();
     let mut it = s.split_whitespace();
-    let day: i64 = it.next()?.parse().ok()?;
+    let within = |v: &str, lo: i64, hi: i64| -> Option<i64> {
+        v.parse::<i64>().ok().filter(|n| (lo..=hi).contains(n))
+    };
+    let day = within(it.next()?, 1, 31)?;
     let mon = it.next()?;
     let month = i64::try_from(MONTHS.iter().position(|m| m.eq_ignore_ascii_case(mon))?).ok()? + 1;
-    let year: i64 = it.next()?.parse().ok()?;
+    let year = within(it.next()?, 0, 9999)?;
     let mut hms = it.next()?.split(':');
-    let h: i64 = hms.next()?.parse().ok()?;
-    let mi: i64 = hms.next()?.parse().ok()?;
-    let sec: i64 = hms.next().map_or(Some(0), |v| v.parse().ok())?;
+    let h = within(hms.next()?, 0, 23)?;
+    let mi = within(hms.next()?, 0, 59)?;
+    let sec = hms.next().map_or(Some(0), |v| within(v, 0, 60))?;
+    if hms.next().is_some() {
+        return None;
+    }
     let offset = match it.next() {
         None | Some("UTC" | "GMT" | "Z" | "UT") => 0,
         Some(z) => {
@@ -174,8 +182,11 @@ pub fn parse_date(s: &str) -> Option<i64> {
                 Some(b'-') => (-1, &z[1..]),
                 _ => return None,
             };
-            let v: i64 = digits.parse().ok()?;
-            sign * ((v / 100) * 3600 + (v % 100) * 60)
+            if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let (hh, mm) = (within(&digits[..2], 0, 23)?, within(&digits[2..], 0, 59)?);
+            sign * (hh * 3600 + mm * 60)
         }
     };
     Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + mi * 60 + sec - offset)
@@ -272,5 +283,51 @@ f230d61720e789abf5df55d6026230c6 50060337 main/binary-amd64/Packages\nSHA256:\n 
             assert_eq!(parse_date(&format_date(t)), Some(t), "{}", format_date(t));
         }
         assert_eq!(format_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 UTC");
+    }
+
+    #[test]
+    fn a_digest_is_64_hex_digits() {
+        // Found by fuzzing (fuzz/fuzz_targets/debootstrap_deb822.rs): a `+` before a hex
+        // digit passed as the byte 0x0a.
+        let plus = "0d711642b726b04401627ca9fbac32f5c8530fb1903cc4db0225871792+a4881";
+        assert_eq!(plus.len(), 64);
+        assert_eq!(parse_hex32(plus), None);
+        assert_eq!(
+            parse_hex32(&plus.replace('+', "0")).map(|d| hex(&d)),
+            Some(plus.replace('+', "0"))
+        );
+        assert_eq!(parse_hex32(&"-1".repeat(32)), None);
+    }
+
+    #[test]
+    fn a_date_out_of_range_is_no_date() {
+        // Found by fuzzing (fuzz/fuzz_targets/debootstrap_deb822.rs): a huge day or year
+        // overflowed the arithmetic (a panic in a debug build; in release a wrapped time,
+        // any Valid-Until at all).
+        let text = "Suite: x\nValid-Until: 900000000000080 Feb 2026 10:00:00 UTC\nSHA256:\n";
+        assert!(matches!(
+            Release::parse(text),
+            Err(ReleaseError::BadValidUntil(_))
+        ));
+        for bad in [
+            "900000000000080 Feb 2026 10:00:00 UTC",
+            "Wed, 20 May 99999999999 14:06:31 UTC",
+            "Wed, 20 May 2026 99999999999:06:31 UTC",
+            "Wed, 20 May 2026 14:06:31 +99999999999999",
+            "Wed, 20 May 2026 14:06:31 +02",
+            "Wed, 32 May 2026 14:06:31 UTC",
+            "Wed, 20 May 2026 14:60:00 UTC",
+            "Wed, 20 May 2026 14:06:31:00 UTC",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+        assert_eq!(
+            parse_date("Thu, 29 Feb 2024 23:59:60 GMT"),
+            Some(1_709_251_200)
+        );
+        assert_eq!(
+            parse_date("Sat, 11 Jul 2026 12:16:37 +0200"),
+            parse_date("Sat, 11 Jul 2026 10:16:37 UTC")
+        );
     }
 }

@@ -106,6 +106,16 @@ fn parse_batch(path: &std::path::Path) -> Result<Vec<(usize, Config)>, Error> {
         })?;
         Box::new(io::BufReader::new(f))
     };
+    parse_batch_lines(reader, path)
+}
+
+/// Parse the lines of a batch read from `reader` (the file `path`, named in errors): its
+/// commands with their line numbers. A blank or comment line is skipped; a nested
+/// `--batch` is refused.
+pub fn parse_batch_lines(
+    reader: impl BufRead,
+    path: &std::path::Path,
+) -> Result<Vec<(usize, Config)>, Error> {
     let mut out = Vec::new();
     for (i, line) in reader.lines().enumerate() {
         let n = i + 1;

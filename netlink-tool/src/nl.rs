@@ -94,7 +94,8 @@ pub fn parse_error(flags: u16, payload: &[u8]) -> Result<(), KernelError> {
     if code == 0 {
         return Ok(());
     }
-    let mut err = KernelError::new(Errno::from_raw(-code));
+    // Saturating: i32::MIN (no errno) has no negation.
+    let mut err = KernelError::new(Errno::from_raw(code.saturating_neg()));
     if flags & NLM_F_ACK_TLVS != 0 && payload.len() >= 4 + NLMSG_HDRLEN {
         // After the code comes the request's header (capped) or whole request.
         let orig_len = if flags & NLM_F_CAPPED != 0 {
@@ -514,6 +515,18 @@ mod tests {
         assert_eq!(e.errno, Errno::EEXIST);
         assert_eq!(e.extack, None);
         assert_eq!(e.to_string(), "File exists");
+    }
+
+    #[test]
+    fn an_error_code_without_a_negation_is_an_error() {
+        // Found by fuzzing (fuzz/fuzz_targets/netlink_values.rs): an NLMSG_ERROR whose code
+        // is i32::MIN overflowed its negation (a panic in a debug build).
+        let mut p = i32::MIN.to_ne_bytes().to_vec();
+        p.extend_from_slice(&[0; 16]);
+        for flags in [0, NLM_F_CAPPED | NLM_F_ACK_TLVS] {
+            let e = parse_error(flags, &p).unwrap_err();
+            assert_eq!(e.errno, Errno::UnknownErrno);
+        }
     }
 
     #[test]
