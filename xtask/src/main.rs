@@ -12,6 +12,8 @@
 //! - `man`, `completions`: man pages and shell completions from the clap definitions the
 //!   built binaries describe, in `target/man/` and `target/completions/`.
 //! - `deb`: one Debian package per tool and one for the manager, in `target/debian/`.
+//! - `fuzz [--time SECONDS] [--record] [--build] [TARGET…]`: the libFuzzer targets of
+//!   `fuzz/`, built and run on the stable toolchain (see `fuzz`).
 //! - `hardening`: the fault-injection, bad-input, hostile-mirror and load tests with their
 //!   figures, and the fuzzing time, written to `docs/hardening.md`.
 //! - `vm-test`, `vm-run`: the VM lane (pure cgroup v2, vlan) under qemu; see `vm`.
@@ -22,6 +24,7 @@ mod completions;
 mod deb;
 mod demo;
 mod dist;
+mod fuzz;
 mod hardening;
 mod man;
 mod roff;
@@ -56,11 +59,12 @@ fn dispatch(args: &[String]) -> Result<()> {
         Some("man") => man::run(&root, &args[1..]),
         Some("completions") => completions::run(&root, &args[1..]),
         Some("deb") => deb::run(&root, &args[1..]),
+        Some("fuzz") => fuzz::run(&root, &args[1..]),
         Some("hardening") => hardening::run(&root, &args[1..]),
         Some("vm-test") => vm::vm_test(&root),
         Some("vm-run") => vm::vm_run(&args[1..]),
         _ => bail!(
-            "usage: cargo xtask test | bench NAME|all|report | demo | man | completions | deb | hardening | vm-test | vm-run"
+            "usage: cargo xtask test | bench NAME|all|report | demo | man | completions | deb | fuzz | hardening | vm-test | vm-run"
         ),
     }
 }

@@ -7,6 +7,7 @@
 //! | fast     | unit tests and offline integration tests (nextest's default profile) | `--fast` runs only this |
 //! | mirror   | the tests that need the Debian mirror (test binaries `*_mirror`) | `--mirror` runs only this, `--no-mirror` |
 //! | doc      | doc tests (nextest does not run them)                           |            |
+//! | fuzz     | every fuzz target of `fuzz/` for 10 s (`cargo xtask fuzz`), on the stable toolchain | `--no-fuzz` |
 //! | dist     | the release binaries as shipped: static where they should be, no NSS in a static one, and the host-name mirror and CLI tests run against them | `--no-dist` |
 //! | vm       | the VM lane (`cargo xtask vm-test`)                             | `--no-vm`  |
 //!
@@ -37,22 +38,27 @@ enum Step {
     Fast,
     Mirror,
     Doc,
+    Fuzz,
     Dist,
     Vm,
 }
 
-const ALL: [Step; 7] = [
+const ALL: [Step; 8] = [
     Step::Lint,
     Step::Deny,
     Step::Fast,
     Step::Mirror,
     Step::Doc,
+    Step::Fuzz,
     Step::Dist,
     Step::Vm,
 ];
 
+/// Seconds each fuzz target runs in the test command.
+const FUZZ_SECONDS: &str = "10";
+
 const USAGE: &str = "usage: cargo xtask test [--fast | --mirror] [--no-lint] [--no-mirror] \
-                     [--no-dist] [--no-vm] [-- NEXTEST-ARGS...]";
+                     [--no-fuzz] [--no-dist] [--no-vm] [-- NEXTEST-ARGS...]";
 
 #[derive(Debug)]
 struct Opts {
@@ -85,6 +91,9 @@ fn parse(args: &[String]) -> Result<Opts> {
             }
             "--no-mirror" => {
                 steps.remove(&Step::Mirror);
+            }
+            "--no-fuzz" => {
+                steps.remove(&Step::Fuzz);
             }
             "--no-dist" => {
                 steps.remove(&Step::Dist);
@@ -178,6 +187,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         && let Err(e) = sh(cargo().args(["test", "--workspace", "--doc"]))
     {
         failures.push(format!("doc tests: {e:#}"));
+    }
+    if has(Step::Fuzz)
+        && let Err(e) = crate::fuzz::run(root, &["--time".to_owned(), FUZZ_SECONDS.to_owned()])
+    {
+        failures.push(format!("fuzzing: {e:#}"));
     }
     if has(Step::Vm) {
         if vm::has_work(root)
@@ -510,8 +524,12 @@ mod tests {
         let local = parse(&strings(&["--no-lint", "--no-vm", "--no-dist"])).unwrap();
         assert_eq!(
             local.steps,
-            [Step::Fast, Step::Mirror, Step::Doc].into_iter().collect()
+            [Step::Fast, Step::Mirror, Step::Doc, Step::Fuzz]
+                .into_iter()
+                .collect()
         );
+        let no_fuzz = parse(&strings(&["--no-fuzz"])).unwrap();
+        assert!(!no_fuzz.steps.contains(&Step::Fuzz));
         assert!(parse(&strings(&["--fast", "--mirror"])).is_err());
         assert!(parse(&strings(&["--fats"])).is_err());
     }
