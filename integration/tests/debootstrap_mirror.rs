@@ -615,7 +615,7 @@ fn sigint_in_the_second_stage_leaves_nothing_mounted() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert_eq!(stderr, "debootstrap-rs: interrupted\n");
+    assert_eq!(stderr, "debootstrap-rs: interrupted by SIGINT\n");
     assert_eq!(mounts_under(dir.path()), Vec::<String>::new());
     assert!(!t.join("usr/sbin/policy-rc.d").exists());
     // dpkg and the maintainer scripts died with the run, before it exited.
