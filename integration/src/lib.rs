@@ -168,6 +168,38 @@ pub fn cache_dir() -> PathBuf {
     )
 }
 
+/// A temporary directory bound on itself with private propagation (what a mount namespace
+/// file needs below it, as for util-linux), unmounted with everything below it by the
+/// guard, panic or not.
+pub fn private_dir() -> (tempfile::TempDir, Guard<impl FnOnce()>) {
+    let dir = tempdir();
+    let path = dir.path().to_owned();
+    let guard = Guard::new(move || {
+        let _ = run(cmd("umount").args(["-R", "-l"]).arg(&path));
+    });
+    run(cmd("mount").arg("--bind").arg(dir.path()).arg(dir.path())).ok();
+    run(cmd("mount").arg("--make-private").arg(dir.path())).ok();
+    (dir, guard)
+}
+
+/// The mount points of this mount namespace, but for the scratch directories of other
+/// tests running at the same time (`tempdir`'s), except `ours`: what "a mount was left"
+/// compares.
+pub fn mount_points(ours: &std::path::Path) -> Vec<String> {
+    let scratch = tempdir();
+    let prefix = scratch
+        .path()
+        .to_string_lossy()
+        .trim_end_matches(|c: char| c != '-')
+        .to_owned();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .expect("mountinfo")
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
+        .filter(|m| !m.starts_with(&prefix) || std::path::Path::new(m).starts_with(ours))
+        .collect()
+}
+
 /// A fresh temporary directory removed (with everything in it) when dropped.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()

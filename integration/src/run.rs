@@ -36,6 +36,29 @@ impl Output {
     }
 }
 
+impl Output {
+    /// Panic unless this is a refusal in one clear line on stderr, `TOOL: …` saying
+    /// `says` (a usage error may add GNU's and util-linux's "Try 'TOOL --help'" line),
+    /// nothing on stdout, exit `code`; `case` names it in the panic.
+    #[track_caller]
+    pub fn one_line(&self, tool: &str, code: i32, says: &str, case: &str) {
+        assert_eq!(self.code, code, "{case}: {self}");
+        assert_eq!(self.stdout, "", "{case}: {self}");
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert!(
+            lines
+                .first()
+                .is_some_and(|l| l.starts_with(&format!("{tool}: ")) && l.contains(says)),
+            "{case}: {self}"
+        );
+        let try_help = format!("Try '{tool} --help' for more information.");
+        assert!(
+            lines.len() == 1 || (lines.len() == 2 && lines[1] == try_help),
+            "{case}: more than one line: {self}"
+        );
+    }
+}
+
 impl std::fmt::Display for Output {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

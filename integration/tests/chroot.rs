@@ -1147,24 +1147,11 @@ fn bad_input_is_refused_in_one_line_and_leaves_nothing() {
             (vec![bad_utf8], 125, "invalid UTF-8"),
         ]
     };
-    // The machine's mounts, but for other tests' scratch directories (tests run at once).
-    let others = integration::tempdir();
-    let scratch = others
-        .path()
-        .to_string_lossy()
-        .trim_end_matches(|c: char| c != '-')
-        .to_owned();
-    let host_mounts = || -> Vec<String> {
-        host_mounts_under(Path::new("/"))
-            .into_iter()
-            .filter(|m| !m.starts_with(&scratch) || Path::new(m).starts_with(r))
-            .collect()
-    };
-    let mounts = host_mounts();
+    let mounts = integration::mount_points(r);
     let loops = loop_devices();
     for (opts, code, says) in &cases {
         let o = run(chroot_rs().arg("--pivot").args(opts).arg(r).arg("true"));
-        one_line(&o, "chroot-rs", *code, says, &format!("{opts:?}"));
+        o.one_line("chroot-rs", *code, says, &format!("{opts:?}"));
         assert_eq!(
             fs::read_dir(r).unwrap().count(),
             0,
@@ -1180,30 +1167,12 @@ fn bad_input_is_refused_in_one_line_and_leaves_nothing() {
         (long.as_str(), "File name too long"),
     ] {
         let o = run(chroot_rs().arg(root).arg("true"));
-        one_line(&o, "chroot-rs", 125, says, root);
+        o.one_line("chroot-rs", 125, says, root);
     }
-    assert_eq!(host_mounts(), mounts, "a mount was left");
+    assert_eq!(integration::mount_points(r), mounts, "a mount was left");
     assert_eq!(loop_devices(), loops, "a loop device was left");
     eprintln!(
         "{} bad inputs refused, each in one line, nothing left",
         cases.len() + 2
-    );
-}
-
-/// One clear line on stderr, `TOOL: …` saying `says` (a usage error may add GNU's
-/// "Try 'TOOL --help'" line), nothing on stdout, exit `code`.
-#[track_caller]
-fn one_line(o: &Output, tool: &str, code: i32, says: &str, case: &str) {
-    assert_eq!(o.code, code, "{case}: {o}");
-    assert_eq!(o.stdout, "", "{case}: {o}");
-    let lines: Vec<&str> = o.stderr.lines().collect();
-    assert!(
-        lines[0].starts_with(&format!("{tool}: ")) && lines[0].contains(says),
-        "{case}: {o}"
-    );
-    let try_help = format!("Try '{tool} --help' for more information.");
-    assert!(
-        lines.len() == 1 || (lines.len() == 2 && lines[1] == try_help),
-        "{case}: more than one line: {o}"
     );
 }

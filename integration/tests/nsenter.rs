@@ -145,20 +145,6 @@ fn mounts_under(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// A temporary directory that is its own private mount: namespace files bound inside do
-/// not propagate anywhere (a mount namespace file must not sit on a shared mount). The
-/// guard unmounts everything below it, then the directory.
-fn private_dir() -> (tempfile::TempDir, Guard<impl FnOnce()>) {
-    let dir = integration::tempdir();
-    let path = dir.path().to_owned();
-    let guard = Guard::new(move || {
-        let _ = run(cmd("umount").args(["-R", "-l"]).arg(&path));
-    });
-    run(cmd("mount").arg("--bind").arg(dir.path()).arg(dir.path())).ok();
-    run(cmd("mount").arg("--make-private").arg(dir.path())).ok();
-    (dir, guard)
-}
-
 /// Exit code and exact stderr, nothing on stdout.
 #[track_caller]
 fn fails(o: &Output, code: i32, stderr: &str) {
@@ -719,7 +705,7 @@ fn unshare_persists_namespaces_for_ip_netns_and_nsenter() {
             let _ = fs::remove_file(&netns);
         }
     });
-    let (dir, _guard) = private_dir();
+    let (dir, _guard) = integration::private_dir();
     let uts = dir.path().join("uts");
     let ipc = dir.path().join("ipc");
     let o = run(unshare()
@@ -782,7 +768,7 @@ fn unshare_persists_mount_user_and_pid_namespaces() {
     if !require_root("mount(2)") {
         return;
     }
-    let (dir, _guard) = private_dir();
+    let (dir, _guard) = integration::private_dir();
     let f = |n: &str| dir.path().join(n);
     // Without --fork, mount and user namespaces are bound by the helper outside.
     let o = run(unshare()
@@ -845,7 +831,7 @@ fn unshare_failing_halfway_leaves_nothing() {
     if !require_root("mount(2)") {
         return;
     }
-    let (dir, _guard) = private_dir();
+    let (dir, _guard) = integration::private_dir();
     let f = |n: &str| dir.path().join(n);
     let empty = |what: &str| {
         assert_eq!(
@@ -1005,7 +991,7 @@ fn bad_input_fails_clearly_with_nothing_done() {
             t.pid
         ),
     );
-    let (pdir, _guard) = private_dir();
+    let (pdir, _guard) = integration::private_dir();
     let o = run(cmd("setpriv")
         .args(["--bounding-set=-all", "--inh-caps=-all"])
         .arg(bin("unshare-rs"))
@@ -1028,7 +1014,7 @@ fn unshare_propagation_private_by_default_shared_on_request() {
     if !require_root("mount(2)") {
         return;
     }
-    let (dir, _guard) = private_dir();
+    let (dir, _guard) = integration::private_dir();
     run(cmd("mount").arg("--make-shared").arg(dir.path())).ok();
     let sub = dir.path().join("sub");
     fs::create_dir(&sub).unwrap();
@@ -1590,41 +1576,6 @@ fn unshare_block_fd_holds_the_command_until_told() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
 }
 
-/// One clear line on stderr, `TOOL: …` saying `says` (a usage error may add
-/// util-linux's "Try 'TOOL --help'" line), nothing on stdout, exit `code`.
-#[track_caller]
-fn one_line(o: &Output, tool: &str, code: i32, says: &str, case: &str) {
-    assert_eq!(o.code, code, "{case}: {o}");
-    assert_eq!(o.stdout, "", "{case}: {o}");
-    let lines: Vec<&str> = o.stderr.lines().collect();
-    assert!(
-        lines[0].starts_with(&format!("{tool}: ")) && lines[0].contains(says),
-        "{case}: {o}"
-    );
-    let try_help = format!("Try '{tool} --help' for more information.");
-    assert!(
-        lines.len() == 1 || (lines.len() == 2 && lines[1] == try_help),
-        "{case}: more than one line: {o}"
-    );
-}
-
-/// The mounts of this mount namespace (mount points), to see that none was left: all but
-/// the scratch directories of other tests running at the same time, except `ours`.
-fn mount_points(ours: &Path) -> Vec<String> {
-    let scratch = integration::tempdir();
-    let prefix = scratch
-        .path()
-        .to_string_lossy()
-        .trim_end_matches(|c: char| c != '-')
-        .to_owned();
-    fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
-        .filter(|m| !m.starts_with(&prefix) || Path::new(m).starts_with(ours))
-        .collect()
-}
-
 #[test]
 fn bad_input_is_refused_in_one_line_and_leaves_nothing() {
     if !require_root("namespaces") {
@@ -1701,7 +1652,7 @@ fn bad_input_is_refused_in_one_line_and_leaves_nothing() {
         ),
         (vec!["--bogus"], "unrecognized option '--bogus'"),
     ];
-    let mounts = mount_points(dir.path());
+    let mounts = integration::mount_points(dir.path());
     let ns = ns_link("self", "net");
     for (tool, cases) in [
         ("unshare-rs", &unshare_cases),
@@ -1710,7 +1661,7 @@ fn bad_input_is_refused_in_one_line_and_leaves_nothing() {
         for (opts, says) in cases {
             fs::write(&precious, "precious\n").unwrap();
             let o = run(cmd(bin(tool)).args(opts).arg("true"));
-            one_line(&o, tool, 1, says, &format!("{tool} {opts:?}"));
+            o.one_line(tool, 1, says, &format!("{tool} {opts:?}"));
             let left: Vec<_> = fs::read_dir(dir.path())
                 .unwrap()
                 .flatten()
@@ -1719,7 +1670,7 @@ fn bad_input_is_refused_in_one_line_and_leaves_nothing() {
             assert_eq!(left, ["p"], "{tool} {opts:?} left files");
             assert_eq!(fs::read_to_string(&precious).unwrap(), "precious\n");
             assert_eq!(
-                mount_points(dir.path()),
+                integration::mount_points(dir.path()),
                 mounts,
                 "{tool} {opts:?} left a mount"
             );
@@ -1755,8 +1706,7 @@ fn a_pidfile_is_taken_only_when_free_or_stale() {
         .args(["--fork", "--pid"])
         .arg(format!("--pidfile={}", p.display()))
         .arg("true"));
-    one_line(
-        &o,
+    o.one_line(
         "unshare-rs",
         1,
         "which is running (left as it is)",

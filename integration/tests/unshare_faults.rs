@@ -17,7 +17,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use integration::run::interrupt_at_line;
-use integration::{Guard, bin, cmd, require_root, run};
+use integration::{bin, cmd, private_dir, require_root, run};
 use nix::sys::signal::Signal;
 
 const RUNS: usize = 51;
@@ -27,19 +27,6 @@ const FILES: [(&str, &str); 4] = [
     ("ipc", "--ipc"),
     ("mnt", "--mount"),
 ];
-
-/// A directory bound on itself with private propagation (a mount namespace can only be
-/// bound below one), unmounted with everything below it by a guard.
-fn private_dir() -> (tempfile::TempDir, Guard<impl FnOnce()>) {
-    let dir = integration::tempdir();
-    let path = dir.path().to_owned();
-    let guard = Guard::new(move || {
-        let _ = run(cmd("umount").args(["-R", "-l"]).arg(&path));
-    });
-    run(cmd("mount").arg("--bind").arg(dir.path()).arg(dir.path())).ok();
-    run(cmd("mount").arg("--make-private").arg(dir.path())).ok();
-    (dir, guard)
-}
 
 /// The files in `dir`, each with whether a namespace is bound on it: `net:bound`,
 /// `uts:empty`, `ipc:file` (sorted).

@@ -201,18 +201,6 @@ fn version(package: &str) -> String {
         )
 }
 
-fn capture(program: &str, args: &[&str]) -> String {
-    Command::new(program)
-        .args(args)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map_or_else(
-            || "?".to_owned(),
-            |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
-        )
-}
-
 /// A bar per measure, its value as a fraction of its target (1 = at the target).
 fn plot(dir: &Path, name: &str, title: &str, ms: &[Measure]) -> Result<bool> {
     if Command::new("gnuplot").arg("--version").output().is_err() {
@@ -332,17 +320,13 @@ fn write_page(root: &Path) -> Result<()> {
     let page = format!(
         "# Benchmarks\n\n\
          Written by `cargo xtask bench all` (every `bench/*.sh` in one run; `cargo xtask \
-         bench report` writes this page again from their kept output) on {date}, commit \
-         {commit}, on {machine}, {cpus} CPUs, kernel {kernel}. Each script times our tool \
+         bench report` writes this page again from their kept output) {stamp}. Each \
+         script times our tool \
          and the one it replaces side by side in one run, on release binaries as shipped; \
          a shared, loaded machine inflates the medians, the ratios less. Compared with: \
          {versions}.\n\n\
          {met} measures meet their target, {missed} miss it.\n\n{summary}\n{sections}",
-        date = capture("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
-        commit = capture("git", &["rev-parse", "--short", "HEAD"]),
-        machine = capture("sh", &["-c", ". /etc/os-release && echo \"$PRETTY_NAME\""]),
-        cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-        kernel = capture("uname", &["-r"]),
+        stamp = crate::stamp(),
     );
     fs::write(root.join("docs/benchmarks.md"), page)?;
     eprintln!("xtask: docs/benchmarks.md written ({met} met, {missed} missed)");

@@ -334,16 +334,12 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     }
     let head = format!(
         "# Hardening: the figures\n\n\
-         Written by `cargo xtask hardening` on {date}, commit {commit}, on {machine} \
-         ({cpus} CPUs, kernel {kernel}, cgroups {cgroups}); the run took {mins:.0} min. \
+         Written by `cargo xtask hardening` {stamp}, cgroups {cgroups}; the run took \
+         {mins:.0} min. \
          Each test below is in the test command too (with fewer fault-injection rounds); \
          this page is its output with the figures printed. Regenerate it after a change to \
          what a tool does on a signal, on bad input or on a hostile mirror.\n\n",
-        date = capture("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
-        commit = capture("git", &["rev-parse", "--short", "HEAD"]),
-        machine = capture("sh", &["-c", ". /etc/os-release && echo \"$PRETTY_NAME\""]),
-        cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-        kernel = capture("uname", &["-r"]),
+        stamp = crate::stamp(),
         cgroups = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
             "v2"
         } else {
@@ -386,16 +382,4 @@ fn fuzz_section(root: &Path) -> String {
         }
     }
     s
-}
-
-fn capture(program: &str, args: &[&str]) -> String {
-    Command::new(program)
-        .args(args)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map_or_else(
-            || "?".to_owned(),
-            |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
-        )
 }

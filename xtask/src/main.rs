@@ -85,6 +85,32 @@ pub fn cache_dir() -> PathBuf {
     )
 }
 
+/// What `program ARGS` prints, trimmed; `?` when it cannot run or fails.
+pub fn capture(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(
+            || "?".to_owned(),
+            |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+        )
+}
+
+/// When, from what and where a generated page was written: "on DATE, commit C, on
+/// DISTRIBUTION (N CPUs, kernel K)".
+pub fn stamp() -> String {
+    format!(
+        "on {}, commit {}, on {} ({} CPUs, kernel {})",
+        capture("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        capture("git", &["rev-parse", "--short", "HEAD"]),
+        capture("sh", &["-c", ". /etc/os-release && echo \"$PRETTY_NAME\""]),
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        capture("uname", &["-r"]),
+    )
+}
+
 /// Run a command, echoing it, and fail unless it succeeds.
 pub fn sh(cmd: &mut Command) -> Result<()> {
     eprintln!("xtask: $ {}", display(cmd));
