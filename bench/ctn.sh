@@ -32,6 +32,19 @@ if ! command -v lxc-start >/dev/null || ! command -v rsync >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lxc rsync xz-utils >/dev/null
 fi
 
+# The whole run in a cgroup of its own below ours, removed with everything below it at the
+# end: LXC's monitor makes `lxc.pivot` beside its caller's group (the hierarchies' roots
+# when the caller sits there), ctn's and LXC's containers make theirs below it.
+if [ -z "${CTN_BENCH_GROUP:-}" ]; then
+    g=ctn-bench-$$
+    CGCTL_PARENT=self "$BIN_DIR/cgctl" create "$g" || exit 1
+    rc=0
+    CTN_BENCH_GROUP=$g CGCTL_PARENT=self "$BIN_DIR/cgctl" exec "$g" -- bash "$0" "$@" || rc=$?
+    CGCTL_PARENT=self "$BIN_DIR/cgctl" delete --kill "$g" >/dev/null ||
+        echo "bench: cannot remove the cgroup $g" >&2
+    exit "$rc"
+fi
+
 W=$(mktemp -d /var/tmp/ctn-bench.XXXXXX)
 chmod 755 "$W"  # an unprivileged container's root must reach its tree
 NS=ctnb$$
