@@ -50,7 +50,46 @@ fn a_busybox_container_from_create_to_destroy() {
         "unprivileged by default: {config}"
     );
     assert_eq!(ok(&lab.run("lxc-ls", &[])).stdout.trim(), "c1");
+    // LXC's form: several capabilities on one line.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(lab.root().join("c1/config"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"lxc.cap.drop = net_raw sys_nice\n").unwrap();
     ok(&lab.run("lxc-start", &["-n", "c1", "-d"]));
+    // Its root is its range's first ID, and the dropped capabilities are gone.
+    let range = config
+        .lines()
+        .find_map(|l| l.strip_prefix("lxc.idmap = u 0 "))
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let o = ok(&lab.run(
+        "ctn",
+        &[
+            "attach",
+            "c1",
+            "--",
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map; grep CapBnd /proc/self/status",
+        ],
+    ))
+    .stdout
+    .clone();
+    let mut lines = o.lines();
+    let map: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(format!("{} {}", map[1], map[2]), range, "{o}");
+    assert_eq!(map[0], "0", "{o}");
+    let bnd =
+        u64::from_str_radix(lines.next().unwrap().split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_eq!(
+        bnd & (1 << 13 | 1 << 23),
+        0,
+        "net_raw and sys_nice dropped: {o}"
+    );
+    assert_ne!(bnd & (1 << 0), 0, "chown kept: {o}");
     let info = ok(&lab.run("lxc-info", &["-n", "c1"])).stdout.clone();
     assert!(info.contains("State:          RUNNING"), "{info}");
     assert!(info.lines().any(|l| l.starts_with("PID:")), "{info}");
@@ -475,6 +514,282 @@ fn a_start_killed_midway_is_cleared_by_destroy() {
         ok(&lab.run("ctn", &["create", "k1", "--from", t.to_str().unwrap()]));
     }
     ok(&lab.run("ctn", &["destroy", "k1"]));
+}
+
+#[test]
+fn stop_clears_the_state_a_start_killed_before_its_monitor_left() {
+    if !require_root("containers") {
+        return;
+    }
+    let lab = Lab::new();
+    let t = lab.busybox_template();
+    ok(&lab.run("ctn", &["create", "k2", "--from", t.to_str().unwrap()]));
+    let o = lab.run("ctn", &["stop", "k2", "-k"]);
+    assert_eq!(o.code, 1, "{o}");
+    assert_eq!(o.stderr.trim(), "ctn: container 'k2' is not running");
+    // What a SIGKILL between `mkdir` of its run directory and the start of its monitor
+    // leaves: the directory, empty.
+    let rd = lab.run_dir().join("k2");
+    std::fs::create_dir_all(&rd).unwrap();
+    let o = lab.run("ctn", &["stop", "k2", "-k"]);
+    assert_eq!(o.code, 0, "{o}");
+    assert!(o.stderr.contains("was not running: cleared"), "{o}");
+    assert!(!rd.exists());
+    ok(&lab.run("ctn", &["start", "k2"]));
+    ok(&lab.run("ctn", &["stop", "k2", "-k"]));
+    assert!(!rd.exists());
+    ok(&lab.run("ctn", &["destroy", "k2"]));
+    assert_gone(&lab, "k2");
+}
+
+/// The loop devices backing `image` (none once its container stopped).
+fn loops_of(image: &std::path::Path) -> String {
+    let o = integration::run(integration::cmd("losetup").arg("-j").arg(image));
+    o.ok();
+    o.stdout
+}
+
+/// Whether this process holds CAP_SYS_RESOURCE (the kernel's online resize of ext4 needs
+/// it).
+fn has_cap_sys_resource() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    const CAP_SYS_RESOURCE: u32 = 24;
+    eff & (1 << CAP_SYS_RESOURCE) != 0
+}
+
+/// `df` of the container's root inside it: (size, used) in KiB.
+fn df_inside(lab: &Lab, name: &str) -> (u64, u64) {
+    let o = ok(&lab.run("ctn", &["attach", name, "--", "df", "-k", "/"]))
+        .stdout
+        .clone();
+    let f: Vec<u64> = o
+        .lines()
+        .nth(1)
+        .unwrap_or_else(|| panic!("{o}"))
+        .split_whitespace()
+        .skip(1)
+        .take(2)
+        .map(|n| n.parse().unwrap())
+        .collect();
+    (f[0], f[1])
+}
+
+#[test]
+fn a_disk_of_its_own_stops_writes_at_its_size_grows_live_and_shrinks_stopped() {
+    if !require_root("containers, loop devices") {
+        return;
+    }
+    let lab = Lab::new();
+    let t = lab.busybox_template();
+    let t = t.to_str().unwrap();
+    ok(&lab.run("ctn", &["create", "d1", "--from", t]));
+    let dir = lab.root().join("d1");
+    let image = dir.join("disk.img");
+    let config = || std::fs::read_to_string(dir.join("config")).unwrap();
+    // (busybox has no chpasswd: one that keeps what it is given, to see where it ran.)
+    let sbin = dir.join("rootfs/usr/sbin");
+    std::fs::create_dir_all(&sbin).unwrap();
+    std::fs::write(sbin.join("chpasswd"), "#!/bin/sh\ncat >/chpasswd.in\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        sbin.join("chpasswd"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let mounted = || -> Vec<String> {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| std::path::Path::new(m).starts_with(&dir))
+            .map(str::to_owned)
+            .collect()
+    };
+
+    // Too small for its files: refused, nothing changed.
+    let before = config();
+    let o = lab.run("vzctl", &["set", "d1", "--diskspace", "1M", "--save"]);
+    assert_eq!(o.code, 1, "{o}");
+    assert_eq!(o.stderr.lines().count(), 1, "{o}");
+    assert!(o.stderr.contains("do not fit in 1M"), "{o}");
+    assert_eq!(config(), before);
+    assert!(!image.exists());
+    assert!(dir.join("rootfs/bin/busybox").exists());
+
+    // vzctl's SOFT:HARD; the files move into the image, the directory becomes its mount
+    // point, mounted only where the container runs.
+    ok(&lab.run("vzctl", &["set", "d1", "--diskspace", "24M:32M", "--save"]));
+    assert!(config().contains("ctn.disk.size = 32M"), "{}", config());
+    assert_eq!(std::fs::metadata(&image).unwrap().len(), 32 << 20);
+    assert_eq!(std::fs::read_dir(dir.join("rootfs")).unwrap().count(), 0);
+    let info = ok(&lab.run("ctn", &["info", "d1", "-H"])).stdout.clone();
+    let disk: Vec<u64> = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Disk use:"))
+        .unwrap_or_else(|| panic!("{info}"))
+        .split(" of ")
+        .map(|n| n.trim().parse().unwrap())
+        .collect();
+    assert!(
+        disk[0] > 0 && disk[1] > 24 << 20 && disk[1] <= 32 << 20,
+        "{info}"
+    );
+
+    assert_eq!(mounted(), Vec::<String>::new());
+    // Mounted on its root filesystem while it runs (as vzctl mounts a ploop image).
+    ok(&lab.run("ctn", &["start", "d1"]));
+    assert_eq!(mounted(), [dir.join("rootfs").to_string_lossy()]);
+    let (size, _) = df_inside(&lab, "d1");
+    assert!((24 * 1024..=32 * 1024).contains(&size), "{size} KiB");
+    ok(&lab.run(
+        "ctn",
+        &["attach", "d1", "--", "sh", "-c", "echo kept >/marker"],
+    ));
+    // Writes stop at the size.
+    let o = lab.run(
+        "ctn",
+        &[
+            "attach",
+            "d1",
+            "--",
+            "dd",
+            "if=/dev/zero",
+            "of=/big",
+            "bs=1M",
+            "count=48",
+        ],
+    );
+    assert_ne!(o.code, 0, "48M written on a 32M disk: {o}");
+    assert!(o.stderr.contains("No space left"), "{o}");
+    let json = ok(&lab.run("ctn", &["info", "d1", "--json"]))
+        .stdout
+        .clone();
+    assert!(json.contains("\"disk_size_bytes\":"), "{json}");
+
+    // Grown live: the running container sees it at once, and the write fits. The kernel
+    // grows a mounted ext4 only for CAP_SYS_RESOURCE: without it (root here lacks it),
+    // refused with the reason, nothing changed, and grown once stopped.
+    ok(&lab.run("ctn", &["attach", "d1", "--", "rm", "/big"]));
+    let o = lab.run("vzctl", &["set", "d1", "--diskspace", "96M", "--save"]);
+    if has_cap_sys_resource() {
+        ok(&o);
+    } else {
+        assert_eq!(o.code, 1, "{o}");
+        assert!(o.stderr.contains("needs CAP_SYS_RESOURCE"), "{o}");
+        assert!(config().contains("ctn.disk.size = 32M"), "{}", config());
+        assert_eq!(std::fs::metadata(&image).unwrap().len(), 32 << 20);
+        assert_eq!(df_inside(&lab, "d1").0, size);
+        ok(&lab.run("ctn", &["stop", "d1", "-k"]));
+        ok(&lab.run("vzctl", &["set", "d1", "--diskspace", "96M", "--save"]));
+        ok(&lab.run("ctn", &["start", "d1"]));
+    }
+    let (size, _) = df_inside(&lab, "d1");
+    assert!((80 * 1024..=96 * 1024).contains(&size), "{size} KiB");
+    ok(&lab.run(
+        "ctn",
+        &[
+            "attach",
+            "d1",
+            "--",
+            "dd",
+            "if=/dev/zero",
+            "of=/big",
+            "bs=1M",
+            "count=48",
+        ],
+    ));
+    // Shrunk only when stopped, and never below its files.
+    let o = lab.run("vzctl", &["set", "d1", "--diskspace", "64M", "--save"]);
+    assert_eq!(o.code, 1, "{o}");
+    assert!(o.stderr.contains("stop it first"), "{o}");
+    assert!(config().contains("ctn.disk.size = 96M"), "{}", config());
+    ok(&lab.run("ctn", &["stop", "d1", "-k"]));
+    assert_eq!(loops_of(&image), "", "a loop device left");
+    assert_eq!(mounted(), Vec::<String>::new());
+    let o = lab.run("vzctl", &["set", "d1", "--diskspace", "32M", "--save"]);
+    assert_eq!(o.code, 1, "48M of files in 32M: {o}");
+    assert!(config().contains("ctn.disk.size = 96M"), "{}", config());
+    assert_eq!(std::fs::metadata(&image).unwrap().len(), 96 << 20);
+    ok(&lab.run("ctn", &["set", "d1", "--diskspace", "64M", "--save"]));
+    assert_eq!(std::fs::metadata(&image).unwrap().len(), 64 << 20);
+
+    // The files are the container's, started again; a copy gets a disk of its own.
+    ok(&lab.run("ctn", &["copy", "d1", "d2"]));
+    for c in ["d1", "d2"] {
+        ok(&lab.run("ctn", &["start", c]));
+        let o = ok(&lab.run(
+            "ctn",
+            &[
+                "attach",
+                c,
+                "--",
+                "sh",
+                "-c",
+                "cat /marker; hostname; wc -c </big",
+            ],
+        ))
+        .stdout
+        .clone();
+        assert_eq!(o, format!("kept\n{c}\n{}\n", 48 << 20));
+        // (The copy's image holds the zeros as a hole: mkfs.ext4 -d keeps files sparse.)
+        let (size, _) = df_inside(&lab, c);
+        assert!((52 * 1024..=64 * 1024).contains(&size), "{c}: {size} KiB");
+        ok(&lab.run("ctn", &["stop", c, "-k"]));
+        assert_gone(&lab, c);
+    }
+    assert!(lab.root().join("d2/disk.img").exists());
+
+    // What reads a stopped container's files reads them on its disk, mounted only for
+    // that command, in a namespace of its own: a snapshot, a password, an export.
+    ok(&lab.run("ctn", &["snapshot", "d1"]));
+    let snap = dir.join("snaps/snap0/rootfs");
+    assert_eq!(
+        std::fs::read_to_string(snap.join("marker")).unwrap(),
+        "kept\n"
+    );
+    assert!(!snap.join("lost+found").exists());
+    ok(&lab.run("ctn", &["set", "d1", "--userpasswd", "root:other"]));
+    let oci = lab.root().join("d1.oci");
+    ok(&lab.run("ctn", &["export", "d1", "--oci", oci.to_str().unwrap()]));
+    assert!(oci.join("index.json").exists());
+    assert_eq!(mounted(), Vec::<String>::new());
+    assert_eq!(loops_of(&image), "");
+    // Without ctn.disk.size, the files go back to the directory at the next start.
+    let c = config().replace("ctn.disk.size = 64M\n", "");
+    std::fs::write(dir.join("config"), c).unwrap();
+    ok(&lab.run("ctn", &["start", "d1"]));
+    assert!(!image.exists());
+    assert_eq!(mounted(), Vec::<String>::new());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("rootfs/marker")).unwrap(),
+        "kept\n"
+    );
+    assert!(!dir.join("rootfs/lost+found").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("rootfs/chpasswd.in")).unwrap(),
+        "root:other\n"
+    );
+    ok(&lab.run("ctn", &["stop", "d1", "-k"]));
+    // A snapshot of the disk restored: files in the directory, the disk made again at
+    // the next start.
+    ok(&lab.run("ctn", &["snapshot", "d1", "-r", "snap0"]));
+    ok(&lab.run("ctn", &["start", "d1"]));
+    assert!(image.exists());
+    ok(&lab.run("ctn", &["stop", "d1", "-k"]));
+    ok(&lab.run("ctn", &["snapshot", "d1", "-d", "snap0"]));
+    std::fs::remove_dir_all(&oci).unwrap();
+
+    for c in ["d1", "d2"] {
+        let image = lab.root().join(c).join("disk.img");
+        ok(&lab.run("ctn", &["destroy", c]));
+        assert!(!image.exists());
+    }
+    assert!(lab.containers().is_empty());
 }
 
 /// `sha256sum FILE`: the digest as OCI writes it.

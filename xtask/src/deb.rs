@@ -614,10 +614,11 @@ fn ctn_package(root: &Path, version: &str, pages: &[(String, String, String)]) -
         .iter()
         .map(|t| format!("{} (= {version})", t.package))
         .collect();
-    // column (bsdextrautils), tar --zstd (zstd); flock, setsid and the rest are in
-    // essential packages (util-linux, coreutils, tar, sed, grep, dpkg), awk is de facto
-    // essential (lintian: needlessly-depends-on-awk).
-    depends.extend(["bsdextrautils", "zstd"].map(str::to_owned));
+    // column (bsdextrautils), tar --zstd (zstd), a disk of its own (mkfs.ext4, resize2fs,
+    // e2fsck and dumpe2fs in e2fsprogs; mount and losetup in mount); flock, setsid and
+    // the rest are in essential packages (util-linux, coreutils, tar, sed, grep, dpkg),
+    // awk is de facto essential (lintian: needlessly-depends-on-awk).
+    depends.extend(["bsdextrautils", "zstd", "e2fsprogs", "mount"].map(str::to_owned));
     let mut pkg = Package {
         name: "ctn".to_owned(),
         version: version.to_owned(),
