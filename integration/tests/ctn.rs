@@ -621,9 +621,20 @@ fn a_disk_of_its_own_stops_writes_at_its_size_grows_live_and_shrinks_stopped() {
     assert!(!image.exists());
     assert!(dir.join("rootfs/bin/busybox").exists());
 
-    // vzctl's SOFT:HARD; the files move into the image, the directory becomes its mount
-    // point, mounted only where the container runs.
-    ok(&lab.run("vzctl", &["set", "d1", "--diskspace", "24M:32M", "--save"]));
+    // vzctl's SOFT:HARD; the files move into the image (the password written first), the
+    // directory becomes its mount point, mounted only while the container runs.
+    ok(&lab.run(
+        "vzctl",
+        &[
+            "set",
+            "d1",
+            "--diskspace",
+            "24M:32M",
+            "--userpasswd",
+            "root:first",
+            "--save",
+        ],
+    ));
     assert!(config().contains("ctn.disk.size = 32M"), "{}", config());
     assert_eq!(std::fs::metadata(&image).unwrap().len(), 32 << 20);
     assert_eq!(std::fs::read_dir(dir.join("rootfs")).unwrap().count(), 0);
@@ -753,6 +764,10 @@ fn a_disk_of_its_own_stops_writes_at_its_size_grows_live_and_shrinks_stopped() {
         "kept\n"
     );
     assert!(!snap.join("lost+found").exists());
+    assert_eq!(
+        std::fs::read_to_string(snap.join("chpasswd.in")).unwrap(),
+        "root:first\n"
+    );
     ok(&lab.run("ctn", &["set", "d1", "--userpasswd", "root:other"]));
     let oci = lab.root().join("d1.oci");
     ok(&lab.run("ctn", &["export", "d1", "--oci", oci.to_str().unwrap()]));
