@@ -189,19 +189,24 @@ fn escapes(mode: Mode) -> BTreeMap<String, String> {
     c.env(SECRET, "1");
     let o = integration::run_with_timeout(&mut c, std::time::Duration::from_secs(120));
     let _ = targets.dir_fd.as_raw_fd();
-    assert_eq!(o.code, 0, "{mode:?}: {o}");
+    results(&format!("{mode:?}"), &o)
+}
+
+/// The outcome of each attempt in the probe's output, printed (the figures the README
+/// states come from here).
+fn results(what: &str, o: &integration::Output) -> BTreeMap<String, String> {
+    assert_eq!(o.code, 0, "{what}: {o}");
     let mut results = BTreeMap::new();
     for line in o.stdout.lines() {
         let (state, rest) = line.split_once(' ').unwrap_or((line, ""));
         let (name, why) = rest.split_once(": ").unwrap_or((rest, ""));
         results.insert(name.to_owned(), format!("{state}: {why}"));
     }
-    // Print the table: the figures the README states come from here.
-    eprintln!("escape suite, {mode:?}:");
+    eprintln!("escape suite, {what}:");
     for (name, result) in &results {
         eprintln!("  {name:22} {result}");
     }
-    assert_eq!(results.len(), 18, "{mode:?}: every attempt reports: {o}");
+    assert_eq!(results.len(), 18, "{what}: every attempt reports: {o}");
     results
 }
 
@@ -222,6 +227,60 @@ fn unprivileged_containers_hold() {
     assert_eq!(escaped(&r), Vec::<&str>::new(), "{r:#?}");
     // Every attempt had its target: none skipped.
     assert!(r.values().all(|v| !v.starts_with("skipped")), "{r:#?}");
+}
+
+/// The same suite in a container the manager makes (`ctn create`, its config's limits,
+/// `ctn start`) and run by `ctn attach`: what the tools hold, ctn's composition of them
+/// must not lose (it once started unprivileged containers without their user namespace).
+#[test]
+fn a_container_ctn_starts_holds_too() {
+    if !require_root("containers") {
+        return;
+    }
+    let lab = integration::ctn::Lab::new();
+    let t = lab.busybox_template();
+    let o = lab.run("ctn", &["create", "esc", "--from", t.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{o}");
+    let root = lab.root().join("esc/rootfs");
+    let probe = integration::rootfs::add_binary(&root, &bin("escape-probe"));
+    fs::rename(
+        root.join(probe.strip_prefix("/").unwrap()),
+        root.join("escape-probe"),
+    )
+    .unwrap();
+    let mut config = fs::OpenOptions::new()
+        .append(true)
+        .open(lab.root().join("esc/config"))
+        .unwrap();
+    std::io::Write::write_all(
+        &mut config,
+        format!(
+            "lxc.cgroup2.memory.max = {MEM_LIMIT}\nlxc.cgroup2.memory.swap.max = 0\n\
+             lxc.cgroup2.pids.max = 256\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    // Planted first: the start inherits the open descriptor and the variable too.
+    let targets = Targets::plant();
+    let o = lab
+        .command("ctn")
+        .args(["start", "esc"])
+        .env(SECRET, "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let mut c = lab.command("ctn");
+    c.args(["attach", "esc", "--"])
+        .args(targets.args())
+        .env(SECRET, "1");
+    let o = integration::run_with_timeout(&mut c, std::time::Duration::from_secs(120));
+    let _ = targets.dir_fd.as_raw_fd();
+    let r = results("ctn", &o);
+    assert_eq!(escaped(&r), Vec::<&str>::new(), "{r:#?}");
+    assert!(r.values().all(|v| !v.starts_with("skipped")), "{r:#?}");
+    let o = lab.run("ctn", &["destroy", "-f", "esc"]);
+    assert_eq!(o.code, 0, "{o}");
 }
 
 #[test]
