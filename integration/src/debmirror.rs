@@ -261,9 +261,11 @@ impl Key {
     }
 
     /// A key made on 2020-01-01 whose signing subkey expired a day later; it also signs
-    /// with that date.
+    /// with that date. (gpg's clock is frozen there, "!": a clock that ran on from the
+    /// key's making would have a later gpg process, starting again at 00:00:00, see the key
+    /// made a second or two in its future on a slow machine, and refuse to sign.)
     pub fn expired() -> Self {
-        Self::make(Some("20200101T000000"), "1d")
+        Self::make(Some("20200101T000000!"), "1d")
     }
 
     fn make(clock: Option<&'static str>, subkey_expiry: &str) -> Self {
