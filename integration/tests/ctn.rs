@@ -549,6 +549,18 @@ fn loops_of(image: &std::path::Path) -> String {
     o.stdout
 }
 
+/// 48 MiB written to /big in container d1.
+const WRITE_48M: &[&str] = &[
+    "attach",
+    "d1",
+    "--",
+    "dd",
+    "if=/dev/zero",
+    "of=/big",
+    "bs=1M",
+    "count=48",
+];
+
 /// Whether this process holds CAP_SYS_RESOURCE (the kernel's online resize of ext4 needs
 /// it).
 fn has_cap_sys_resource() -> bool {
@@ -662,19 +674,7 @@ fn a_disk_of_its_own_stops_writes_at_its_size_grows_live_and_shrinks_stopped() {
         &["attach", "d1", "--", "sh", "-c", "echo kept >/marker"],
     ));
     // Writes stop at the size.
-    let o = lab.run(
-        "ctn",
-        &[
-            "attach",
-            "d1",
-            "--",
-            "dd",
-            "if=/dev/zero",
-            "of=/big",
-            "bs=1M",
-            "count=48",
-        ],
-    );
+    let o = lab.run("ctn", WRITE_48M);
     assert_ne!(o.code, 0, "48M written on a 32M disk: {o}");
     assert!(o.stderr.contains("No space left"), "{o}");
     let json = ok(&lab.run("ctn", &["info", "d1", "--json"]))
@@ -701,19 +701,7 @@ fn a_disk_of_its_own_stops_writes_at_its_size_grows_live_and_shrinks_stopped() {
     }
     let (size, _) = df_inside(&lab, "d1");
     assert!((80 * 1024..=96 * 1024).contains(&size), "{size} KiB");
-    ok(&lab.run(
-        "ctn",
-        &[
-            "attach",
-            "d1",
-            "--",
-            "dd",
-            "if=/dev/zero",
-            "of=/big",
-            "bs=1M",
-            "count=48",
-        ],
-    ));
+    ok(&lab.run("ctn", WRITE_48M));
     // Shrunk only when stopped, and never below its files.
     let o = lab.run("vzctl", &["set", "d1", "--diskspace", "64M", "--save"]);
     assert_eq!(o.code, 1, "{o}");
