@@ -139,6 +139,12 @@ pub struct Cli {
     #[arg(long)]
     clear_env: bool,
 
+    /// Once everything is set up, just before COMMAND runs, write "ready" and a newline
+    /// to descriptor FD and close it (a manager blocked reading it knows the container is
+    /// made, without polling)
+    #[arg(long, value_name = "FD")]
+    ready_fd: Option<i32>,
+
     /// Set NAME=VALUE in COMMAND's environment (repeatable; after --clear-env)
     #[arg(long, value_name = "NAME=VALUE")]
     setenv: Vec<OsString>,
@@ -199,6 +205,8 @@ pub struct Config {
     pub clear_env: bool,
     /// `--setenv`s, in order.
     pub setenv: Vec<OsString>,
+    /// `--ready-fd FD`.
+    pub ready_fd: Option<i32>,
     /// Trace level (`-v` count).
     pub verbose: u8,
 }
@@ -405,6 +413,7 @@ fn config_from(cli: Cli, command: Vec<OsString>) -> Result<Config, Error> {
         seccomp: cli.seccomp,
         clear_env: cli.clear_env,
         setenv: cli.setenv,
+        ready_fd: cli.ready_fd,
         verbose: cli.verbose,
     })
 }

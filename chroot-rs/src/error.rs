@@ -186,6 +186,18 @@ pub enum Error {
         source: Errno,
     },
 
+    /// `--ready-fd FD`: FD is not open, or the word could not be written.
+    #[error("--ready-fd {fd}: {what}")]
+    ReadyFd {
+        /// The descriptor.
+        fd: i32,
+        /// What failed.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: Errno,
+    },
+
     /// A process-control call (fork, wait, prctl, signals) failed.
     #[error("{what}")]
     Process {

@@ -20,6 +20,7 @@ pub mod supervise;
 pub mod sys;
 
 use std::ffi::OsString;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -138,7 +139,12 @@ enum Entered {
 }
 
 /// Set up the private mount namespace and enter the new root through it.
-fn enter_isolated(cfg: &Config, checked: Checked, outside: &Outside) -> Result<Entered, Error> {
+fn enter_isolated(
+    cfg: &Config,
+    checked: Checked,
+    outside: &Outside,
+    ready: Option<RawFd>,
+) -> Result<Entered, Error> {
     let new_pid = cfg.pivot && sys::getpid().as_raw() != 1;
     let mut flags = CloneFlags::CLONE_NEWNS;
     if new_pid {
@@ -222,8 +228,9 @@ fn enter_isolated(cfg: &Config, checked: Checked, outside: &Outside) -> Result<E
     }
     drop(root);
     if let Some(mut s) = supervisor {
-        // Nothing the caller passed in stays open in the init (/proc/1/fd).
-        s.close_inherited()?;
+        // Nothing the caller passed in stays open in the init (/proc/1/fd) but the
+        // --ready-fd, which the init closes as it returns, and the command's side writes.
+        s.close_inherited(ready)?;
         if let Role::Parent(ended) = s.fork_command()? {
             // The init cannot die of a signal it sends itself: it exits 128+N, and the
             // outer process, told N, dies of it.
@@ -249,6 +256,17 @@ fn enter_plain(cfg: &Config) -> Result<(), Error> {
 /// `Ok` carries how a process that waited for the command is to end instead. `warn`
 /// receives warnings (GNU's "'.' should be ':'") to print before the exec.
 pub fn run(cfg: &Config, warn: &dyn Fn(&str)) -> Result<Outcome, Error> {
+    // (Checked first: a wrong descriptor fails before anything is made.)
+    let ready = cfg
+        .ready_fd
+        .map(|fd| {
+            sys::adopt_fd(fd).map_err(|source| Error::ReadyFd {
+                fd,
+                what: "not an open descriptor",
+                source,
+            })
+        })
+        .transpose()?;
     let old_root = is_old_root(&cfg.newroot);
     if cfg.skip_chdir && !old_root {
         return Err(Error::SkipChdir);
@@ -264,7 +282,12 @@ pub fn run(cfg: &Config, warn: &dyn Fn(&str)) -> Result<Outcome, Error> {
     let mut ttys = Vec::new();
     let creds = if cfg.needs_mount_ns() {
         let checked = preflight(cfg)?;
-        match enter_isolated(cfg, checked, &outside)? {
+        match enter_isolated(
+            cfg,
+            checked,
+            &outside,
+            ready.as_ref().map(AsRawFd::as_raw_fd),
+        )? {
             Entered::Done(status) => return Ok(status),
             Entered::Continue(creds, names) => {
                 ttys = names;
@@ -314,7 +337,16 @@ pub fn run(cfg: &Config, warn: &dyn Fn(&str)) -> Result<Outcome, Error> {
         })?;
     }
     let argv = command_line(cfg);
-    let source = common::exec::exec(&argv, None, &environment(cfg, &creds, &ttys));
+    let env = environment(cfg, &creds, &ttys);
+    if let Some(fd) = ready {
+        // The last step before the exec: whoever waits on FD may act on the container now.
+        sys::tell_ready(fd).map_err(|(fd, source)| Error::ReadyFd {
+            fd,
+            what: "cannot write to it",
+            source,
+        })?;
+    }
+    let source = common::exec::exec(&argv, None, &env);
     Err(Error::Exec {
         command: argv[0].clone(),
         source,

@@ -18,7 +18,7 @@
 //! process (PDEATHSIG, checked after the prctl so an early death is not missed); when
 //! the init ends, the kernel ends every process of the namespace.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use common::supervise::{Blocked, Ended, InitReport};
 use common::sys;
@@ -90,9 +90,17 @@ impl Supervisor {
     }
 
     /// In the init, once pivoted: close every descriptor it inherited from the caller
-    /// (above 2), so that `/proc/1/fd` leads nowhere outside the new root.
-    pub fn close_inherited(&self) -> Result<(), Error> {
-        crate::sys::close_all_from_3_except(self.report.write_fd().map(|fd| fd.as_raw_fd()))
+    /// (above 2) but `also_keep` (the `--ready-fd`, for the command's side), so that
+    /// `/proc/1/fd` leads nowhere outside the new root.
+    pub fn close_inherited(&self, also_keep: Option<RawFd>) -> Result<(), Error> {
+        let keep: Vec<RawFd> = self
+            .report
+            .write_fd()
+            .map(|fd| fd.as_raw_fd())
+            .into_iter()
+            .chain(also_keep)
+            .collect();
+        crate::sys::close_all_from_3_except(&keep)
             .map_err(process_err("cannot close inherited file descriptors"))
     }
 

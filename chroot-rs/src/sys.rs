@@ -3,7 +3,7 @@
 
 use std::ffi::{CString, OsString};
 use std::fs::File;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -260,17 +260,25 @@ pub fn getgrouplist(user: &str, gid: Gid) -> nix::Result<Vec<Gid>> {
     r
 }
 
-/// close_range(3, keep-1) and close_range(keep+1, ~0): close every descriptor above 2
-/// but `keep` (all of them when `None`).
-pub fn close_all_from_3_except(keep: Option<RawFd>) -> nix::Result<()> {
-    let ranges = match keep
-        .and_then(|fd| u32::try_from(fd).ok())
+/// close_range over every gap between the descriptors in `keep`: close every descriptor
+/// above 2 but those (all of them when `keep` is empty).
+pub fn close_all_from_3_except(keep: &[RawFd]) -> nix::Result<()> {
+    let mut kept: Vec<u32> = keep
+        .iter()
+        .filter_map(|&fd| u32::try_from(fd).ok())
         .filter(|&fd| fd >= 3)
-    {
-        None => vec![(3, u32::MAX)],
-        Some(3) => vec![(4, u32::MAX)],
-        Some(fd) => vec![(3, fd - 1), (fd + 1, u32::MAX)],
-    };
+        .collect();
+    kept.sort_unstable();
+    kept.dedup();
+    let mut ranges = Vec::new();
+    let mut first = 3u32;
+    for fd in kept {
+        if fd > first {
+            ranges.push((first, fd - 1));
+        }
+        first = fd + 1;
+    }
+    ranges.push((first, u32::MAX));
     for (first, last) in ranges {
         // SAFETY: close_range takes plain integers. The caller (the init, after the
         // pivot) holds no Rust object owning a descriptor in these ranges.
@@ -540,3 +548,12 @@ pub fn pty_peer(master: BorrowedFd<'_>) -> nix::Result<OwnedFd> {
 }
 
 pub use common::sys::{adopt_fd, cloexec_from_3, drop_bounding, send_fd, set_no_new_privs};
+
+/// `--ready-fd`: write(fd, "ready\n"), then close it. Errors name the descriptor.
+pub fn tell_ready(fd: OwnedFd) -> Result<(), (RawFd, Errno)> {
+    let raw = fd.as_raw_fd();
+    let r = common::sys::write_all(fd.as_fd(), b"ready\n");
+    trace::syscall(format_args!("write({raw}, \"ready\\n\", 6)"), &r);
+    drop(fd);
+    r.map_err(|e| (raw, e))
+}

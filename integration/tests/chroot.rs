@@ -189,6 +189,47 @@ fn the_command_starts_with_default_signal_actions() {
 }
 
 #[test]
+fn ready_fd_is_told_just_before_the_command_which_does_not_inherit_it() {
+    if !require_root("chroot(2)") {
+        return;
+    }
+    for mode in [&["--proc"][..], &["--pivot", "--api-fs"][..]] {
+        let r = Rootfs::new();
+        let said = r.path().join("ready.txt");
+        // The command reads what was written on FD before it ran, and finds FD closed.
+        let script = format!(
+            "exec 3>{}; exec {} {} --ready-fd 3 {} sh -c \
+             'cat /ready.txt; test -e /proc/$$/fd/3 && echo open || echo closed'",
+            said.display(),
+            bin("chroot-rs").display(),
+            mode.join(" "),
+            r.path().display(),
+        );
+        let o = run(cmd("sh").args(["-c", &script]));
+        o.ok();
+        assert_eq!(o.stdout, "ready\nclosed\n", "{mode:?}: {o}");
+        // A set-up that fails says nothing on FD.
+        let script = format!(
+            "exec 3>{}; exec {} {} --ready-fd 3 {}/nonexistent true",
+            said.display(),
+            bin("chroot-rs").display(),
+            mode.join(" "),
+            r.path().display(),
+        );
+        run(cmd("sh").args(["-c", &script])).expect_code(125);
+        assert_eq!(fs::read_to_string(&said).unwrap(), "", "{mode:?}");
+    }
+    // A descriptor that is not open: refused before anything is made.
+    let o = run(chroot_rs().args(["--ready-fd", "9", "/", "true"]));
+    o.expect_code(125);
+    assert!(
+        o.stderr
+            .starts_with("chroot-rs: --ready-fd 9: not an open descriptor: "),
+        "{o}"
+    );
+}
+
+#[test]
 fn options_after_newroot_belong_to_the_command() {
     if !require_root("chroot(2)") {
         return;

@@ -889,6 +889,40 @@ fn usage_errors() {
 }
 
 #[test]
+fn status_fd_tells_how_the_command_ended_and_is_not_the_commands() {
+    let dir = tempdir();
+    let seen = dir.path().join("seen");
+    let holder = bin("ptyhold");
+    // Held in the foreground: exit code, then a signal death (128+N), as ptyhold exits.
+    for (command, line) in [("exit 3", "3\n"), ("kill -TERM $$", "143\n")] {
+        let script = format!(
+            "{} --status-fd 7 -- sh -c '{{ test -e /proc/$$/fd/7 && echo open || echo closed; }} >{}; {command}' 7>&1",
+            holder.display(),
+            seen.display(),
+        );
+        let o = run(cmd("sh").args(["-c", &script]));
+        assert_eq!(o.stdout, line, "{command}: {o}");
+        assert_eq!(fs::read_to_string(&seen).unwrap(), "closed\n", "{command}");
+    }
+    // Detached: ptyhold returns at once; a reader of the pipe gets the status when the
+    // command ends, then the end of the pipe as the holder exits.
+    let script = format!(
+        "{} -d --status-fd 7 -- sh -c 'sleep 0.3; exit 5' 7>&1 >/dev/null | {{ read -r s; echo \"got $s\"; cat; echo end; }}",
+        holder.display(),
+    );
+    let o = run(cmd("sh").args(["-c", &script]));
+    o.ok();
+    assert_eq!(o.stdout, "got 5\nend\n", "{o}");
+    let o = run(ptyhold().args(["--status-fd", "9", "--", "true"]));
+    o.expect_code(125);
+    assert!(
+        o.stderr
+            .starts_with("ptyhold: --status-fd 9: not an open descriptor"),
+        "{o}"
+    );
+}
+
+#[test]
 fn pass_fd_reaches_the_command_unchanged() {
     let dir = tempdir();
     let out = dir.path().join("out");

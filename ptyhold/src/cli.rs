@@ -107,6 +107,12 @@ struct HoldArgs {
     #[arg(long, value_name = "FILE")]
     pidfile: Option<PathBuf>,
 
+    /// When the command has ended, write the status ptyhold exits with (its code, or
+    /// 128+N for signal N) and a newline to descriptor FD (kept from the command): a
+    /// process reading FD learns how a detached command ended
+    #[arg(long, value_name = "FD")]
+    status_fd: Option<i32>,
+
     /// Detach: return once the command has started, hold it in the background
     #[arg(short, long, conflicts_with = "foreground")]
     daemon: bool,
@@ -197,6 +203,8 @@ pub struct Hold {
     pub log_size: u64,
     /// `--pidfile`.
     pub pidfile: Option<PathBuf>,
+    /// `--status-fd`.
+    pub status_fd: Option<i32>,
     /// `-d`.
     pub daemon: bool,
     /// `--no-ctty`: setsid without TIOCSCTTY.
@@ -357,6 +365,7 @@ fn convert(cli: Cli) -> Result<Config, Error> {
                 log: h.log,
                 log_size,
                 pidfile: h.pidfile,
+                status_fd: h.status_fd,
                 daemon: h.daemon,
                 no_ctty: h.no_ctty,
                 foreground: h.foreground,

@@ -103,6 +103,16 @@ pub enum Error {
         source: Errno,
     },
 
+    /// `--status-fd FD`: FD is not open.
+    #[error("--status-fd {fd}: not an open descriptor")]
+    StatusFd {
+        /// The descriptor.
+        fd: i32,
+        /// Why.
+        #[source]
+        source: Errno,
+    },
+
     /// A process or descriptor call of the holder itself failed.
     #[error("{what}")]
     Process {

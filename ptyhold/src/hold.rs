@@ -79,6 +79,11 @@ pub fn run(cfg: &Hold, ui: &Ui<'_>) -> Result<Ended, Error> {
             source,
         })?;
     }
+    // (Made close-on-exec at once: the command never gets it, even with -d.)
+    let status_fd = cfg
+        .status_fd
+        .map(|fd| sys::adopt_cloexec(fd).map_err(|source| Error::StatusFd { fd, source }))
+        .transpose()?;
     let stdin = sys::stdin();
     let foreground =
         cfg.foreground || (!cfg.daemon && pty::is_terminal(stdin) && sys::in_foreground(stdin));
@@ -202,6 +207,11 @@ pub fn run(cfg: &Hold, ui: &Ui<'_>) -> Result<Ended, Error> {
         p.remove();
     }
     drop(listener);
+    if let (Ok(ended), Some(fd)) = (&result, &status_fd) {
+        // The reader may have gone: nothing to tell then, and no reason to fail.
+        let line = format!("{}\n", ended.code());
+        let _ = sys::write_all(fd.as_fd(), line.as_bytes());
+    }
     result
 }
 

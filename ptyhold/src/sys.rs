@@ -601,3 +601,16 @@ pub fn seqpacket_pair() -> nix::Result<(OwnedFd, OwnedFd)> {
     );
     r
 }
+
+/// fcntl(fd, F_SETFD, FD_CLOEXEC), then `fd` owned: a `--status-fd`, which the holder
+/// keeps and the command does not get.
+pub fn adopt_cloexec(fd: RawFd) -> nix::Result<OwnedFd> {
+    // SAFETY: F_SETFD takes an integer; a descriptor that is not open gives EBADF.
+    let rc = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    let r = Errno::result(rc).map(drop);
+    trace::syscall(format_args!("fcntl({fd}, F_SETFD, FD_CLOEXEC)"), &r);
+    r?;
+    // SAFETY: open (checked above) and named on our command line: nothing else of this
+    // process owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
