@@ -290,14 +290,20 @@ pub fn move_pids(layout: &Layout, group: &Group, pids: &[i32]) -> Result<(), Err
 }
 
 /// Join the group in every hierarchy and exec the command. With `create`, a group that
-/// does not exist is created first, and removed again when joining or exec fails.
+/// does not exist is created first, and removed again when joining or exec fails. With
+/// `fork`, the command is instead cloned into the group's cgroup2 directory
+/// (CLONE_INTO_CGROUP) and waited for: nothing moves in that hierarchy, so the kernel's
+/// global migration lock and the RCU grace period it waits for are never met (v1
+/// hierarchies are joined as ever, by this thread alone). Returns only with `fork`: the
+/// status to exit with (having died of the command's signal if it died of one).
 pub fn exec(
     layout: &Layout,
     group: &Group,
     create: bool,
+    fork: bool,
     argv: &[OsString],
     note: &dyn Fn(&str),
-) -> Result<std::convert::Infallible, Error> {
+) -> Result<i32, Error> {
     let mut created = false;
     if create && group.existing().is_empty() {
         match crate::create::create(layout, group, &[], note)
@@ -333,6 +339,8 @@ pub fn exec(
             }
         }
     };
+    // With --fork: the cgroup2 directory the command is cloned into.
+    let mut into = None;
     for (k, (i, d)) in dirs.iter().enumerate() {
         // On v1, cgctl (one thread) joins through `tasks` with pid 0, "this thread":
         // moving only the caller's own thread skips the kernel's global threadgroup
@@ -341,6 +349,13 @@ pub fn exec(
         let joined = match sys::interrupted() {
             Some(sig) => Err(Error::Interrupted(sig)),
             None if layout.hierarchies[*i].version == Version::V1 => join_file(d, "tasks", 0),
+            None if fork => sys::open_dir(d)
+                .map(|fd| into = Some((fd, d.join("cgroup.procs"))))
+                .map_err(|error| Error::Move {
+                    pid: me,
+                    path: d.clone(),
+                    source: Cause { error, hint: None },
+                }),
             None => procs_write(d, me),
         };
         if let Err(e) = joined {
@@ -354,6 +369,26 @@ pub fn exec(
         undo();
         return Err(Error::Interrupted(sig));
     }
+    if let Some((dir, procs)) = into {
+        return match fork_into(&dir, argv) {
+            Ok(code) => Ok(code),
+            Err(errno) => {
+                back(dirs.len());
+                undo();
+                Err(Error::Move {
+                    pid: me,
+                    path: procs,
+                    source: Cause {
+                        error: errno.into(),
+                        hint: Some(
+                            "cannot clone the command into the group (Linux 5.7 and later can)"
+                                .to_owned(),
+                        ),
+                    },
+                })
+            }
+        };
+    }
     let errno = common::exec::exec(argv, None, &common::exec::Env::Inherit);
     back(dirs.len());
     undo();
@@ -361,6 +396,33 @@ pub fn exec(
         command: argv[0].clone(),
         source: errno,
     })
+}
+
+/// `exec --fork`'s clone into the cgroup2 group `dir`: the child execs `argv` (its
+/// failure said and its status 126 or 127, as a shell's); this process waits, passing
+/// on the signals it is sent, and ends as the command ended.
+fn fork_into(dir: &std::os::fd::OwnedFd, argv: &[OsString]) -> Result<i32, nix::errno::Errno> {
+    use common::supervise::Blocked;
+    use nix::unistd::ForkResult;
+    use std::os::fd::AsFd;
+    let blocked = Blocked::block()?;
+    match common::sys::clone_into_cgroup(dir.as_fd()) {
+        Err(e) => {
+            let _ = blocked.restore();
+            Err(e)
+        }
+        Ok(ForkResult::Child) => {
+            let _ = blocked.restore();
+            let errno = common::exec::exec(argv, None, &common::exec::Env::Inherit);
+            let e = Error::Exec {
+                command: argv[0].clone(),
+                source: errno,
+            };
+            eprintln!("cgctl: {e}: {}", errno.desc());
+            common::sys::exit_child(common::exit::exec_failure(errno))
+        }
+        Ok(ForkResult::Parent { child }) => Ok(blocked.wait_forwarding(child).finish()),
+    }
 }
 
 /// Parse a signal: `KILL`, `SIGKILL`, `kill`, `9`.

@@ -454,10 +454,15 @@ fn run_command(cfg: &Config, out: &mut dyn Write, note: &dyn Fn(&str)) -> Result
                 }
             }
         }
-        Command::Exec { name, create, argv } => {
+        Command::Exec {
+            name,
+            create,
+            fork,
+            argv,
+        } => {
             let group = resolve(name)?;
             out.flush()?;
-            control::exec(&layout, &group, *create, argv, note)?;
+            return control::exec(&layout, &group, *create, *fork, argv, note);
         }
         Command::Move { name, pids } => {
             let group = resolve(name)?;

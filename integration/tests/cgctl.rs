@@ -856,6 +856,69 @@ fn exec_exit_codes_are_those_of_a_chain_loader() {
 }
 
 #[test]
+fn exec_fork_clones_the_command_into_the_group_and_ends_as_it_ends() {
+    if !require_root("cgctl exec --fork") {
+        return;
+    }
+    let g = Group::new();
+    let n = g.name.as_str();
+    ok(&["create", n]);
+    // The command is in the group in every hierarchy, cgroup2's included; it is not
+    // cgctl itself, which waits outside the cgroup2 group (nothing was moved there).
+    let script = "cat /proc/self/cgroup; echo parent; cat /proc/$PPID/cgroup; \
+                  tr '\\0' ' ' </proc/$PPID/cmdline";
+    let o = ok(&["exec", "--fork", n, "--", "sh", "-c", script]);
+    let (child, parent) = o.stdout.split_once("parent\n").unwrap();
+    let inside = child
+        .lines()
+        .filter(|l| l.ends_with(&format!("/{n}")))
+        .count();
+    assert_eq!(inside, cgroups::group_dirs(n).len(), "{}", o.stdout);
+    assert!(parent.contains("exec --fork"), "{}", o.stdout);
+    if let Some(v2) = parent.lines().find(|l| l.starts_with("0::")) {
+        assert!(!v2.ends_with(&format!("/{n}")), "cgctl moved into {v2}");
+    }
+    // Its status, a signal death as 128+N, and a command that cannot run, as exec.
+    assert_eq!(
+        run(cgctl().args(["exec", "--fork", n, "--", "sh", "-c", "exit 3"])).code,
+        3
+    );
+    assert_eq!(
+        run(cgctl().args(["exec", "--fork", n, "--", "sh", "-c", "kill -TERM $$"])).code,
+        143
+    );
+    let o = run(cgctl().args(["exec", "--fork", n, "--", "/nonexistent/cmd"]));
+    o.expect_code(127);
+    assert_eq!(
+        o.stderr,
+        "cgctl: failed to run command '/nonexistent/cmd': No such file or directory\n"
+    );
+    // A signal sent to cgctl reaches the command.
+    let mut c = cgctl()
+        .args(["exec", "--fork", n, "--", "sleep", "100"])
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let procs = cgroups::group_dirs(n)[0].join("cgroup.procs");
+    while fs::read_to_string(&procs)
+        .unwrap_or_default()
+        .trim()
+        .is_empty()
+    {
+        assert!(std::time::Instant::now() < until, "sleep never joined");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(c.id()).unwrap()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let st = c.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(st.signal(), Some(15), "{st:?}");
+}
+
+#[test]
 fn move_is_all_or_none() {
     if !require_root("cgctl move") {
         return;

@@ -985,3 +985,62 @@ fn overlapping_id_ranges_and_an_exhausted_pool_are_refused() {
         .collect();
     assert_eq!(left, ["p1"], "p2 left something");
 }
+
+#[test]
+fn start_in_the_foreground_shows_the_console_on_this_terminal_until_the_container_stops() {
+    if !require_root("containers") {
+        return;
+    }
+    let lab = Lab::new();
+    let t = lab.busybox_template();
+    ok(&lab.run("ctn", &["create", "f1", "--from", t.to_str().unwrap()]));
+    // script(1) gives `ctn start -F` a terminal, as a user's shell would: what it shows
+    // is the console's.
+    let ctn = lab.command("ctn");
+    let mut s = std::process::Command::new("script");
+    s.args([
+        "-qec",
+        &format!("{} start -F f1", ctn.get_program().to_string_lossy()),
+        "/dev/null",
+    ]);
+    for (k, v) in ctn.get_envs() {
+        if let Some(v) = v {
+            s.env(k, v);
+        }
+    }
+    let mut child = s
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script");
+    let until = Instant::now() + Duration::from_secs(60);
+    while !lab.run("ctn", &["info", "f1"]).stdout.contains("RUNNING") {
+        assert!(Instant::now() < until, "not running after 60 s");
+        assert!(child.try_wait().unwrap().is_none(), "ctn start -F ended");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ok(&lab.run("ctn", &["attach", "f1", "--", "true"]));
+    // Stopped from elsewhere: the foreground start returns, having cleaned up.
+    ok(&lab.run("ctn", &["stop", "f1"]));
+    let until = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < until,
+            "ctn start -F still runs after the stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(status.success(), "{status}: {shown}");
+    // The terminal was the console's (not /dev/null, whose end ptyhold reads as a detach).
+    assert!(shown.contains("Connected to tty 0"), "{shown}");
+    assert!(!shown.contains("end of input"), "{shown}");
+    assert!(!lab.run_dir().join("f1").exists());
+    assert!(lab.run("ctn", &["info", "f1"]).stdout.contains("STOPPED"));
+}

@@ -72,8 +72,8 @@ fn state(lab: &Lab, name: &str) -> Vec<String> {
 
 /// Wait until no process of the lab's is left but those of a running container (its
 /// monitor, its console holder and the chain that holds its init), and no start is under
-/// way (a monitor whose `ctn start` was killed goes on): the children of a killed ctn
-/// finish on their own.
+/// way: the children of a killed ctn finish on their own. (A start is made by `ctn start`
+/// itself: once that is killed, a STARTING state stays for the cleanup to clear.)
 fn settle(lab: &Lab) {
     let until = Instant::now() + Duration::from_secs(60);
     loop {
@@ -84,7 +84,8 @@ fn settle(lab: &Lab) {
             .any(|e| {
                 std::fs::read_to_string(e.path().join("state"))
                     .is_ok_and(|s| s.starts_with("STARTING"))
-            });
+            })
+            && lab.processes().iter().any(|p| p.contains("ctn start "));
         if starting {
             assert!(Instant::now() < until, "a start never ended");
             std::thread::sleep(Duration::from_millis(20));
