@@ -1044,3 +1044,68 @@ fn start_in_the_foreground_shows_the_console_on_this_terminal_until_the_containe
     assert!(!lab.run_dir().join("f1").exists());
     assert!(lab.run("ctn", &["info", "f1"]).stdout.contains("STOPPED"));
 }
+
+/// ctn reads the rest of its file only for the commands that do not run containers (a
+/// shell reads a script as it runs it): whatever start, stop, attach, console and the
+/// monitor may call must be defined above that cut, or they would fail there.
+#[test]
+fn what_the_commands_that_run_containers_call_is_above_the_cut() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ctn/ctn");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let cut = lines
+        .iter()
+        .position(|l| l.starts_with("if fast_command"))
+        .expect("the cut");
+    // name → (line of its definition, its body)
+    let mut defs: std::collections::BTreeMap<String, (usize, String)> = Default::default();
+    let mut i = 0;
+    while i < lines.len() {
+        let l = lines[i];
+        if let Some(name) = l.strip_suffix("() {").filter(|n| {
+            !n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        }) {
+            let start = i;
+            while i < lines.len() && lines[i] != "}" {
+                i += 1;
+            }
+            defs.insert(name.to_owned(), (start, lines[start..i].join("\n")));
+        } else if let Some((name, body)) = l.split_once("() { ") {
+            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                defs.insert(name.to_owned(), (i, body.to_owned()));
+            }
+        }
+        i += 1;
+    }
+    let calls = |body: &str| -> Vec<String> {
+        body.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| defs.contains_key(*w))
+            .map(str::to_owned)
+            .collect()
+    };
+    let roots = [
+        "cmd_start",
+        "cmd_stop",
+        "cmd_attach",
+        "cmd_console",
+        "cmd_monitor",
+        "fast_command",
+        "quote_word",
+    ];
+    let mut seen: std::collections::BTreeSet<String> = Default::default();
+    let mut todo: Vec<String> = roots.iter().map(|r| (*r).to_owned()).collect();
+    while let Some(f) = todo.pop() {
+        if !seen.insert(f.clone()) {
+            continue;
+        }
+        todo.extend(calls(&defs[&f].1));
+    }
+    let below: Vec<&String> = seen.iter().filter(|f| defs[*f].0 > cut).collect();
+    assert!(
+        below.is_empty(),
+        "called by the commands that run containers, defined below the cut: {below:?}"
+    );
+    assert!(seen.len() > 40, "{seen:?}");
+}
