@@ -1108,4 +1108,19 @@ fn what_the_commands_that_run_containers_call_is_above_the_cut() {
         "called by the commands that run containers, defined below the cut: {below:?}"
     );
     assert!(seen.len() > 40, "{seen:?}");
+    // Nor a variable that a line below the cut sets.
+    let vars: Vec<&str> = lines[cut..]
+        .iter()
+        .filter_map(|l| l.split_once('=').map(|(v, _)| v))
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+        .collect();
+    assert!(vars.contains(&"DEBIAN_INCLUDE"), "{vars:?}");
+    for f in &seen {
+        for v in &vars {
+            assert!(
+                !defs[f].1.contains(&format!("${v}")) && !defs[f].1.contains(&format!("${{{v}")),
+                "{f} reads {v}, set below the cut"
+            );
+        }
+    }
 }
