@@ -1072,10 +1072,11 @@ fn what_the_commands_that_run_containers_call_is_above_the_cut() {
                 i += 1;
             }
             defs.insert(name.to_owned(), (start, lines[start..i].join("\n")));
-        } else if let Some((name, body)) = l.split_once("() { ") {
-            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-                defs.insert(name.to_owned(), (i, body.to_owned()));
-            }
+        } else if let Some((name, body)) = l.split_once("() { ")
+            && !name.is_empty()
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            defs.insert(name.to_owned(), (i, body.to_owned()));
         }
         i += 1;
     }
