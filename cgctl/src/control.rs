@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
 use crate::error::{Cause, Error};
@@ -370,24 +371,31 @@ pub fn exec(
         return Err(Error::Interrupted(sig));
     }
     if let Some((dir, procs)) = into {
-        return match fork_into(&dir, argv) {
-            Ok(code) => Ok(code),
+        match fork_into(&dir, argv) {
+            Ok(code) => return Ok(code),
+            // clone3 refused (a container runtime's seccomp profile answers ENOSYS) or
+            // without CLONE_INTO_CGROUP (before Linux 5.7): joined by a move instead, as
+            // without --fork.
+            Err(Errno::ENOSYS | Errno::E2BIG | Errno::EINVAL) => {
+                if let Err(e) = join_file(procs.parent().unwrap_or(&procs), "cgroup.procs", me) {
+                    back(dirs.len());
+                    undo();
+                    return Err(e);
+                }
+            }
             Err(errno) => {
                 back(dirs.len());
                 undo();
-                Err(Error::Move {
+                return Err(Error::Move {
                     pid: me,
                     path: procs,
                     source: Cause {
                         error: errno.into(),
-                        hint: Some(
-                            "cannot clone the command into the group (Linux 5.7 and later can)"
-                                .to_owned(),
-                        ),
+                        hint: Some("cannot clone the command into the group".to_owned()),
                     },
-                })
+                });
             }
-        };
+        }
     }
     let errno = common::exec::exec(argv, None, &common::exec::Env::Inherit);
     back(dirs.len());
@@ -401,7 +409,7 @@ pub fn exec(
 /// `exec --fork`'s clone into the cgroup2 group `dir`: the child execs `argv` (its
 /// failure said and its status 126 or 127, as a shell's); this process waits, passing
 /// on the signals it is sent, and ends as the command ended.
-fn fork_into(dir: &std::os::fd::OwnedFd, argv: &[OsString]) -> Result<i32, nix::errno::Errno> {
+fn fork_into(dir: &std::os::fd::OwnedFd, argv: &[OsString]) -> Result<i32, Errno> {
     use common::supervise::Blocked;
     use nix::unistd::ForkResult;
     use std::os::fd::AsFd;

@@ -893,6 +893,28 @@ fn exec_fork_clones_the_command_into_the_group_and_ends_as_it_ends() {
         o.stderr,
         "cgctl: failed to run command '/nonexistent/cmd': No such file or directory\n"
     );
+    // Where clone3 is refused (Docker's and Podman's seccomp profiles answer ENOSYS),
+    // the command is moved into the group instead: in it all the same.
+    let o = run(integration::cmd(integration::bin("seccomp-refuse"))
+        .args([
+            "clone3",
+            "--",
+            integration::bin("cgctl").to_str().unwrap(),
+            "exec",
+            "--fork",
+            n,
+            "--",
+            "cat",
+            "/proc/self/cgroup",
+        ])
+        .env("CGCTL_PARENT", "self"));
+    o.ok();
+    let inside = o
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with(&format!("/{n}")))
+        .count();
+    assert_eq!(inside, cgroups::group_dirs(n).len(), "{}", o.stdout);
     // A signal sent to cgctl reaches the command.
     let mut c = cgctl()
         .args(["exec", "--fork", n, "--", "sleep", "100"])
