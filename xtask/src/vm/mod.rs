@@ -577,6 +577,19 @@ fn steps(root: &Path, payload: &mut Payload) -> Result<Vec<Step>> {
             format!("{GUEST_BIN}/{t}"),
         ));
     }
+    if tools.contains(&"cgctl") {
+        // cgctl's tests run it under a seccomp filter that refuses clone3, as container
+        // runtimes' profiles do (integration's helper).
+        let mut helper = cargo();
+        helper
+            .current_dir(root)
+            .args(["build", "-p", "integration", "--bin", "seccomp-refuse"]);
+        crate::sh(&mut helper)?;
+        payload.files.push((
+            root.join("target/debug/seccomp-refuse"),
+            format!("{GUEST_BIN}/seccomp-refuse"),
+        ));
+    }
     if tools.contains(&"netlink-tool") {
         // The tests observe with iproute2 and nftables (busybox's ip has no -j or netns):
         // first on the guest's PATH, ahead of busybox's applets.
