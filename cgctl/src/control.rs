@@ -420,6 +420,12 @@ fn fork_into(dir: &std::os::fd::OwnedFd, argv: &[OsString]) -> Result<i32, Errno
             Err(e)
         }
         Ok(ForkResult::Child) => {
+            // cgctl's own handlers (catch_interrupts) go before the mask: a signal passed
+            // on before the exec must act on the command as it would after it (caught
+            // here, it was lost and the command ran on).
+            for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+                let _ = common::sys::default_action(sig);
+            }
             let _ = blocked.restore();
             let errno = common::exec::exec(argv, None, &common::exec::Env::Inherit);
             let e = Error::Exec {
