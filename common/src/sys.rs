@@ -84,8 +84,10 @@ pub const CLONE_NAMES: &[(u64, &str)] = &[
     (libc::CLONE_NEWNET as u64, "CLONE_NEWNET"),
 ];
 
-/// `struct clone_args` of linux/sched.h (the first version, 64 bytes).
+/// `struct clone_args` of linux/sched.h up to `cgroup` (88 bytes); its first version is
+/// the first 64 bytes, which [`clone_into`] passes (an older kernel refuses a larger size).
 #[repr(C)]
+#[derive(Default)]
 struct CloneArgs {
     flags: u64,
     pidfd: u64,
@@ -95,6 +97,21 @@ struct CloneArgs {
     stack: u64,
     stack_size: u64,
     tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// clone3(2) of `args`' first `size` bytes, as a fork: the child runs on a copy of our
+/// memory.
+fn clone3(args: &CloneArgs, size: usize) -> nix::Result<ForkResult> {
+    // SAFETY: `args` is a properly laid out clone_args that lives across the call, and
+    // `size` is at most its size. Without CLONE_VM and without a stack the child gets a
+    // copy of our memory, as with fork(2); the callers check the process has a single
+    // thread, so no lock is held by another thread, and glibc reads the thread ID from
+    // the kernel where it matters (raise).
+    let rc = unsafe { libc::syscall(libc::SYS_clone3, args as *const CloneArgs, size) };
+    Errno::result(rc).map(pid_to_fork)
 }
 
 fn pid_to_fork(pid: i64) -> ForkResult {
@@ -125,27 +142,10 @@ pub fn clone_into(flags: u64) -> nix::Result<ForkResult> {
     }
     let args = CloneArgs {
         flags,
-        pidfd: 0,
-        child_tid: 0,
-        parent_tid: 0,
         exit_signal: libc::SIGCHLD as u64,
-        stack: 0,
-        stack_size: 0,
-        tls: 0,
+        ..CloneArgs::default()
     };
-    // SAFETY: `args` is a properly laid out clone_args that lives across the call, and
-    // its size is passed. Without CLONE_VM and without a stack the child gets a copy of
-    // our memory, as with fork(2); the process has a single thread (checked above), so
-    // no lock is held by another thread, and glibc reads the thread ID from the kernel
-    // where it matters (raise).
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
-    let r = Errno::result(rc).map(pid_to_fork);
+    let r = clone3(&args, 64);
     trace::syscall(
         format_args!("clone3({{flags={names}, exit_signal=SIGCHLD}}, 64)"),
         &fork_result(&r),
@@ -153,7 +153,7 @@ pub fn clone_into(flags: u64) -> nix::Result<ForkResult> {
     if !matches!(r, Err(Errno::ENOSYS)) {
         return r;
     }
-    // SAFETY: as above: without CLONE_VM and with a null stack the child runs on a copy
+    // SAFETY: as in clone3: without CLONE_VM and with a null stack the child runs on a copy
     // of our memory. The pointer arguments (parent and child TID, TLS) are null and
     // unused without the flags that read them.
     let rc = unsafe {
@@ -172,22 +172,6 @@ pub fn clone_into(flags: u64) -> nix::Result<ForkResult> {
         &fork_result(&r),
     );
     r
-}
-
-/// `struct clone_args` up to `cgroup` (its third version, 88 bytes).
-#[repr(C)]
-struct CloneArgsCgroup {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
 }
 
 /// CLONE_INTO_CGROUP (linux/sched.h, Linux 5.7).
@@ -210,30 +194,13 @@ pub fn clone_into_cgroup(dir: BorrowedFd<'_>) -> nix::Result<ForkResult> {
         );
         return r;
     }
-    let args = CloneArgsCgroup {
+    let args = CloneArgs {
         flags: CLONE_INTO_CGROUP,
-        pidfd: 0,
-        child_tid: 0,
-        parent_tid: 0,
         exit_signal: libc::SIGCHLD as u64,
-        stack: 0,
-        stack_size: 0,
-        tls: 0,
-        set_tid: 0,
-        set_tid_size: 0,
         cgroup: u64::try_from(fd).map_err(|_| Errno::EBADF)?,
+        ..CloneArgs::default()
     };
-    // SAFETY: as in `clone_into`: a properly laid out clone_args that lives across the
-    // call, its size passed, no CLONE_VM and no stack (the child runs on a copy of our
-    // memory, as after fork), a single thread (checked above).
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const CloneArgsCgroup,
-            std::mem::size_of::<CloneArgsCgroup>(),
-        )
-    };
-    let r = Errno::result(rc).map(pid_to_fork);
+    let r = clone3(&args, std::mem::size_of::<CloneArgs>());
     trace::syscall(
         format_args!("clone3({{flags=CLONE_INTO_CGROUP, exit_signal=SIGCHLD, cgroup={fd}}}, 88)"),
         &fork_result(&r),
