@@ -56,9 +56,19 @@ impl Pty {
     /// Open a new pair: `open("/dev/ptmx")`, unlock, the number, the slave through
     /// `TIOCGPTPEER` (a path open of `/dev/pts/N` on kernels before 4.13).
     pub fn open() -> io::Result<Pty> {
+        Self::open_flags(OFlag::empty())
+    }
+
+    /// As [`Pty::open`], the master non-blocking from its open (for a poll loop: no
+    /// fcntl calls after).
+    pub fn open_nonblocking() -> io::Result<Pty> {
+        Self::open_flags(OFlag::O_NONBLOCK)
+    }
+
+    fn open_flags(master_flags: OFlag) -> io::Result<Pty> {
         let master = open_path(
             "/dev/ptmx",
-            OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+            OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC | master_flags,
         )?;
         ioctl_set_lock(master.as_fd(), false)?;
         let number = ioctl_get_number(master.as_fd())?;
@@ -794,6 +804,24 @@ mod tests {
             "\nConnected to tty 0\nType <Ctrl+b q> to exit the console, \
              <Ctrl+b Ctrl+b> to enter Ctrl+b itself\n"
         );
+    }
+
+    #[test]
+    fn a_non_blocking_master_is_non_blocking_and_its_slave_is_not() {
+        let flags = |fd: BorrowedFd<'_>| {
+            OFlag::from_bits_truncate(nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).unwrap())
+        };
+        let pty = Pty::open_nonblocking().expect("open a pty");
+        assert!(flags(pty.master()).contains(OFlag::O_NONBLOCK));
+        assert!(!flags(pty.slave()).contains(OFlag::O_NONBLOCK));
+        // Nothing to read: the master says so at once.
+        let mut buf = [0u8; 4];
+        assert_eq!(
+            read(pty.master(), &mut buf).unwrap_err().raw_os_error(),
+            Some(libc::EAGAIN)
+        );
+        let blocking = Pty::open().expect("open a pty");
+        assert!(!flags(blocking.master()).contains(OFlag::O_NONBLOCK));
     }
 
     #[test]

@@ -260,11 +260,12 @@ fn receive_ttys(sock: &OwnedFd, n: u16, sigfd: &SignalFd) -> Result<Vec<Held>, E
     Ok(got)
 }
 
-/// The console and `--ttys` more: masters non-blocking, slaves given to `--owner`.
+/// The console and `--ttys` more: masters non-blocking (from their open), slaves given
+/// to `--owner`.
 fn open_ttys(cfg: &Hold) -> Result<Vec<(OwnedFd, OwnedFd, u32)>, Error> {
     (0..=cfg.ttys)
         .map(|_| {
-            let pty = Pty::open().map_err(Error::Pty)?;
+            let pty = Pty::open_nonblocking().map_err(Error::Pty)?;
             if let Some((uid, gid)) = cfg.owner {
                 sys::give_tty(pty.slave(), uid, gid, 0o620).map_err(|source| Error::Owner {
                     pts: pty.path(),
@@ -274,7 +275,6 @@ fn open_ttys(cfg: &Hold) -> Result<Vec<(OwnedFd, OwnedFd, u32)>, Error> {
                 })?;
             }
             pty::set_winsize(pty.master(), serve::DEFAULT_SIZE).map_err(Error::Pty)?;
-            sys::set_nonblocking(pty.master()).map_err(|e| Error::Pty(e.into()))?;
             let number = pty.number();
             let (master, slave) = pty.into_fds();
             Ok((master, slave, number))
