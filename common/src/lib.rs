@@ -16,6 +16,14 @@
 //! - [`describe`]: `TOOL --toolkit-describe-clap`, the clap definition as JSON, from
 //!   which xtask makes the man pages and shell completions.
 
+/// The allocator of the musl builds: dlmalloc, which keeps the memory a tool frees for its
+/// next allocations. musl's own (mallocng) gives each emptied group back to the kernel at
+/// once, and a tool's start-up (clap's parser built and dropped) then costs dozens of
+/// mmap/munmap pairs, each munmap a TLB flush: a fifth of ptyhold's start on a VM.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 pub mod cli;
 pub mod describe;
 pub mod exec;

@@ -276,16 +276,18 @@ pub fn sigwaitinfo(set: &SigSet) -> nix::Result<(Signal, i32)> {
 /// tool's `main.rs`:
 ///
 /// ```ignore
-/// #![cfg_attr(not(test), no_main)]
+/// #![cfg_attr(all(not(test), target_env = "gnu"), no_main)]
 /// common::entry!(main);
 /// fn main() { common::cli::main(TOOL, …) }
 /// ```
 ///
-/// Test builds keep the test harness's `main`.
+/// Test builds keep the test harness's `main`. So do musl builds (`target_env = "musl"`):
+/// musl passes no arguments to `.init_array` functions, which is how std learns `argv`
+/// without its runtime, and its runtime's start-up reads no /proc/self/maps anyway.
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
-        #[cfg(not(test))]
+        #[cfg(all(not(test), target_env = "gnu"))]
         // SAFETY: the one C `main` of the program (the crate is `no_main`); it is what
         // the C start-up code calls, with the usual signature.
         #[unsafe(export_name = "main")]
@@ -500,15 +502,16 @@ pub fn fd_path(fd: BorrowedFd<'_>) -> std::path::PathBuf {
 // ---------------------------------------------------------------- namespace files
 
 /// The filesystem magic of nsfs (namespace files, in /proc/PID/ns or bind-mounted).
-pub const NSFS_MAGIC: i64 = libc::NSFS_MAGIC;
+pub const NSFS_MAGIC: nix::sys::statfs::FsType = nix::sys::statfs::NSFS_MAGIC;
 
-/// statfs(2): the filesystem magic of what `path` refers to.
-pub fn fs_magic(path: &Path) -> nix::Result<i64> {
-    let r = nix::sys::statfs::statfs(path).map(|s| s.filesystem_type().0);
+/// statfs(2): the filesystem magic of what `path` refers to (its type is the C
+/// library's: signed with glibc, unsigned with musl).
+pub fn fs_magic(path: &Path) -> nix::Result<nix::sys::statfs::FsType> {
+    let r = nix::sys::statfs::statfs(path).map(|s| s.filesystem_type());
     trace::syscall_at(
         2,
         format_args!("statfs({})", q(path)),
-        &r.map(|m| format!("{{f_type={m:#x}}}")),
+        &r.map(|m| format!("{{f_type={:#x}}}", m.0)),
     );
     r
 }

@@ -1,9 +1,14 @@
+// No Rust runtime start-up before main: see common::entry.
+#![cfg_attr(all(not(test), target_env = "gnu"), no_main)]
+
 use common::cli::Parsed;
 use common::trace;
 use ptyhold::cli;
 use ptyhold::error::Failed;
 
 const TOOL: &str = "ptyhold";
+
+common::entry!(main);
 
 fn main() {
     common::describe::serve(cli::command);

@@ -2,7 +2,7 @@
 //! the manager (`ctn`: ctn, the lxc-* front-ends, vzctl, vzlist), in `target/debian/`.
 //!
 //! Each package is a tree staged here and written by `dpkg-deb --build`: the binaries
-//! (the release binaries of `dist`, static-pie where they can be, unless `--bin-dir`
+//! (the release binaries of `dist`, static where they can be, unless `--bin-dir`
 //! names others), their man pages and bash, zsh and fish completions, and in
 //! `/usr/share/doc/PKG` the copyright file (the workspace's licence, and the licence of
 //! each crate linked in), the Debian changelog made from CHANGELOG.md's entries for the
@@ -45,7 +45,7 @@ struct Package {
     depends: Vec<String>,
     conflicts: Vec<String>,
     /// `Built-Using`: the source packages whose code is linked in (glibc, for a
-    /// static-pie binary).
+    /// static-pie binary against it; musl comes with the Rust toolchain, not a package).
     built_using: Vec<String>,
     /// Files: (path in the package, bytes, mode).
     files: Vec<(String, Vec<u8>, u32)>,
@@ -351,7 +351,7 @@ fn linked_crates(metadata: &Value, package: &str) -> Result<Vec<(String, String,
 fn copyright(
     root: &Path,
     crates: &[(String, String, String)],
-    static_glibc: bool,
+    links: &[dist::Link],
 ) -> Result<String> {
     let mit = std::fs::read_to_string(root.join("LICENSE-MIT")).context("LICENSE-MIT")?;
     let mut s = String::from(
@@ -361,7 +361,7 @@ Upstream-Name: container-toolkit\n",
     s.push_str(&format!("Upstream-Contact: {MAINTAINER}\n"));
     // One Comment field: what is linked in besides the workspace's code.
     let mut comment: Vec<String> = Vec::new();
-    if static_glibc {
+    if links.contains(&dist::Link::Glibc) {
         comment.push(
             "The GNU C Library (glibc, LGPL-2.1+, /usr/share/common-licenses/LGPL-2.1) is"
                 .to_owned(),
@@ -370,6 +370,15 @@ Upstream-Name: container-toolkit\n",
             "linked in statically (static-pie): its source is the glibc Built-Using names."
                 .to_owned(),
         );
+    }
+    if links.contains(&dist::Link::Musl) {
+        if !comment.is_empty() {
+            comment.push(".".to_owned());
+        }
+        comment.push(
+            "The musl C library (MIT) is linked in statically (static-pie), from the".to_owned(),
+        );
+        comment.push("self-contained musl target of the Rust toolchain.".to_owned());
     }
     if !crates.is_empty() {
         if !comment.is_empty() {
@@ -413,13 +422,13 @@ fn doc_files(
     pkg: &mut Package,
     root: &Path,
     crates: &[(String, String, String)],
-    static_glibc: bool,
+    links: &[dist::Link],
     readme: &Path,
 ) -> Result<()> {
     let doc = format!("usr/share/doc/{}", pkg.name);
     pkg.files.push((
         format!("{doc}/copyright"),
-        copyright(root, crates, static_glibc)?.into_bytes(),
+        copyright(root, crates, links)?.into_bytes(),
         0o644,
     ));
     let changelog = debian_changelog(root, &pkg.name, &pkg.version)?;
@@ -496,15 +505,22 @@ fn stripped(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// A tool's package: its binaries from `bins_dir`, metadata from Cargo.
+/// `cargo metadata` as linked against each C library.
+#[derive(Clone, Copy)]
+struct Metadata<'a> {
+    glibc: &'a Value,
+    musl: &'a Value,
+}
+
 fn tool_package(
     root: &Path,
-    metadata: &Value,
+    metadata: Metadata<'_>,
     tool: &tools::Tool,
     bins_dir: &Path,
     pages: &[(String, String, String)],
     arch: &str,
 ) -> Result<Package> {
-    let p = metadata["packages"]
+    let p = metadata.glibc["packages"]
         .as_array()
         .and_then(|ps| {
             ps.iter()
@@ -533,18 +549,18 @@ fn tool_package(
         files: Vec::new(),
         links: Vec::new(),
     };
-    let mut static_glibc = false;
-    for path in &binaries {
-        static_glibc |= is_static(path)?;
-    }
-    if static_glibc {
+    let links = binaries
+        .iter()
+        .map(|p| linked(p))
+        .collect::<Result<Vec<_>>>()?;
+    if links.contains(&dist::Link::Glibc) {
         pkg.built_using.push(static_libc_source()?);
     }
     let mut overrides = String::new();
-    for (bin, path) in tool.bins.iter().zip(&binaries) {
+    for ((bin, path), link) in tool.bins.iter().zip(&binaries).zip(&links) {
         pkg.files
             .push((format!("usr/bin/{bin}"), stripped(path)?, 0o755));
-        if is_static(path)? {
+        if link.is_static() {
             overrides.push_str(&format!(
                 "# static-pie: a position-independent executable that needs no shared library\n\
 {}: shared-library-lacks-prerequisites [usr/bin/{bin}]\n",
@@ -566,26 +582,40 @@ debootstrap-rs: uses-dpkg-database-directly [usr/bin/debootstrap-rs]\n",
         ));
     }
     man_and_completions(&mut pkg, pages, bins_dir, tool.bins)?;
-    let crates = linked_crates(metadata, tool.package)?;
+    let graph = if links.contains(&dist::Link::Musl) {
+        metadata.musl
+    } else {
+        metadata.glibc
+    };
+    let crates = linked_crates(graph, tool.package)?;
     doc_files(
         &mut pkg,
         root,
         &crates,
-        static_glibc,
+        &links,
         &root.join(tool.package).join("README.md"),
     )?;
     Ok(pkg)
 }
 
-/// True for a binary that needs no shared library (static-pie: glibc is in it).
-fn is_static(path: &Path) -> Result<bool> {
+/// How a binary is linked: dynamic when it needs a shared library, else static with
+/// glibc or musl in it (told apart by glibc's ABI note).
+fn linked(path: &Path) -> Result<dist::Link> {
     let out = Command::new("readelf")
         .arg("-d")
         .arg(path)
         .output()
         .context("cannot run readelf (binutils)")?;
     ensure!(out.status.success(), "readelf -d {} failed", path.display());
-    Ok(!String::from_utf8_lossy(&out.stdout).contains("(NEEDED)"))
+    if String::from_utf8_lossy(&out.stdout).contains("(NEEDED)") {
+        return Ok(dist::Link::Dynamic);
+    }
+    let elf = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    match dist::has_gnu_abi_tag(&elf) {
+        Some(true) => Ok(dist::Link::Glibc),
+        Some(false) => Ok(dist::Link::Musl),
+        None => bail!("{}: its ELF notes cannot be read", path.display()),
+    }
 }
 
 /// The source package of the static C library linked in: `glibc (= VERSION)`.
@@ -681,7 +711,7 @@ default."
             "ctn".to_owned(),
         ));
     }
-    doc_files(&mut pkg, root, &[], false, &root.join("ctn/README.md"))?;
+    doc_files(&mut pkg, root, &[], &[], &root.join("ctn/README.md"))?;
     Ok(pkg)
 }
 
@@ -785,7 +815,11 @@ fn build(pkg: &Package, stage: &Path, out: &Path, epoch: &str) -> Result<PathBuf
 
 /// Every package, written to `out`, from the binaries in `bins`. Returns their paths.
 pub fn write(root: &Path, bins: &Path, out: &Path) -> Result<Vec<PathBuf>> {
-    let metadata: Value = {
+    // The dependency graph as linked for the host (glibc), and for its musl twin (a
+    // binary built against musl links the crates of that target, its allocator among
+    // them): each package's copyright lists what its binaries have in them.
+    let host = dist::host_triple()?;
+    let metadata = |triple: &str| -> Result<Value> {
         let o = cargo()
             .args([
                 "metadata",
@@ -793,14 +827,26 @@ pub fn write(root: &Path, bins: &Path, out: &Path) -> Result<Vec<PathBuf>> {
                 "1",
                 "--locked",
                 "--filter-platform",
+                triple,
             ])
-            .arg(dist::host_triple()?)
             .current_dir(root)
             .stderr(Stdio::inherit())
             .output()
             .context("cannot run cargo metadata")?;
-        ensure!(o.status.success(), "cargo metadata failed");
-        serde_json::from_slice(&o.stdout)?
+        ensure!(
+            o.status.success(),
+            "cargo metadata --filter-platform {triple} failed"
+        );
+        Ok(serde_json::from_slice(&o.stdout)?)
+    };
+    let glibc = metadata(&host)?;
+    let musl = match host.strip_suffix("-gnu") {
+        Some(stem) => metadata(&format!("{stem}-musl"))?,
+        None => glibc.clone(),
+    };
+    let metadata = Metadata {
+        glibc: &glibc,
+        musl: &musl,
     };
     let pages = man::all(root, bins)?;
     let arch = host_arch()?;
@@ -808,7 +854,7 @@ pub fn write(root: &Path, bins: &Path, out: &Path) -> Result<Vec<PathBuf>> {
     let epoch = epoch(root);
     let mut packages = Vec::new();
     for tool in TOOLS {
-        let pkg = tool_package(root, &metadata, tool, bins, &pages, &arch)?;
+        let pkg = tool_package(root, metadata, tool, bins, &pages, &arch)?;
         ensure!(
             pkg.version == version,
             "{} is at {}, the workspace at {version}",

@@ -462,9 +462,12 @@ fn require_tool(crate_name: &str, subcommand: &str) -> Result<()> {
 }
 
 /// Build the release binaries and check them as shipped: each one that should be static
-/// is (no program interpreter), and no static one links a glibc NSS look-up (a static
-/// glibc loads the host's NSS modules at run time: unsafe). Returns `target/dist`.
+/// is (no program interpreter), each one built against musl has no glibc start-up in it,
+/// and no glibc static one links a glibc NSS look-up (a static glibc loads the host's NSS
+/// modules at run time: unsafe; musl reads the files and loads nothing). Returns
+/// `target/dist`.
 fn dist_check(root: &Path) -> Result<PathBuf> {
+    use dist::Link;
     let built = dist::build_listed(root, &[])?;
     let mut problems = Vec::new();
     for b in &built {
@@ -473,7 +476,7 @@ fn dist_check(root: &Path) -> Result<PathBuf> {
         let interp = dist::has_interpreter(&elf)
             .with_context(|| format!("{name}: not a 64-bit ELF executable"))?;
         let want_static = !dist::DYNAMIC.contains(&b.package.as_str());
-        if want_static != b.static_link || want_static == interp {
+        if want_static != b.link.is_static() || want_static == interp {
             problems.push(format!(
                 "{name} ({}) is {}; it should be {}",
                 b.package,
@@ -481,7 +484,14 @@ fn dist_check(root: &Path) -> Result<PathBuf> {
                 if want_static { "static" } else { "dynamic" }
             ));
         }
-        if !interp {
+        let glibc = dist::has_gnu_abi_tag(&elf)
+            .with_context(|| format!("{name}: its ELF notes cannot be read"))?;
+        if b.link == Link::Musl && glibc {
+            problems.push(format!(
+                "{name} was built against musl but has glibc's start-up"
+            ));
+        }
+        if b.link == Link::Glibc {
             let nss = dist::nss_symbols(&b.path)?;
             if !nss.is_empty() {
                 problems.push(format!(
@@ -498,8 +508,10 @@ fn dist_check(root: &Path) -> Result<PathBuf> {
         bail!("{}", problems.join("; "));
     }
     eprintln!(
-        "xtask: {} release binaries linked as shipped, no NSS look-up in a static one",
-        built.len()
+        "xtask: {} release binaries linked as shipped ({} against musl), no NSS look-up in \
+         a static glibc one",
+        built.len(),
+        built.iter().filter(|b| b.link == Link::Musl).count()
     );
     Ok(root.join("target/dist"))
 }

@@ -1,5 +1,5 @@
 // No Rust runtime start-up before main: see common::entry.
-#![cfg_attr(not(test), no_main)]
+#![cfg_attr(all(not(test), target_env = "gnu"), no_main)]
 
 use common::cli::Parsed;
 use common::trace;
