@@ -46,8 +46,11 @@ fn tool() -> &'static str {
 /// Print one trace line, `tool: text`, when `level` is enabled.
 pub fn line(level: u8, text: fmt::Arguments<'_>) {
     if enabled(level) {
-        // The trace must never fail the tool: a closed stderr just loses the line.
-        let _ = writeln!(io::stderr().lock(), "{}: {text}", tool());
+        // One write per line (stderr is unbuffered: written piece by piece, the lines of
+        // a parent and its child, sharing stderr, came out mixed). The trace must never
+        // fail the tool: a closed stderr just loses the line.
+        let line = format!("{}: {text}\n", tool());
+        let _ = io::stderr().lock().write_all(line.as_bytes());
     }
 }
 
