@@ -8,14 +8,16 @@
 #   create   ctn create -t debian (the cached base)    lxc-create -t local (the same base
 #                                                       as LXC's images are: tar.xz + metadata)
 #   start    ctn start (to RUNNING)                     lxc-start -d
-#   boot     start, then systemctl is-system-running --wait answers inside
+#   boot     start, then systemctl is-system-running --wait answers inside (asked once
+#            systemd's private socket is there: one attach, polling inside)
 #   attach   ctn attach -- true                         lxc-attach -- true
 #   stop     ctn stop (clean: the init halts)           lxc-stop (SIGRTMIN+3, as for systemd)
 #   copy     ctn copy                                   lxc-copy
 #   destroy  ctn destroy                                lxc-destroy
 # ctn's containers are unprivileged (its default) and also measured privileged; LXC's are
 # privileged (root's default without /etc/subuid entries, which this script does not
-# touch). Every container is network-less (lxc.net.0.type = empty), its cgroups below this
+# touch). start, boot and stop are timed CYCLES times (default 3) per container and round:
+# systemd's own boot and halt are most of them, and vary. Every container is network-less (lxc.net.0.type = empty), its cgroups below this
 # script's own (lxc.cgroup.relative), its state in a temporary directory; all destroyed at
 # the end. Then `ctn ls --fancy` of 100 containers (target < 0.5 s).
 # (lxc-copy needs rsync, installed with it.) Root. cargo xtask bench ctn [ROUNDS]
@@ -23,6 +25,7 @@ set -euo pipefail
 
 BIN_DIR=${BIN_DIR:?set by cargo xtask bench}
 ROUNDS=${1:-5}
+CYCLES=${CYCLES:-3}  # start/boot/stop cycles of each container per round
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${TOOLKIT_CACHE:-/var/cache/container-toolkit}
 
@@ -98,10 +101,16 @@ printf 'Debian bookworm (ctn bench)\n' >"$meta/excludes-user"
 printf 'lxc.net.0.type = empty\n' >"$W/default.conf"
 tar -C "$meta" -cJf "$W/meta.tar.xz" config excludes-user
 
-wait_running() { # FRONT… : until systemd answers inside (bounded)
+# Until systemd answers inside that it is running. One attach that waits in the container
+# for systemd's private socket (10 ms steps: no attach is spent on a systemd not yet
+# listening, and no 100 ms step rounds the time up), then asks with --wait; attached
+# again (bounded) only if the attach itself was refused.
+# shellcheck disable=SC2016 # expanded by the shell inside the container
+WAIT_INSIDE='i=0; until [ -S /run/systemd/private ] || [ $i -ge 3000 ]; do sleep 0.01; i=$((i + 1)); done; systemctl is-system-running --wait'
+wait_running() { # FRONT… : the attach command
     local i=0
-    until [ "$("$@" systemctl is-system-running --wait 2>/dev/null)" = running ]; do
-        i=$((i + 1)); [ $i -lt 600 ] || { echo "bench: no boot: $*" >&2; exit 1; }
+    until [ "$("$@" sh -c "$WAIT_INSIDE" 2>/dev/null)" = running ]; do
+        i=$((i + 1)); [ $i -lt 100 ] || { echo "bench: no boot: $*" >&2; exit 1; }
         sleep 0.1
     done
 }
@@ -116,6 +125,11 @@ one_ctn() { # SUFFIX [--privileged]
     wait_running ctn attach "$n" --; add "ctn$s boot" "$(ms "$t")"
     t=$(now); ctn attach "$n" -- true; add "ctn$s attach" "$(ms "$t")"
     t=$(now); ctn stop "$n"; add "ctn$s stop" "$(ms "$t")"
+    for _ in $(seq 2 "$CYCLES"); do
+        t=$(now); ctn start "$n"; add "ctn$s start" "$(ms "$t")"
+        wait_running ctn attach "$n" --; add "ctn$s boot" "$(ms "$t")"
+        t=$(now); ctn stop "$n"; add "ctn$s stop" "$(ms "$t")"
+    done
     t=$(now); ctn copy "$n" "${n}b" >/dev/null 2>&1; add "ctn$s copy" "$(ms "$t")"
     t=$(now); ctn destroy "${n}b" >/dev/null 2>&1; add "ctn$s destroy" "$(ms "$t")"
     ctn destroy "$n" >/dev/null 2>&1
@@ -132,6 +146,11 @@ one_lxc() {
     wait_running lxc-attach -P "$LP" -n "$n" --; add "lxc boot" "$(ms "$t")"
     t=$(now); lxc-attach -P "$LP" -n "$n" -- true; add "lxc attach" "$(ms "$t")"
     t=$(now); lxc-stop -P "$LP" -n "$n"; add "lxc stop" "$(ms "$t")"
+    for _ in $(seq 2 "$CYCLES"); do
+        t=$(now); lxc-start -P "$LP" -n "$n" -d; add "lxc start" "$(ms "$t")"
+        wait_running lxc-attach -P "$LP" -n "$n" --; add "lxc boot" "$(ms "$t")"
+        t=$(now); lxc-stop -P "$LP" -n "$n"; add "lxc stop" "$(ms "$t")"
+    done
     t=$(now); lxc-copy -P "$LP" -n "$n" -N "${n}b" >/dev/null; add "lxc copy" "$(ms "$t")"
     t=$(now); lxc-destroy -P "$LP" -n "${n}b" >/dev/null; add "lxc destroy" "$(ms "$t")"
     lxc-destroy -P "$LP" -n "$n" >/dev/null

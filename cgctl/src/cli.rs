@@ -206,8 +206,10 @@ enum Cmd {
         create: bool,
         /// Clone the command into the group and wait for it, instead of moving cgctl
         /// and exec'ing it: on cgroup2 nothing is moved, which spares the kernel's
-        /// global migration lock (an RCU grace period, 15-20 ms here, per start); where
-        /// clone3 is refused (a seccomp profile, Linux before 5.7), moved as without it
+        /// global migration lock (an RCU grace period, 15-20 ms here, per start), and
+        /// cgctl, waiting, writes itself into its own group meanwhile (never the root's)
+        /// so that the command's first move is spared it too; where clone3 is refused (a
+        /// seccomp profile, Linux before 5.7), moved as without it
         #[arg(long)]
         fork: bool,
         /// The command and its arguments

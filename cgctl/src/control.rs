@@ -340,8 +340,10 @@ pub fn exec(
             }
         }
     };
-    // With --fork: the cgroup2 directory the command is cloned into.
+    // With --fork: the cgroup2 directory the command is cloned into, and cgctl's own
+    // group in that hierarchy (see `fork_into`).
     let mut into = None;
+    let mut own = None;
     for (k, (i, d)) in dirs.iter().enumerate() {
         // On v1, cgctl (one thread) joins through `tasks` with pid 0, "this thread":
         // moving only the caller's own thread skips the kernel's global threadgroup
@@ -351,7 +353,15 @@ pub fn exec(
             Some(sig) => Err(Error::Interrupted(sig)),
             None if layout.hierarchies[*i].version == Version::V1 => join_file(d, "tasks", 0),
             None if fork => sys::open_dir(d)
-                .map(|fd| into = Some((fd, d.join("cgroup.procs"))))
+                .map(|fd| {
+                    into = Some((fd, d.join("cgroup.procs")));
+                    // (Never the hierarchy's root group: nothing is written there.)
+                    own = group::parent_dirs(layout, &group::Parent::Own)
+                        .get(*i)
+                        .cloned()
+                        .flatten()
+                        .filter(|o| *o != layout.hierarchies[*i].mount);
+                })
                 .map_err(|error| Error::Move {
                     pid: me,
                     path: d.clone(),
@@ -371,7 +381,7 @@ pub fn exec(
         return Err(Error::Interrupted(sig));
     }
     if let Some((dir, procs)) = into {
-        match fork_into(&dir, argv) {
+        match fork_into(&dir, own.as_deref(), argv) {
             Ok(code) => return Ok(code),
             // clone3 refused (a container runtime's seccomp profile answers ENOSYS) or
             // without CLONE_INTO_CGROUP (before Linux 5.7): joined by a move instead, as
@@ -409,7 +419,21 @@ pub fn exec(
 /// `exec --fork`'s clone into the cgroup2 group `dir`: the child execs `argv` (its
 /// failure said and its status 126 or 127, as a shell's); this process waits, passing
 /// on the signals it is sent, and ends as the command ended.
-fn fork_into(dir: &std::os::fd::OwnedFd, argv: &[OsString]) -> Result<i32, Errno> {
+///
+/// Cloned into its group, the command moves nothing, so the kernel's global threadgroup
+/// lock (taken by every `cgroup.procs` write) is not taken, and the next such write on
+/// the machine waits for an RCU grace period before it takes it: 13 to 26 ms measured
+/// here, and a container's systemd makes one at once (moving itself into init.scope).
+/// So cgctl, which only waits now, writes itself into the cgroup2 group it is already in
+/// (`own`: no move; not when that is the hierarchy's root): its write waits for that
+/// grace period while the command starts, and a write that follows within about a grace
+/// period (the init's) does not wait. Best effort: a refusal is only traced. Signals to
+/// pass on wait until it returns.
+fn fork_into(
+    dir: &std::os::fd::OwnedFd,
+    own: Option<&Path>,
+    argv: &[OsString],
+) -> Result<i32, Errno> {
     use common::supervise::Blocked;
     use nix::unistd::ForkResult;
     use std::os::fd::AsFd;
@@ -435,7 +459,12 @@ fn fork_into(dir: &std::os::fd::OwnedFd, argv: &[OsString]) -> Result<i32, Errno
             eprintln!("cgctl: {e}: {}", errno.desc());
             common::sys::exit_child(common::exit::exec_failure(errno))
         }
-        Ok(ForkResult::Parent { child }) => Ok(blocked.wait_forwarding(child).finish()),
+        Ok(ForkResult::Parent { child }) => {
+            if let Some(own) = own {
+                let _ = sys::write(&own.join("cgroup.procs"), "0");
+            }
+            Ok(blocked.wait_forwarding(child).finish())
+        }
     }
 }
 

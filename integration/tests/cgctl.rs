@@ -878,6 +878,38 @@ fn exec_fork_clones_the_command_into_the_group_and_ends_as_it_ends() {
     if let Some(v2) = parent.lines().find(|l| l.starts_with("0::")) {
         assert!(!v2.ends_with(&format!("/{n}")), "cgctl moved into {v2}");
     }
+    // Waiting, cgctl writes itself into the cgroup2 group it is in (no move: it takes the
+    // kernel's migration lock while the command starts, so that the command's own first
+    // move does not wait for a grace period); never into the hierarchy's root group.
+    if let Some(v2) = cgroups::hierarchies()
+        .into_iter()
+        .find(|h| h.version == cgroups::Version::V2)
+    {
+        let wrote = |stderr: &str, dir: &std::path::Path| {
+            stderr.contains(&format!(
+                "write(\"{}\", \"0\")",
+                dir.join("cgroup.procs").display()
+            ))
+        };
+        // From this process: its own group, unless that is the root (as for a test run
+        // from the machine's root group).
+        let at_root = std::fs::read_to_string("/proc/self/cgroup")
+            .unwrap()
+            .lines()
+            .any(|l| l == "0::/");
+        let o = ok(&["-v", "exec", "--fork", n, "--", "true"]);
+        assert_eq!(wrote(&o.stderr, &v2.own), !at_root, "{}", o.stderr);
+        // From a process in group n: n, not the group the command goes to.
+        ok(&["create", &format!("{n}/w")]);
+        // (Its CGCTL_PARENT=self names groups below n there.)
+        let inner = format!(
+            "{} -v exec --fork w -- true",
+            integration::bin("cgctl").display()
+        );
+        let o = ok(&["exec", n, "--", "sh", "-c", &inner]);
+        assert!(wrote(&o.stderr, &v2.own.join(n)), "{}", o.stderr);
+        assert!(!wrote(&o.stderr, &v2.own.join(n).join("w")), "{}", o.stderr);
+    }
     // Its status, a signal death as 128+N, and a command that cannot run, as exec.
     assert_eq!(
         run(cgctl().args(["exec", "--fork", n, "--", "sh", "-c", "exit 3"])).code,
@@ -921,12 +953,19 @@ fn exec_fork_clones_the_command_into_the_group_and_ends_as_it_ends() {
         .spawn()
         .unwrap();
     let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // (Until the command itself is there: cgctl joins the v1 groups before it clones,
+    // and a SIGTERM then ends cgctl as interrupted, 143, before any command ran.)
     let procs = cgroups::group_dirs(n)[0].join("cgroup.procs");
-    while fs::read_to_string(&procs)
-        .unwrap_or_default()
-        .trim()
-        .is_empty()
-    {
+    let sleep_in = || {
+        fs::read_to_string(&procs)
+            .unwrap_or_default()
+            .lines()
+            .any(|p| {
+                fs::read_to_string(format!("/proc/{}/comm", p.trim()))
+                    .is_ok_and(|c| c.trim() == "sleep")
+            })
+    };
+    while !sleep_in() {
         assert!(std::time::Instant::now() < until, "sleep never joined");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
