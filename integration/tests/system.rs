@@ -93,9 +93,14 @@ fn sysvinit_boots_logs_in_and_halts() {
     ok(&lab.run("ctn", &["set", "sv", "--userpasswd", "root:secret"]));
     ok(&lab.run("ctn", &["start", "sv"]));
     wait_for(&lab, "sv", &["runlevel"], "N 2");
-    let ps = ok(&lab.run("ctn", &["attach", "sv", "--", "ps", "-eo", "pid,tty,args"]))
-        .stdout
-        .clone();
+    // (init starts the gettys once the runlevel's rc scripts have run: a loaded machine
+    // shows runlevel 2 while they still run.)
+    let ps = wait_for(
+        &lab,
+        "sv",
+        &["ps", "-eo", "pid,tty,args"],
+        "/sbin/getty --noclear 38400 tty1",
+    );
     assert!(
         ps.lines()
             .any(|l| l.split_whitespace().next() == Some("1") && l.contains("init [2]")),
