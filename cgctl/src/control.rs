@@ -333,17 +333,19 @@ pub fn exec(
     }
     let me = sys::getpid();
     let dirs = group.existing();
+    // cgctl's own group in each hierarchy: where `back` returns it, and where `--fork`
+    // writes it while waiting (see `fork_into`).
+    let origs = group::parent_dirs(layout, &group::Parent::Own);
     let back = |n: usize| {
         for (i, _) in dirs.iter().take(n) {
-            if let Some(Some(orig)) = group::parent_dirs(layout, &group::Parent::Own).get(*i) {
+            if let Some(Some(orig)) = origs.get(*i) {
                 let _ = sys::write(&orig.join("cgroup.procs"), &me.to_string());
             }
         }
     };
-    // With --fork: the cgroup2 directory the command is cloned into, and cgctl's own
-    // group in that hierarchy (see `fork_into`).
+    // With --fork: the cgroup2 group the command is cloned into (its directory, open,
+    // and its path), and the index of its hierarchy.
     let mut into = None;
-    let mut own = None;
     for (k, (i, d)) in dirs.iter().enumerate() {
         // On v1, cgctl (one thread) joins through `tasks` with pid 0, "this thread":
         // moving only the caller's own thread skips the kernel's global threadgroup
@@ -353,15 +355,7 @@ pub fn exec(
             Some(sig) => Err(Error::Interrupted(sig)),
             None if layout.hierarchies[*i].version == Version::V1 => join_file(d, "tasks", 0),
             None if fork => sys::open_dir(d)
-                .map(|fd| {
-                    into = Some((fd, d.join("cgroup.procs")));
-                    // (Never the hierarchy's root group: nothing is written there.)
-                    own = group::parent_dirs(layout, &group::Parent::Own)
-                        .get(*i)
-                        .cloned()
-                        .flatten()
-                        .filter(|o| *o != layout.hierarchies[*i].mount);
-                })
+                .map(|fd| into = Some((fd, d, *i)))
                 .map_err(|error| Error::Move {
                     pid: me,
                     path: d.clone(),
@@ -380,14 +374,18 @@ pub fn exec(
         undo();
         return Err(Error::Interrupted(sig));
     }
-    if let Some((dir, procs)) = into {
-        match fork_into(&dir, own.as_deref(), argv) {
+    if let Some((dir, d, i)) = into {
+        // (Never the hierarchy's root group: nothing is written there.)
+        let own = origs[i]
+            .as_deref()
+            .filter(|o| *o != layout.hierarchies[i].mount);
+        match fork_into(&dir, own, argv) {
             Ok(code) => return Ok(code),
             // clone3 refused (a container runtime's seccomp profile answers ENOSYS) or
             // without CLONE_INTO_CGROUP (before Linux 5.7): joined by a move instead, as
             // without --fork.
             Err(Errno::ENOSYS | Errno::E2BIG | Errno::EINVAL) => {
-                if let Err(e) = join_file(procs.parent().unwrap_or(&procs), "cgroup.procs", me) {
+                if let Err(e) = procs_write(d, me) {
                     back(dirs.len());
                     undo();
                     return Err(e);
@@ -398,7 +396,7 @@ pub fn exec(
                 undo();
                 return Err(Error::Move {
                     pid: me,
-                    path: procs,
+                    path: d.join("cgroup.procs"),
                     source: Cause {
                         error: errno.into(),
                         hint: Some("cannot clone the command into the group".to_owned()),
