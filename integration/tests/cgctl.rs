@@ -18,6 +18,14 @@ fn ok(args: &[&str]) -> Output {
     o
 }
 
+/// How many lines of a `/proc/PID/cgroup` listing name group `n`.
+fn lines_in_group(listing: &str, n: &str) -> usize {
+    listing
+        .lines()
+        .filter(|l| l.ends_with(&format!("/{n}")))
+        .count()
+}
+
 fn stat(name: &str) -> serde_json::Value {
     let o = ok(&["stat", name, "--json"]);
     serde_json::from_str(o.stdout.trim()).expect("stat --json is one object")
@@ -837,11 +845,7 @@ fn exec_exit_codes_are_those_of_a_chain_loader() {
     // The command runs in the group in every hierarchy.
     let o = ok(&["exec", n, "--", "cat", "/proc/self/cgroup"]);
     let lines = o.stdout.lines().count();
-    let inside = o
-        .stdout
-        .lines()
-        .filter(|l| l.ends_with(&format!("/{n}")))
-        .count();
+    let inside = lines_in_group(&o.stdout, n);
     assert_eq!(inside, cgroups::group_dirs(n).len(), "{}", o.stdout);
     assert!(lines >= inside);
     // The command starts with SIGPIPE at its default action (bit 13 of SigIgn).
@@ -869,10 +873,7 @@ fn exec_fork_clones_the_command_into_the_group_and_ends_as_it_ends() {
                   tr '\\0' ' ' </proc/$PPID/cmdline";
     let o = ok(&["exec", "--fork", n, "--", "sh", "-c", script]);
     let (child, parent) = o.stdout.split_once("parent\n").unwrap();
-    let inside = child
-        .lines()
-        .filter(|l| l.ends_with(&format!("/{n}")))
-        .count();
+    let inside = lines_in_group(child, n);
     assert_eq!(inside, cgroups::group_dirs(n).len(), "{}", o.stdout);
     assert!(parent.contains("exec --fork"), "{}", o.stdout);
     if let Some(v2) = parent.lines().find(|l| l.starts_with("0::")) {
@@ -941,11 +942,7 @@ fn exec_fork_clones_the_command_into_the_group_and_ends_as_it_ends() {
         ])
         .env("CGCTL_PARENT", "self"));
     o.ok();
-    let inside = o
-        .stdout
-        .lines()
-        .filter(|l| l.ends_with(&format!("/{n}")))
-        .count();
+    let inside = lines_in_group(&o.stdout, n);
     assert_eq!(inside, cgroups::group_dirs(n).len(), "{}", o.stdout);
     // A signal sent to cgctl reaches the command.
     let mut c = cgctl()
