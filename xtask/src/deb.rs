@@ -504,7 +504,6 @@ fn stripped(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// A tool's package: its binaries from `bins_dir`, metadata from Cargo.
 /// `cargo metadata` as linked against each C library.
 #[derive(Clone, Copy)]
 struct Metadata<'a> {
@@ -512,6 +511,7 @@ struct Metadata<'a> {
     musl: &'a Value,
 }
 
+/// A tool's package: its binaries from `bins_dir`, metadata from Cargo.
 fn tool_package(
     root: &Path,
     metadata: Metadata<'_>,
@@ -598,24 +598,10 @@ debootstrap-rs: uses-dpkg-database-directly [usr/bin/debootstrap-rs]\n",
     Ok(pkg)
 }
 
-/// How a binary is linked: dynamic when it needs a shared library, else static with
-/// glibc or musl in it (told apart by glibc's ABI note).
+/// How a binary is linked ([`dist::link_of`]).
 fn linked(path: &Path) -> Result<dist::Link> {
-    let out = Command::new("readelf")
-        .arg("-d")
-        .arg(path)
-        .output()
-        .context("cannot run readelf (binutils)")?;
-    ensure!(out.status.success(), "readelf -d {} failed", path.display());
-    if String::from_utf8_lossy(&out.stdout).contains("(NEEDED)") {
-        return Ok(dist::Link::Dynamic);
-    }
     let elf = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    match dist::has_gnu_abi_tag(&elf) {
-        Some(true) => Ok(dist::Link::Glibc),
-        Some(false) => Ok(dist::Link::Musl),
-        None => bail!("{}: its ELF notes cannot be read", path.display()),
-    }
+    dist::link_of(&elf).with_context(|| format!("{}: not a 64-bit ELF executable", path.display()))
 }
 
 /// The source package of the static C library linked in: `glibc (= VERSION)`.
@@ -840,8 +826,8 @@ pub fn write(root: &Path, bins: &Path, out: &Path) -> Result<Vec<PathBuf>> {
         Ok(serde_json::from_slice(&o.stdout)?)
     };
     let glibc = metadata(&host)?;
-    let musl = match host.strip_suffix("-gnu") {
-        Some(stem) => metadata(&format!("{stem}-musl"))?,
+    let musl = match dist::musl_twin(&host) {
+        Some(twin) => metadata(&twin)?,
         None => glibc.clone(),
     };
     let metadata = Metadata {

@@ -59,21 +59,24 @@ pub fn host_triple() -> Result<String> {
         .context("rustc -vV printed no host triple")
 }
 
-/// The musl target beside a `*-linux-gnu` host (`x86_64-unknown-linux-musl`), if its
-/// standard library is installed in the toolchain.
-pub fn musl_triple(host: &str) -> Option<String> {
-    let musl = format!("{}-musl", host.strip_suffix("-gnu")?);
-    let out = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+/// The musl target beside a `*-linux-gnu` host: `x86_64-unknown-linux-musl`.
+pub fn musl_twin(host: &str) -> Option<String> {
+    host.strip_suffix("-gnu").map(|stem| format!("{stem}-musl"))
+}
+
+/// Whether the toolchain has `target`'s standard library.
+fn target_installed(target: &str) -> bool {
+    Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
         .args(["--print", "sysroot"])
         .output()
-        .ok()?;
-    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    Path::new(&sysroot)
-        .join("lib/rustlib")
-        .join(&musl)
-        .join("lib")
-        .is_dir()
-        .then_some(musl)
+        .is_ok_and(|out| {
+            let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            Path::new(&sysroot)
+                .join("lib/rustlib")
+                .join(target)
+                .join("lib")
+                .is_dir()
+        })
 }
 
 /// Workspace packages whose binaries are not shipped: the chores and the tests' helpers.
@@ -104,7 +107,8 @@ pub fn build_listed(root: &Path, packages: &[&str]) -> Result<Vec<Built>> {
     let dist = root.join("target/dist");
     std::fs::create_dir_all(&dist)?;
     let triple = host_triple()?;
-    let musl = musl_triple(&triple);
+    let twin = musl_twin(&triple);
+    let musl = twin.clone().filter(|t| target_installed(t));
     // The packages this checkout has, of those linked dynamically and against musl.
     let present = |list: &[&'static str]| -> Vec<&'static str> {
         list.iter()
@@ -113,19 +117,16 @@ pub fn build_listed(root: &Path, packages: &[&str]) -> Result<Vec<Built>> {
             .collect()
     };
     let dynamic_all = present(DYNAMIC);
-    let musl_all = if musl.is_some() {
-        present(MUSL)
-    } else {
-        Vec::new()
-    };
+    let mut musl_all = present(MUSL);
     let wanted = |p: &&str| packages.is_empty() || packages.contains(p);
-    if musl.is_none() && present(MUSL).iter().any(wanted) {
+    if musl.is_none() && musl_all.iter().any(wanted) {
         eprintln!(
             "xtask: Rust's musl target is not installed (`rustup target add {}`, or \
              ./lab deps): {} built against glibc, which starts slower",
-            triple.replace("-gnu", "-musl"),
-            present(MUSL).join(", ")
+            twin.as_deref().unwrap_or("…-musl"),
+            musl_all.join(", ")
         );
+        musl_all.clear();
     }
     let mut runs: Vec<(Vec<&str>, Link)> = Vec::new();
     if packages.is_empty() {
@@ -252,6 +253,19 @@ pub fn has_interpreter(elf: &[u8]) -> Option<bool> {
     Some(interp)
 }
 
+/// How an ELF executable is linked: dynamic when it names a program interpreter, else
+/// static with glibc (its ABI note) or musl in it. None when `elf` is not a 64-bit
+/// little-endian ELF file or its headers are cut short.
+pub fn link_of(elf: &[u8]) -> Option<Link> {
+    Some(if has_interpreter(elf)? {
+        Link::Dynamic
+    } else if has_gnu_abi_tag(elf)? {
+        Link::Glibc
+    } else {
+        Link::Musl
+    })
+}
+
 /// Whether an ELF executable carries the note glibc's start-up file (crt1.o) adds, `GNU`
 /// NT_GNU_ABI_TAG (file(1)'s "for GNU/Linux 3.2.0"): a static binary with it has glibc
 /// linked in, one without has musl. None when `elf` is not a 64-bit little-endian ELF
@@ -364,6 +378,7 @@ mod tests {
         // This test binary is linked against glibc, whose crt1.o adds the note.
         let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
         assert_eq!(has_gnu_abi_tag(&me), Some(true));
+        assert_eq!(link_of(&me), Some(Link::Dynamic));
         assert_eq!(has_gnu_abi_tag(b"#!/bin/sh\n"), None);
         // A header with one PT_NOTE segment holding a build-id note only (as musl's).
         let mut elf = vec![0u8; 64 + 56 + 24];
@@ -383,8 +398,10 @@ mod tests {
         };
         note(&mut elf, 3); // NT_GNU_BUILD_ID
         assert_eq!(has_gnu_abi_tag(&elf), Some(false));
+        assert_eq!(link_of(&elf), Some(Link::Musl));
         note(&mut elf, 1); // NT_GNU_ABI_TAG
         assert_eq!(has_gnu_abi_tag(&elf), Some(true));
+        assert_eq!(link_of(&elf), Some(Link::Glibc));
         // A note that runs past the end of the file.
         elf.truncate(130);
         assert_eq!(has_gnu_abi_tag(&elf), None);
